@@ -1,0 +1,224 @@
+"""The HTTP client for Prolific's GET-batch endpoint: auth, timeouts, retries, error mapping."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import (
+    ApiUnavailableError,
+    BatchNotFoundError,
+    BatchRequestError,
+    TokenRejectedError,
+)
+
+USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
+BATCH_PATH = "/api/v1/data-collection/batches/{batch_id}"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+_DETAIL_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one batch before recording it as failed.
+
+    Waits grow exponentially from ``initial_wait`` with full jitter, never below a
+    ``Retry-After`` the server sent, and never past ``max_total_wait`` for the batch.
+    """
+
+    max_attempts: int = 5
+    initial_wait: float = 1.0
+    max_wait: float = 30.0
+    max_total_wait: float = 120.0
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Told to the ``on_retry`` callback before each wait, so that a run can show and count it."""
+
+    batch_id: str
+    attempt: int
+    reason: str
+    wait: float
+
+
+class _Retryable(Exception):
+    """A transient failure of one attempt: 429, 5xx, timeout, dropped connection."""
+
+    def __init__(self, reason: str, http_status: int | None, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+class ProlificClient:
+    """Fetches batches over one ``requests.Session``; safe to share between worker threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        retry_policy: RetryPolicy | None = None,
+        pool_size: int = 8,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = (connect_timeout, read_timeout)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._on_retry = on_retry
+        self._sleep = sleep
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {
+                "Authorization": f"Token {token}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            }
+        )
+        self._retries = 0
+        self._retries_lock = threading.Lock()
+
+    @property
+    def retries(self) -> int:
+        """Retries made so far by this client, over all batches."""
+        return self._retries
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> ProlificClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def fetch_batch(self, batch_id: str) -> bytes:
+        """The raw body of a 200 for ``batch_id``, after retrying transient failures.
+
+        Raises TokenRejectedError (401), BatchNotFoundError (403/404), ApiUnavailableError
+        (transient failures outlasted the retry policy) or BatchRequestError (400, another 4xx,
+        or an unexpected status such as a redirect).
+        """
+        policy = self.retry_policy
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(policy.max_attempts)
+            | tenacity.stop_before_delay(policy.max_total_wait),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=lambda state: self._note_retry(batch_id, state),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, batch_id)
+        except _Retryable as exc:
+            attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
+            raise ApiUnavailableError(
+                batch_id, f"{exc.reason} ({attempts})", http_status=exc.http_status
+            ) from None
+
+    def _attempt(self, batch_id: str) -> bytes:
+        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
+        try:
+            response = self._session.get(url, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            raise _Retryable(f"timed out ({type(exc).__name__})", None, None) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise _Retryable(f"connection failed ({type(exc).__name__})", None, None) from None
+        status = response.status_code
+        if status == 200:
+            return response.content
+        detail = self._error_detail(response)
+        if status == 401:
+            raise TokenRejectedError(
+                f"the API rejected the token (HTTP 401{': ' + detail if detail else ''}); "
+                "check PROLIFIC_API_TOKEN"
+            )
+        if status in RETRYABLE_STATUSES:
+            raise _Retryable(
+                f"HTTP {status}{': ' + detail if detail else ''}",
+                status,
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (403, 404):
+            raise BatchNotFoundError(
+                batch_id,
+                f"HTTP {status}: not found or not visible to this token"
+                + (f" ({detail})" if detail else ""),
+                http_status=status,
+            )
+        if 400 <= status < 500:
+            raise BatchRequestError(
+                batch_id, f"HTTP {status}" + (f": {detail}" if detail else ""), http_status=status
+            )
+        raise BatchRequestError(batch_id, f"unexpected HTTP {status}", http_status=status)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        policy = self.retry_policy
+        exponential = min(policy.max_wait, policy.initial_wait * 2 ** (state.attempt_number - 1))
+        wait = random.uniform(0, exponential)  # noqa: S311 - jitter, not cryptography
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        return wait
+
+    def _note_retry(self, batch_id: str, state: tenacity.RetryCallState) -> None:
+        with self._retries_lock:
+            self._retries += 1
+        if self._on_retry is not None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = exc.reason if isinstance(exc, _Retryable) else repr(exc)
+            wait = state.upcoming_sleep
+            self._on_retry(RetryEvent(batch_id, state.attempt_number, reason, wait))
+
+    def _error_detail(self, response: requests.Response) -> str:
+        """The documented ``{"error": {...}}`` body as one short line, without the token."""
+        try:
+            error = response.json().get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, dict):
+            parts = [str(error[key]) for key in ("title", "detail") if error.get(key)]
+            if error.get("error_code"):
+                parts.append(f"[{error['error_code']}]")
+            text = " ".join(parts)
+        else:
+            text = ""
+        text = text.replace(self._token, "***") if self._token else text
+        return text[:_DETAIL_LENGTH]
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,130 @@
+"""Settings: command-line flag, then environment, then a ``.env`` file in the working directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from .errors import ConfigError
+
+DEFAULT_API_URL = "https://api.prolific.com"
+DEFAULT_DATABASE_URL = "sqlite:///prolific.db"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+
+# Bare dialect names map to the drivers this package installs, so that the URL a team already
+# uses for its BI tool (postgresql://..., mysql://...) works as written.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know about where to read from and write to."""
+
+    api_token: str
+    api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+
+    def __repr__(self) -> str:  # never show the token, even in a traceback
+        return (
+            f"Settings(api_url={self.api_url!r}, database_url={redact_url(self.database_url)!r}, "
+            f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout})"
+        )
+
+
+def load_settings(
+    *,
+    api_token: str | None = None,
+    api_url: str | None = None,
+    database_url: str | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+) -> Settings:
+    """Resolve settings from explicit values (flags), the environment and a ``.env`` file.
+
+    Raises ConfigError when the token is missing or a value is malformed.
+    """
+    environ = os.environ if environ is None else environ
+    dotenv_path = Path(".env") if dotenv_path is None else dotenv_path
+    dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+
+    def pick(flag: object, name: str) -> str | None:
+        if flag is not None:
+            return str(flag)
+        if environ.get(name):
+            return environ[name]
+        return dotenv.get(name) or None
+
+    token = pick(api_token, "PROLIFIC_API_TOKEN")
+    if not token or not token.strip():
+        raise ConfigError(
+            "no API token: set PROLIFIC_API_TOKEN (environment or .env) or pass --token"
+        )
+    return Settings(
+        api_token=token.strip(),
+        api_url=_check_api_url(pick(api_url, "PROLIFIC_API_URL") or DEFAULT_API_URL),
+        database_url=normalize_database_url(
+            pick(database_url, "DATABASE_URL") or DEFAULT_DATABASE_URL
+        ),
+        connect_timeout=_positive(
+            pick(connect_timeout, "ETL_CONNECT_TIMEOUT"), "ETL_CONNECT_TIMEOUT",
+            DEFAULT_CONNECT_TIMEOUT,
+        ),
+        read_timeout=_positive(
+            pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
+        ),
+    )
+
+
+def normalize_database_url(raw: str) -> str:
+    """Parse a database URL and fill in the driver (and utf8mb4 for MySQL) when left out."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
+    drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
+    url = url.set(drivername=drivername)
+    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.render_as_string(hide_password=False)
+
+
+def redact_url(raw: str) -> str:
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError:
+        return "<unparseable URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def _check_api_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"PROLIFIC_API_URL must start with http:// or https://, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _positive(raw: str | None, name: str, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    return value

@@ -1,0 +1,103 @@
+"""The named errors of the job.
+
+Two families: run-level errors stop the whole run and map to an exit code in the CLI;
+batch-level errors fail one batch, are recorded in ``etl_failures`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+
+class EtlError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+# --- run-level -------------------------------------------------------------------------------
+
+
+class ConfigError(EtlError):
+    """A setting is missing or malformed (exit code 2)."""
+
+
+class InputFileError(EtlError):
+    """The ID file cannot be read or holds no valid batch ID (exit code 2).
+
+    ``bad_lines`` carries the lines that were rejected, so that they can be shown too.
+    """
+
+    def __init__(self, message: str, bad_lines: tuple = ()) -> None:
+        super().__init__(message)
+        self.bad_lines = bad_lines
+
+
+class TokenRejectedError(EtlError):
+    """The API answered 401: the token is wrong, expired or revoked (exit code 3)."""
+
+
+class DatabaseUnavailableError(EtlError):
+    """The database cannot be reached or written to (exit code 3)."""
+
+
+# --- batch-level -----------------------------------------------------------------------------
+
+
+class BatchError(EtlError):
+    """One batch could not be exported; the run records it and moves on.
+
+    ``stage`` is where it failed (fetch, validate, load), ``kind`` a short stable name for
+    the error that BI queries can group by.
+    """
+
+    stage = "fetch"
+    kind = "batch_error"
+
+    def __init__(self, batch_id: str, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.message = message
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id}: {self.message}"
+
+
+class BatchNotFoundError(BatchError):
+    """404 or 403: the batch does not exist or is not visible to this token."""
+
+    kind = "not_found"
+
+
+class BatchRequestError(BatchError):
+    """The API refused the request for this batch (400 or another 4xx)."""
+
+    kind = "request_rejected"
+
+
+class ApiUnavailableError(BatchError):
+    """Server errors, rate limiting, timeouts or dropped connections outlasted the retries."""
+
+    kind = "api_unavailable"
+
+
+class InvalidResponseError(BatchError):
+    """A 200 whose body is not a JSON object (HTML error page, truncated body, ...)."""
+
+    stage = "validate"
+    kind = "invalid_response"
+
+
+class InvalidPayloadError(BatchError):
+    """The JSON does not match the spec; ``field`` names the first offending field."""
+
+    stage = "validate"
+    kind = "invalid_payload"
+
+    def __init__(self, batch_id: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(batch_id, message)
+        self.field = field
+
+
+class BatchLoadError(BatchError):
+    """The database refused this batch's rows; nothing of it was written."""
+
+    stage = "load"
+    kind = "load_error"

@@ -1,0 +1,349 @@
+"""A local imitation of Prolific's GET-batch endpoint, with fault injection.
+
+It is a real HTTP server on 127.0.0.1 (``http.server``, one thread per connection, keep-alive),
+serving spec-shaped batches. The tests, the benchmark and ``prolific-etl demo`` all run the job
+against it. Faults are queued per batch ID and consumed one request at a time, so a test can say
+"503 twice, then the batch" and then assert exactly which requests the server saw.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .client import BATCH_PATH
+
+PATH_PREFIX = BATCH_PATH.split("{", 1)[0]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the server does instead of answering normally, for one request.
+
+    kind:
+      ``status``   answer ``status`` with ``body`` (default: the documented error shape) and headers;
+      ``hang``     wait ``seconds`` before answering normally (longer than the client's timeout);
+      ``drop``     close the connection without a response;
+      ``truncate`` send the headers and half the body, then close;
+      ``body``     answer 200 with ``body`` as given (HTML, malformed JSON, wrong shape, ...).
+    """
+
+    kind: str
+    status: int = 200
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+
+    @classmethod
+    def http(cls, status: int, *, retry_after: str | None = None, body: bytes | None = None):
+        headers = (("Retry-After", retry_after),) if retry_after is not None else ()
+        return cls("status", status=status, body=body, headers=headers)
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        return cls("drop")
+
+    @classmethod
+    def truncate(cls) -> Fault:
+        return cls("truncate")
+
+    @classmethod
+    def raw_body(cls, body: bytes | str) -> Fault:
+        return cls("body", body=body.encode("utf-8") if isinstance(body, str) else body)
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request as the server saw it (the token itself is not kept)."""
+
+    batch_id: str | None
+    path: str
+    status: int | None
+    authorized: bool
+    user_agent: str
+    at: float
+
+
+@dataclass
+class _State:
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    requests: list[SeenRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def error_body(status: int, error_code: str, title: str, detail: str) -> bytes:
+    """An error body in the shape Prolific documents."""
+    payload = {"error": {"status": status, "error_code": error_code, "title": title,
+                         "detail": detail}}
+    return json.dumps(payload).encode()
+
+
+class FakeProlificAPI:
+    """Serve ``batches`` (spec-shaped dicts keyed by id) to clients holding ``token``.
+
+    Use as a context manager, or ``start()``/``stop()``. ``latency`` seconds are added to every
+    request; ``generate`` computes a batch for an unknown id on demand (for very large runs).
+    """
+
+    def __init__(
+        self,
+        batches: Iterable[dict[str, Any]] = (),
+        *,
+        token: str = "fake-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        generate: Callable[[str], dict[str, Any] | None] | None = None,
+        record_requests: bool = True,
+    ) -> None:
+        self.token = token
+        self.latency = latency
+        self.generate = generate
+        self.record_requests = record_requests
+        self._state = _State()
+        for batch in batches:
+            self.put_batch(batch)
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- data and faults --------------------------------------------------------------------
+
+    def put_batch(self, batch: dict[str, Any]) -> None:
+        with self._state.lock:
+            self._state.batches[batch["id"]] = batch
+
+    def remove_batch(self, batch_id: str) -> None:
+        with self._state.lock:
+            self._state.batches.pop(batch_id, None)
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        with self._state.lock:
+            return self._state.batches[batch_id]
+
+    def inject(self, batch_id: str, *faults: Fault) -> None:
+        """Queue faults for ``batch_id``: each request for it consumes the next one."""
+        with self._state.lock:
+            self._state.faults.setdefault(batch_id, []).extend(faults)
+
+    @property
+    def requests(self) -> list[SeenRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def requests_for(self, batch_id: str) -> list[SeenRequest]:
+        return [seen for seen in self.requests if seen.batch_id == batch_id]
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeProlificAPI:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-prolific-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> FakeProlificAPI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- serving ------------------------------------------------------------------------------
+
+    def _next_fault(self, batch_id: str) -> Fault | None:
+        with self._state.lock:
+            queue = self._state.faults.get(batch_id)
+            return queue.pop(0) if queue else None
+
+    def _lookup(self, batch_id: str) -> dict[str, Any] | None:
+        with self._state.lock:
+            found = self._state.batches.get(batch_id)
+        if found is None and self.generate is not None:
+            found = self.generate(batch_id)
+        return found
+
+    def _record(self, seen: SeenRequest) -> None:
+        if self.record_requests:
+            with self._state.lock:
+                self._state.requests.append(seen)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "FakeProlificAPI/1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if api.latency:
+                    time.sleep(api.latency)
+                authorized = self.headers.get("Authorization") == f"Token {api.token}"
+                batch_id = None
+                if self.path.startswith(PATH_PREFIX):
+                    batch_id = self.path[len(PATH_PREFIX):]
+                status = self._respond(batch_id, authorized)
+                api._record(
+                    SeenRequest(batch_id, self.path, status, authorized,
+                                self.headers.get("User-Agent", ""), time.monotonic())
+                )
+
+            def _respond(self, batch_id: str | None, authorized: bool) -> int | None:
+                if not authorized:
+                    return self._send(401, error_body(
+                        401, "AUTHENTICATION_FAILED", "Unauthorized",
+                        "Authentication credentials were not provided or are invalid."))
+                if batch_id is None or "/" in batch_id or "?" in batch_id:
+                    return self._send(404, error_body(404, "NOT_FOUND", "Not found",
+                                                      "No such endpoint."))
+                fault = api._next_fault(batch_id)
+                if fault is not None:
+                    handled = self._apply(fault, batch_id)
+                    if handled is not False:
+                        return handled
+                batch = api._lookup(batch_id)
+                if batch is None:
+                    return self._send(404, error_body(404, "NOT_FOUND", "Not found",
+                                                      f"Batch {batch_id} was not found."))
+                return self._send(200, json.dumps(batch).encode())
+
+            def _apply(self, fault: Fault, batch_id: str) -> int | None | bool:
+                if fault.kind == "status":
+                    body = fault.body if fault.body is not None else error_body(
+                        fault.status, "INJECTED", "Injected fault", f"Status {fault.status}.")
+                    return self._send(fault.status, body, fault.headers)
+                if fault.kind == "body":
+                    return self._send(200, fault.body or b"")
+                if fault.kind == "hang":
+                    time.sleep(fault.seconds)
+                    return False  # then answer normally, to a client that has given up
+                if fault.kind == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                if fault.kind == "truncate":
+                    batch = api._lookup(batch_id) or {"id": batch_id}
+                    body = json.dumps(batch).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return 200
+                raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+            def _send(self, status: int, body: bytes,
+                      headers: Iterable[tuple[str, str]] = ()) -> int:
+                self.send_response(status)
+                content_type = "application/json"
+                if body.lstrip()[:1] == b"<":
+                    content_type = "text/html; charset=utf-8"
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+                return status
+
+        return Handler
+
+
+# --- sample data -------------------------------------------------------------------------------
+
+_NAMES = (
+    "Sentiment labelling — round {n}",
+    "Émoji check 🚀✨ #{n}",
+    "O'Brien's \"quoted\" batch {n}",
+    "Robert'); DROP TABLE batches;-- {n}",
+    "日本語のタスク {n}",
+    "Percent %s and %(x)s and \\backslash {n}",
+    "Plain batch {n}",
+)
+_STATUSES = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
+
+
+def sample_batch(
+    rng: random.Random,
+    index: int,
+    *,
+    dataset_pool: list[dict[str, Any]] | None = None,
+    batch_id: str | None = None,
+) -> dict[str, Any]:
+    """One spec-shaped batch with awkward but valid content, reproducible from ``rng``."""
+    created = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(
+        seconds=rng.randrange(0, 300 * 86400), microseconds=rng.randrange(0, 1_000_000)
+    )
+    pool = dataset_pool or []
+    how_many = rng.choice((0, 1, 1, 2, 3, 5)) if pool else 0
+    datasets = rng.sample(pool, min(how_many, len(pool)))
+    intro_repeats = rng.choice((1, 2, 50, 2000))
+    return {
+        "id": batch_id or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "created_by": f"{rng.getrandbits(96):024x}",
+        "datasets": [dict(d) for d in datasets],
+        "name": rng.choice(_NAMES).format(n=index),
+        "status": rng.choice(_STATUSES),
+        "total_task_count": rng.randrange(0, 100_000),
+        "total_instruction_count": rng.randrange(0, 50),
+        "workspace_id": f"ws_{rng.randrange(0, 5):02d}",
+        "schema_version": rng.choice((1, 2)),
+        "task_details": {
+            "task_name": f"Task «{index}»",
+            "task_introduction": (
+                "<h1>Welcome</h1>\n" + "<p>Read carefully &amp; label “each” item.</p>\r\n"
+                * intro_repeats
+            ),
+            "task_steps": "<ol><li>Read</li><li>Label 👍/👎</li><li>Submit</li></ol>",
+        },
+        "total_task_groups": rng.randrange(0, 20),
+    }
+
+
+def sample_dataset(rng: random.Random, index: int) -> dict[str, Any]:
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "total_datapoint_count": rng.randrange(0, 1_000_000),
+        "filename": rng.choice(("data_{n}.csv", "ünïcode_{n}.jsonl", "it's {n}.csv")).format(
+            n=index
+        ),
+    }
+
+
+def sample_batches(count: int, *, seed: int = 0, datasets: int | None = None) -> list[dict]:
+    """``count`` sample batches drawing on a shared pool of datasets (so some are shared)."""
+    rng = random.Random(seed)
+    pool_size = max(1, count // 2) if datasets is None else datasets
+    pool = [sample_dataset(rng, i) for i in range(pool_size)]
+    return [sample_batch(rng, i, dataset_pool=pool) for i in range(count)]

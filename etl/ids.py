@@ -1,0 +1,103 @@
+"""Reading the batch ID file: one UUID a line, ``#`` comments, blank lines, CRLF, a BOM, ``-``."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputFileError
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SHOWN_LINE_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class BadIdLine:
+    """A line of the ID file that is not a batch ID; it is reported and never sent anywhere."""
+
+    source: str
+    line_number: int
+    text: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line_number}: {self.reason}: {self.text!r}"
+
+
+@dataclass
+class IdFile:
+    """The result of reading an ID file: the distinct IDs, in file order, and the bad lines."""
+
+    source: str
+    batch_ids: list[str] = field(default_factory=list)
+    bad_lines: list[BadIdLine] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def lines_read(self) -> int:
+        return len(self.batch_ids) + len(self.bad_lines) + self.duplicates
+
+
+def normalize_batch_id(raw: str) -> str | None:
+    """The canonical (lower-case, trimmed) form of a batch ID, or None when it is not a UUID."""
+    candidate = raw.strip().lower()
+    return candidate if _UUID.fullmatch(candidate) else None
+
+
+def parse_id_lines(lines: Iterable[bytes], source: str) -> IdFile:
+    """Parse raw lines (bytes, with or without their line ends) into an IdFile."""
+    result = IdFile(source=source)
+    seen: set[str] = set()
+    for line_number, raw in enumerate(lines, start=1):
+        if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = raw.decode("utf-8", errors="replace").strip()
+            result.bad_lines.append(
+                BadIdLine(source, line_number, _shorten(shown), "not UTF-8 text")
+            )
+            continue
+        content = text.split("#", 1)[0].strip()
+        if not content:
+            continue
+        batch_id = normalize_batch_id(content)
+        if batch_id is None:
+            result.bad_lines.append(
+                BadIdLine(source, line_number, _shorten(content), "not a batch ID (UUID)")
+            )
+        elif batch_id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(batch_id)
+            result.batch_ids.append(batch_id)
+    return result
+
+
+def read_id_file(path: str) -> IdFile:
+    """Read and validate every line of ``path`` (``-`` for stdin) before anything is fetched.
+
+    Raises InputFileError when the file cannot be read or holds no valid batch ID.
+    """
+    if path == "-":
+        result = parse_id_lines(sys.stdin.buffer, "<stdin>")
+    else:
+        try:
+            with Path(path).open("rb") as handle:
+                result = parse_id_lines(handle, path)
+        except OSError as exc:
+            raise InputFileError(f"cannot read ID file {path}: {exc.strerror or exc}") from exc
+    if not result.batch_ids:
+        detail = f"; {len(result.bad_lines)} bad line(s)" if result.bad_lines else ""
+        raise InputFileError(
+            f"{result.source} holds no valid batch ID{detail}", tuple(result.bad_lines)
+        )
+    return result
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN_LINE_LENGTH else text[: _SHOWN_LINE_LENGTH - 1] + "…"

@@ -1,0 +1,162 @@
+"""Writing flattened batches: one transaction per chunk, all-or-nothing per batch.
+
+A chunk is loaded with set-based statements (one SELECT, executemany upserts). Should the
+database refuse any row, the chunk is rolled back and loaded again one batch per transaction, so
+that only the offending batch fails and nothing of it is left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy.exc import DBAPIError
+
+from .db import is_alive
+from .dialects import insert_ignoring_duplicates, upsert
+from .errors import BatchLoadError, DatabaseUnavailableError
+from .schema import (
+    BATCH_CONTENT_COLUMNS,
+    DATASET_CONTENT_COLUMNS,
+    batch_datasets,
+    batches,
+    datasets,
+)
+from .transform import BatchRows
+
+
+@dataclass
+class LoadOutcome:
+    """Which batches of a chunk were new, changed, unchanged, or refused by the database."""
+
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[BatchLoadError] = field(default_factory=list)
+
+    def merge(self, other: LoadOutcome) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+
+
+def load_chunk(engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime) -> LoadOutcome:
+    """Upsert ``chunk`` in one transaction, falling back to one transaction per batch.
+
+    Raises DatabaseUnavailableError when the database stops answering.
+    """
+    if not chunk:
+        return LoadOutcome()
+    try:
+        with engine.begin() as connection:
+            return write_batches(connection, chunk, run_id, now)
+    except DBAPIError as exc:
+        if len(chunk) == 1:
+            return _refused(engine, chunk[0], exc)
+    outcome = LoadOutcome()
+    for rows in chunk:
+        try:
+            with engine.begin() as connection:
+                outcome.merge(write_batches(connection, [rows], run_id, now))
+        except DBAPIError as exc:
+            outcome.merge(_refused(engine, rows, exc))
+    return outcome
+
+
+def _refused(engine: Engine, rows: BatchRows, exc: DBAPIError) -> LoadOutcome:
+    message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
+    if exc.connection_invalidated or not is_alive(engine):
+        raise DatabaseUnavailableError(f"the database stopped answering: {message}") from exc
+    return LoadOutcome(failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {message}")])
+
+
+def write_batches(
+    connection: Connection, chunk: Sequence[BatchRows], run_id: int, now: datetime
+) -> LoadOutcome:
+    """Write ``chunk`` inside the caller's transaction and say what changed."""
+    outcome = LoadOutcome()
+    ids = [rows.batch_id for rows in chunk]
+    known = dict(
+        connection.execute(
+            select(batches.c.batch_id, batches.c.content_hash).where(batches.c.batch_id.in_(ids))
+        ).all()
+    )
+    to_write: list[BatchRows] = []
+    for rows in chunk:
+        if rows.batch_id not in known:
+            outcome.inserted.append(rows.batch_id)
+            to_write.append(rows)
+        elif known[rows.batch_id] != rows.content_hash:
+            outcome.updated.append(rows.batch_id)
+            to_write.append(rows)
+        else:
+            outcome.unchanged.append(rows.batch_id)
+
+    if to_write:
+        _write_datasets(connection, to_write, run_id, now)
+        _write_batch_rows(connection, to_write, run_id, now)
+        _write_links(connection, to_write, replaced=outcome.updated)
+    if outcome.unchanged:
+        connection.execute(
+            update(batches)
+            .where(batches.c.batch_id.in_(outcome.unchanged))
+            .values(last_seen_at=now, last_seen_run_id=run_id)
+        )
+    return outcome
+
+
+def _write_batch_rows(
+    connection: Connection, to_write: Sequence[BatchRows], run_id: int, now: datetime
+) -> None:
+    bookkeeping = {
+        "first_seen_at": now, "first_seen_run_id": run_id,
+        "last_seen_at": now, "last_seen_run_id": run_id,
+        "last_changed_at": now, "last_changed_run_id": run_id,
+    }
+    values = [{**rows.batch, "content_hash": rows.content_hash, **bookkeeping} for rows in to_write]
+    update_columns = (
+        *BATCH_CONTENT_COLUMNS, "content_hash",
+        "last_seen_at", "last_seen_run_id", "last_changed_at", "last_changed_run_id",
+    )
+    connection.execute(upsert(batches, connection.dialect, update_columns), values)
+
+
+def _write_datasets(
+    connection: Connection, to_write: Sequence[BatchRows], run_id: int, now: datetime
+) -> None:
+    """Upsert the datasets that are new or whose filename or count changed."""
+    wanted = {d["dataset_id"]: d for rows in to_write for d in rows.datasets}
+    if not wanted:
+        return
+    stored = {
+        row.dataset_id: (row.filename, row.total_datapoint_count)
+        for row in connection.execute(
+            select(datasets.c.dataset_id, *[datasets.c[c] for c in DATASET_CONTENT_COLUMNS])
+            .where(datasets.c.dataset_id.in_(list(wanted)))
+        )
+    }
+    values = [
+        {**d, "first_seen_at": now, "last_changed_at": now, "last_changed_run_id": run_id}
+        for dataset_id, d in wanted.items()
+        if stored.get(dataset_id) != tuple(d[c] for c in DATASET_CONTENT_COLUMNS)
+    ]
+    if values:
+        update_columns = (*DATASET_CONTENT_COLUMNS, "last_changed_at", "last_changed_run_id")
+        connection.execute(upsert(datasets, connection.dialect, update_columns), values)
+
+
+def _write_links(
+    connection: Connection, to_write: Sequence[BatchRows], *, replaced: Sequence[str]
+) -> None:
+    if replaced:
+        connection.execute(delete(batch_datasets).where(batch_datasets.c.batch_id.in_(replaced)))
+    links = [
+        {"batch_id": rows.batch_id, "dataset_id": dataset_id}
+        for rows in to_write
+        for dataset_id in rows.dataset_ids
+    ]
+    if links:
+        connection.execute(insert_ignoring_duplicates(batch_datasets, connection.dialect), links)

@@ -1,0 +1,105 @@
+"""The run log: ``etl_runs`` (one row per run) and ``etl_failures`` (what failed, and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, insert, update
+
+from . import __version__
+from .errors import BatchError, InvalidPayloadError
+from .ids import BadIdLine
+from .schema import etl_failures, etl_runs
+
+_MESSAGE_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One row of ``etl_failures``, before it is written."""
+
+    stage: str
+    error_kind: str
+    message: str
+    batch_id: str | None = None
+    input_line: str | None = None
+    line_number: int | None = None
+    http_status: int | None = None
+    field: str | None = None
+
+    @classmethod
+    def from_bad_line(cls, bad: BadIdLine) -> Failure:
+        return cls(
+            stage="input", error_kind="bad_id_line", message=str(bad),
+            input_line=bad.text, line_number=bad.line_number,
+        )
+
+    @classmethod
+    def from_batch_error(cls, error: BatchError) -> Failure:
+        return cls(
+            stage=error.stage, error_kind=error.kind, message=error.message,
+            batch_id=error.batch_id, http_status=error.http_status,
+            field=error.field if isinstance(error, InvalidPayloadError) else None,
+        )
+
+    def __str__(self) -> str:
+        if self.batch_id:
+            return f"batch {self.batch_id}: {self.stage} failed ({self.error_kind}): {self.message}"
+        return f"{self.message}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
+    """Insert the run's row (status ``running``) and return its id."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(etl_runs).values(
+                started_at=utcnow(), status="running", ids_read=ids_read,
+                fetched=0, inserted=0, updated=0, unchanged=0, failed=0, retries=0,
+                tool_version=__version__, id_source=id_source,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) -> None:
+    """Append failures to ``etl_failures`` in one transaction."""
+    if not failures:
+        return
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(etl_failures),
+            [
+                {
+                    "run_id": run_id, "batch_id": f.batch_id, "input_line": f.input_line,
+                    "line_number": f.line_number, "stage": f.stage,
+                    "http_status": f.http_status, "error_kind": f.error_kind,
+                    "field": f.field, "message": f.message[:_MESSAGE_LENGTH],
+                    "occurred_at": now,
+                }
+                for f in failures
+            ],
+        )
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    counts: dict[str, int],
+    error_message: str | None = None,
+) -> None:
+    """Close the run's row with its outcome and counts."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(etl_runs)
+            .where(etl_runs.c.run_id == run_id)
+            .values(finished_at=utcnow(), status=status, error_message=error_message, **counts)
+        )

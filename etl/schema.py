@@ -1,0 +1,230 @@
+"""The database schema, defined once. DDL in sql/, the docs and the views all follow from here.
+
+Task details live in ``batches`` (they are 1:1 with a batch and always sent), so a BI tool gets a
+batch and its task in one row. Datasets are shared between batches, hence ``datasets`` plus the
+link table ``batch_datasets``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_mock_engine,
+)
+from sqlalchemy.dialects import mysql
+
+from .validate import BATCH_STATUSES, MAX_ID_LENGTH
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that goes in and comes out as an aware UTC datetime on every dialect.
+
+    PostgreSQL stores ``timestamptz``; SQLite and MySQL have no zone, so they store UTC wall time
+    (MySQL with microseconds: ``DATETIME(6)``).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# HTML can be long: MySQL's TEXT stops at 64 KiB, MEDIUMTEXT at 16 MiB.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+Uuid = String(36)
+ShortText = String(MAX_ID_LENGTH)
+
+metadata = MetaData()
+_MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+etl_runs = Table(
+    "etl_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True,
+           comment="Sequential id of the run."),
+    Column("started_at", UTCDateTime, nullable=False, comment="When the run started (UTC)."),
+    Column("finished_at", UTCDateTime, comment="When the run ended (UTC); NULL while running."),
+    Column("status", String(16), nullable=False,
+           comment="running, succeeded, partial (some batches failed), failed, aborted."),
+    Column("ids_read", Integer, nullable=False, default=0,
+           comment="Distinct valid batch IDs read from the ID file."),
+    Column("fetched", Integer, nullable=False, default=0,
+           comment="Batches fetched from the API with a 200."),
+    Column("inserted", Integer, nullable=False, default=0,
+           comment="Batches seen for the first time."),
+    Column("updated", Integer, nullable=False, default=0,
+           comment="Known batches whose content changed."),
+    Column("unchanged", Integer, nullable=False, default=0,
+           comment="Known batches whose content did not change."),
+    Column("failed", Integer, nullable=False, default=0,
+           comment="Rows written to etl_failures by this run (bad ID lines and failed batches)."),
+    Column("retries", Integer, nullable=False, default=0,
+           comment="Requests retried after a 429, 5xx, timeout or dropped connection."),
+    Column("tool_version", String(32), nullable=False, comment="prolific-etl version."),
+    Column("id_source", Text, comment="The ID file the run read ('<stdin>' for standard input)."),
+    Column("error_message", Text, comment="Why the run failed, when it failed as a whole."),
+    CheckConstraint(
+        "status IN ('running', 'succeeded', 'partial', 'failed', 'aborted')",
+        name="ck_etl_runs_status",
+    ),
+    comment="One row per run of the job.",
+    **_MYSQL,
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("batch_id", Uuid, primary_key=True, comment="Batch UUID (lower case)."),
+    Column("name", Text, nullable=False, comment="Batch name."),
+    Column("status", String(16), nullable=False,
+           comment="UNINITIALISED, PROCESSING, READY or ERROR."),
+    Column("created_at", UTCDateTime, nullable=False, comment="Creation time at Prolific (UTC)."),
+    Column("created_by", ShortText, nullable=False,
+           comment="User ID of the Prolific user who created the batch."),
+    Column("workspace_id", ShortText, nullable=False, comment="Prolific workspace ID."),
+    Column("schema_version", Integer, nullable=False, comment="Batch schema version."),
+    Column("total_task_count", BigInteger, nullable=False, comment="Tasks in the batch."),
+    Column("total_instruction_count", BigInteger, nullable=False,
+           comment="Instructions in the batch."),
+    Column("total_task_groups", BigInteger, nullable=False, comment="Task groups in the batch."),
+    Column("task_name", Text, nullable=False, comment="task_details.task_name."),
+    Column("task_introduction", LongText, nullable=False,
+           comment="task_details.task_introduction: HTML, exactly as sent."),
+    Column("task_steps", LongText, nullable=False,
+           comment="task_details.task_steps: HTML, exactly as sent."),
+    Column("content_hash", String(64), nullable=False,
+           comment="SHA-256 of the batch's content; a sync rewrites the row only when it changes."),
+    Column("first_seen_at", UTCDateTime, nullable=False,
+           comment="When a sync first stored the batch."),
+    Column("last_seen_at", UTCDateTime, nullable=False,
+           comment="When a sync last fetched the batch."),
+    Column("last_changed_at", UTCDateTime, nullable=False,
+           comment="When a sync last stored a change to the batch."),
+    Column("first_seen_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
+           comment="Run that first stored the batch."),
+    Column("last_seen_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
+           comment="Run that last fetched the batch."),
+    Column("last_changed_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
+           comment="Run that last stored a change to the batch."),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in BATCH_STATUSES) + ")",
+        name="ck_batches_status",
+    ),
+    Index("ix_batches_workspace_id", "workspace_id"),
+    Index("ix_batches_status", "status"),
+    comment="One row per AI Task Builder batch, with its task details.",
+    **_MYSQL,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Uuid, primary_key=True, comment="Dataset UUID (lower case)."),
+    Column("filename", Text, nullable=False, comment="File name of the dataset."),
+    Column("total_datapoint_count", BigInteger, nullable=False,
+           comment="Datapoints in the dataset."),
+    Column("first_seen_at", UTCDateTime, nullable=False,
+           comment="When a sync first stored the dataset."),
+    Column("last_changed_at", UTCDateTime, nullable=False,
+           comment="When a sync last stored a change to the dataset."),
+    Column("last_changed_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
+           comment="Run that last stored a change to the dataset."),
+    comment="One row per dataset, however many batches use it.",
+    **_MYSQL,
+)
+
+batch_datasets = Table(
+    "batch_datasets",
+    metadata,
+    Column("batch_id", Uuid, ForeignKey("batches.batch_id", ondelete="CASCADE"),
+           primary_key=True, comment="The batch."),
+    Column("dataset_id", Uuid, ForeignKey("datasets.dataset_id"), primary_key=True,
+           comment="A dataset the batch lists now."),
+    Index("ix_batch_datasets_dataset_id", "dataset_id"),
+    comment="Which datasets each batch lists, as of its last sync.",
+    **_MYSQL,
+)
+
+etl_failures = Table(
+    "etl_failures",
+    metadata,
+    Column("failure_id", Integer, primary_key=True, autoincrement=True,
+           comment="Sequential id of the failure."),
+    Column("run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
+           comment="The run."),
+    Column("batch_id", Uuid, comment="The batch; NULL for a bad ID line."),
+    Column("input_line", Text, comment="The bad ID line, as read (shortened)."),
+    Column("line_number", Integer, comment="Line number of the bad ID line."),
+    Column("stage", String(16), nullable=False, comment="input, fetch, validate or load."),
+    Column("http_status", Integer, comment="HTTP status of the last response, when there was one."),
+    Column("error_kind", String(32), nullable=False,
+           comment="Stable error name: bad_id_line, not_found, invalid_payload, ..."),
+    Column("field", Text, comment="The payload field that failed validation."),
+    Column("message", Text, nullable=False, comment="What went wrong, for a person."),
+    Column("occurred_at", UTCDateTime, nullable=False, comment="When it happened (UTC)."),
+    Index("ix_etl_failures_run_id", "run_id"),
+    comment="One row per batch or ID line that failed in a run.",
+    **_MYSQL,
+)
+
+TABLES = (etl_runs, batches, datasets, batch_datasets, etl_failures)
+
+# Columns of ``batches`` that come from the payload; the content hash covers these and the
+# batch's dataset list.
+BATCH_CONTENT_COLUMNS = (
+    "name", "status", "created_at", "created_by", "workspace_id", "schema_version",
+    "total_task_count", "total_instruction_count", "total_task_groups",
+    "task_name", "task_introduction", "task_steps",
+)
+DATASET_CONTENT_COLUMNS = ("filename", "total_datapoint_count")
+
+DIALECTS = ("sqlite", "postgresql", "mysql")
+
+
+def ddl(dialect_name: str) -> str:
+    """The CREATE statements for ``dialect_name``, as shipped in ``sql/schema/<dialect>.sql``."""
+    statements: list[str] = []
+
+    def collect(sql, *multiparams, **params) -> None:
+        statements.append(str(sql.compile(dialect=engine.dialect)).strip() + ";")
+
+    engine = create_mock_engine(f"{dialect_name}://", collect)
+    metadata.create_all(engine, checkfirst=False)
+    header = (
+        f"-- prolific-etl schema for {dialect_name}.\n"
+        "-- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.\n"
+    )
+    return header + "\n\n".join(statements) + "\n"
+

@@ -1,0 +1,236 @@
+"""The job: read IDs, fetch, validate, flatten and load in chunks, and log the run.
+
+``sync()`` is the library API; the CLI's ``sync`` command is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+
+from sqlalchemy.exc import DBAPIError
+
+from .client import ProlificClient, RetryEvent, RetryPolicy
+from .config import Settings
+from .db import connect, ensure_schema
+from .errors import BatchError, DatabaseUnavailableError, TokenRejectedError
+from .ids import IdFile, read_id_file
+from .load import load_chunk
+from .runs import Failure, finish_run, record_failures, start_run, utcnow
+from .transform import BatchRows, flatten_batch
+from .validate import parse_batch
+
+log = logging.getLogger("etl")
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_FATAL = 3
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_CHUNK_SIZE = 200
+
+
+@dataclass
+class SyncResult:
+    """What a run did: its id, outcome, counts, failures and duration."""
+
+    run_id: int | None
+    status: str = "running"
+    ids_read: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retries: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    error_message: str | None = None
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "succeeded":
+            return EXIT_OK
+        if self.status == "partial":
+            return EXIT_PARTIAL
+        return EXIT_FATAL
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "ids_read": self.ids_read, "fetched": self.fetched, "inserted": self.inserted,
+            "updated": self.updated, "unchanged": self.unchanged, "failed": self.failed,
+            "retries": self.retries,
+        }
+
+    def summary(self) -> str:
+        run = f"run {self.run_id}" if self.run_id is not None else "run"
+        return (
+            f"{run} {self.status}: {self.ids_read} ids, {self.fetched} fetched, "
+            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed, {self.retries} retries in {self.duration:.1f}s"
+        )
+
+
+class _Stopped(Exception):
+    """Raised in workers once the run has been stopped (token rejected)."""
+
+
+def sync(
+    settings: Settings,
+    ids: str | IdFile,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    retry_policy: RetryPolicy | None = None,
+) -> SyncResult:
+    """Run the job once and return its result.
+
+    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. Raises InputFileError for an
+    unreadable or empty ID file and DatabaseUnavailableError when the database cannot be used
+    before the run starts; every later failure is recorded and reflected in the result.
+    """
+    started = time.monotonic()
+    id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
+    engine = connect(settings.database_url, pool_size=2)
+    try:
+        ensure_schema(engine)
+        result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
+        try:
+            result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
+        except DBAPIError as exc:
+            raise DatabaseUnavailableError(f"cannot record the run: {exc.orig}") from exc
+        _Run(engine, settings, result, concurrency, chunk_size, retry_policy).execute(id_file)
+        result.duration = time.monotonic() - started
+        return result
+    finally:
+        engine.dispose()
+
+
+class _Run:
+    def __init__(self, engine, settings, result, concurrency, chunk_size, retry_policy) -> None:
+        self.engine = engine
+        self.result = result
+        self.chunk_size = max(1, chunk_size)
+        self.concurrency = max(1, concurrency)
+        self.stopped = threading.Event()
+        self.client = ProlificClient(
+            settings.api_url,
+            settings.api_token,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retry_policy=retry_policy,
+            pool_size=self.concurrency,
+            on_retry=self._on_retry,
+        )
+
+    def execute(self, id_file: IdFile) -> None:
+        result = self.result
+        run_id = result.run_id
+        try:
+            self._fail([Failure.from_bad_line(bad) for bad in id_file.bad_lines])
+            with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
+                for fetched in self._fetch_in_chunks(pool, id_file.batch_ids):
+                    self._load(fetched)
+        except TokenRejectedError as exc:
+            self.stopped.set()
+            self._finish("failed", str(exc))
+            raise
+        except DatabaseUnavailableError as exc:
+            self.stopped.set()
+            self._finish("failed", str(exc), best_effort=True)
+            raise
+        except BaseException as exc:
+            self.stopped.set()
+            self._finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
+            raise
+        self._finish("partial" if result.failures else "succeeded", None)
+        log.debug("run %s finished", run_id, extra={"event": "run_finished", "run_id": run_id})
+
+    def _fetch_in_chunks(
+        self, pool: ThreadPoolExecutor, batch_ids: Sequence[str]
+    ) -> Iterator[list[BatchRows | BatchError]]:
+        """Yield chunks of fetched results in input order, fetching one chunk ahead."""
+        pending_ids = iter(batch_ids)
+
+        def submit_next() -> list[Future]:
+            return [pool.submit(self._fetch_one, b) for b in islice(pending_ids, self.chunk_size)]
+
+        current = submit_next()
+        while current:
+            upcoming = submit_next()
+            try:
+                yield [future.result() for future in current]
+            except BaseException:
+                for future in upcoming:
+                    future.cancel()
+                raise
+            current = upcoming
+
+    def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
+        if self.stopped.is_set():
+            raise _Stopped
+        try:
+            body = self.client.fetch_batch(batch_id)
+            return flatten_batch(parse_batch(batch_id, body))
+        except TokenRejectedError:
+            self.stopped.set()
+            raise
+        except BatchError as error:
+            return error
+
+    def _load(self, fetched: list[BatchRows | BatchError]) -> None:
+        result = self.result
+        good = [item for item in fetched if isinstance(item, BatchRows)]
+        errors = [item for item in fetched if isinstance(item, BatchError)]
+        result.fetched += sum(
+            1 for item in fetched if isinstance(item, BatchRows) or item.stage != "fetch"
+        )
+        outcome = load_chunk(self.engine, good, result.run_id, utcnow())
+        result.inserted += len(outcome.inserted)
+        result.updated += len(outcome.updated)
+        result.unchanged += len(outcome.unchanged)
+        for kind, ids in (("inserted", outcome.inserted), ("updated", outcome.updated),
+                          ("unchanged", outcome.unchanged)):
+            for batch_id in ids:
+                log.info("batch %s %s", batch_id, kind,
+                         extra={"event": f"batch_{kind}", "batch_id": batch_id,
+                                "run_id": result.run_id})
+        self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
+
+    def _fail(self, failures: list[Failure]) -> None:
+        if not failures:
+            return
+        record_failures(self.engine, self.result.run_id, failures)
+        self.result.failures += failures
+        for failure in failures:
+            log.warning("%s", failure, extra={"event": "failure", "batch_id": failure.batch_id,
+                                              "run_id": self.result.run_id})
+
+    def _on_retry(self, event: RetryEvent) -> None:
+        log.info(
+            "batch %s: attempt %d failed (%s); retrying in %.1fs",
+            event.batch_id, event.attempt, event.reason, event.wait,
+            extra={"event": "retry", "batch_id": event.batch_id, "run_id": self.result.run_id},
+        )
+
+    def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
+        result = self.result
+        result.status = status
+        result.error_message = error_message
+        result.retries = self.client.retries
+        try:
+            finish_run(self.engine, result.run_id, status=status, counts=result.counts(),
+                       error_message=error_message)
+        except DBAPIError:
+            if not best_effort:
+                raise
+            log.error("could not record the end of run %s", result.run_id)
