@@ -69,11 +69,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def _fail(error: EtlError) -> None:
     """Print ``error`` and exit with the code its class maps to."""
-    for error_class, code in _EXIT_BY_ERROR:
-        if isinstance(error, error_class):
-            break
-    else:
-        code = EXIT_FATAL
+    code = next((code for cls, code in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_FATAL)
     for bad in getattr(error, "bad_lines", ()):
         click.echo(f"prolific-etl: error: {bad}", err=True)
     click.echo(f"prolific-etl: error: {error}", err=True)
@@ -87,32 +83,76 @@ def main() -> None:
 
 
 @main.command("sync", epilog=EXIT_CODES_HELP)
-@click.option("--ids", "ids_path", required=True, metavar="FILE",
-              help="File of batch IDs, one a line ('-' for stdin).")
-@click.option("--token", metavar="TOKEN",
-              help="Prolific API token [env PROLIFIC_API_TOKEN]. Prefer the environment or .env: "
-                   "a flag is visible in the process list.")
-@click.option("--api-url", metavar="URL",
-              help="API base URL [env PROLIFIC_API_URL; default https://api.prolific.com].")
-@click.option("--database-url", metavar="URL",
-              help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].")
-@click.option("--connect-timeout", type=float, metavar="SECONDS",
-              help="Connect timeout per request [env ETL_CONNECT_TIMEOUT; default 10].")
-@click.option("--read-timeout", type=float, metavar="SECONDS",
-              help="Read timeout per request [env ETL_READ_TIMEOUT; default 30].")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="Batches fetched at once.")
-@click.option("--chunk-size", type=click.IntRange(1, 5000), default=DEFAULT_CHUNK_SIZE,
-              show_default=True, help="Batches loaded per database transaction.")
+@click.option(
+    "--ids",
+    "ids_path",
+    required=True,
+    metavar="FILE",
+    help="File of batch IDs, one a line ('-' for stdin).",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="Prolific API token [env PROLIFIC_API_TOKEN]. Prefer the environment or .env: "
+    "a flag is visible in the process list.",
+)
+@click.option(
+    "--api-url",
+    metavar="URL",
+    help="API base URL [env PROLIFIC_API_URL; default https://api.prolific.com].",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Connect timeout per request [env ETL_CONNECT_TIMEOUT; default 10].",
+)
+@click.option(
+    "--read-timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Read timeout per request [env ETL_READ_TIMEOUT; default 30].",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Batches fetched at once.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 5000),
+    default=DEFAULT_CHUNK_SIZE,
+    show_default=True,
+    help="Batches loaded per database transaction.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print what happens to every batch.")
-def sync_command(ids_path, token, api_url, database_url, connect_timeout, read_timeout,
-                 concurrency, chunk_size, verbose) -> None:
+def sync_command(
+    ids_path,
+    token,
+    api_url,
+    database_url,
+    connect_timeout,
+    read_timeout,
+    concurrency,
+    chunk_size,
+    verbose,
+) -> None:
     """Fetch the batches listed in FILE and upsert them into the database."""
     _configure_logging(verbose)
     try:
         settings = load_settings(
-            api_token=token, api_url=api_url, database_url=database_url,
-            connect_timeout=connect_timeout, read_timeout=read_timeout,
+            api_token=token,
+            api_url=api_url,
+            database_url=database_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
         result = sync(settings, ids_path, concurrency=concurrency, chunk_size=chunk_size)
     except EtlError as error:
@@ -134,11 +174,22 @@ def ddl_command(dialect: str) -> None:
 
 
 @main.command("demo")
-@click.option("--database", "database_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("prolific-demo.db"), show_default=True,
-              help="SQLite file to fill.")
-@click.option("--batches", "batch_count", type=click.IntRange(1, 100_000), default=50,
-              show_default=True, help="How many sample batches the local API serves.")
+@click.option(
+    "--database",
+    "database_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("prolific-demo.db"),
+    show_default=True,
+    help="SQLite file to fill.",
+)
+@click.option(
+    "--batches",
+    "batch_count",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="How many sample batches the local API serves.",
+)
 def demo_command(database_path: Path, batch_count: int) -> None:
     """Run the real sync against a local imitation of the API; no token needed."""
     from .demo import run_demo
@@ -151,7 +202,7 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     click.echo(result.summary())
     click.echo(f"\nThe batches are in {database_path.resolve()}. Try:\n")
     for query in DEMO_QUERIES:
-        click.echo(f"  sqlite3 {database_path} \"{query}\"")
+        click.echo(f'  sqlite3 {database_path} "{query}"')
     sys.exit(result.exit_code)
 
 

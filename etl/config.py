@@ -82,7 +82,8 @@ def load_settings(
             pick(database_url, "DATABASE_URL") or DEFAULT_DATABASE_URL
         ),
         connect_timeout=_positive(
-            pick(connect_timeout, "ETL_CONNECT_TIMEOUT"), "ETL_CONNECT_TIMEOUT",
+            pick(connect_timeout, "ETL_CONNECT_TIMEOUT"),
+            "ETL_CONNECT_TIMEOUT",
             DEFAULT_CONNECT_TIMEOUT,
         ),
         read_timeout=_positive(

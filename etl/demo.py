@@ -25,5 +25,3 @@ def run_demo(database_path: Path, batch_count: int = 50, *, seed: int = 7) -> Sy
                 database_url=f"sqlite:///{database_path.resolve()}",
             )
             return sync(settings, str(ids_file))
-
-

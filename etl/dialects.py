@@ -40,5 +40,7 @@ def insert_ignoring_duplicates(table: Table, dialect: Dialect) -> Insert:
         key = table.primary_key.columns.values()[0].name
         return statement.on_duplicate_key_update({key: statement.inserted[key]})
     if name in ("postgresql", "sqlite"):
-        return (postgresql if name == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+        return (
+            (postgresql if name == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+        )
     raise NotImplementedError(f"no insert-or-ignore for database dialect {name!r}")

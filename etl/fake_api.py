@@ -29,7 +29,7 @@ class Fault:
     """What the server does instead of answering normally, for one request.
 
     kind:
-      ``status``   answer ``status`` with ``body`` (default: the documented error shape) and headers;
+      ``status``   answer ``status`` with ``body`` (default: the documented error shape);
       ``hang``     wait ``seconds`` before answering normally (longer than the client's timeout);
       ``drop``     close the connection without a response;
       ``truncate`` send the headers and half the body, then close;
@@ -66,11 +66,10 @@ class Fault:
 
 @dataclass(frozen=True)
 class SeenRequest:
-    """One request as the server saw it (the token itself is not kept)."""
+    """One request as the server saw it on arrival (the token itself is not kept)."""
 
     batch_id: str | None
     path: str
-    status: int | None
     authorized: bool
     user_agent: str
     at: float
@@ -86,8 +85,9 @@ class _State:
 
 def error_body(status: int, error_code: str, title: str, detail: str) -> bytes:
     """An error body in the shape Prolific documents."""
-    payload = {"error": {"status": status, "error_code": error_code, "title": title,
-                         "detail": detail}}
+    payload = {
+        "error": {"status": status, "error_code": error_code, "title": title, "detail": detail}
+    }
     return json.dumps(payload).encode()
 
 
@@ -208,21 +208,36 @@ class FakeProlificAPI:
                 authorized = self.headers.get("Authorization") == f"Token {api.token}"
                 batch_id = None
                 if self.path.startswith(PATH_PREFIX):
-                    batch_id = self.path[len(PATH_PREFIX):]
-                status = self._respond(batch_id, authorized)
+                    batch_id = self.path[len(PATH_PREFIX) :]
                 api._record(
-                    SeenRequest(batch_id, self.path, status, authorized,
-                                self.headers.get("User-Agent", ""), time.monotonic())
+                    SeenRequest(
+                        batch_id,
+                        self.path,
+                        authorized,
+                        self.headers.get("User-Agent", ""),
+                        time.monotonic(),
+                    )
                 )
+                try:
+                    self._respond(batch_id, authorized)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (timeout); expected
 
             def _respond(self, batch_id: str | None, authorized: bool) -> int | None:
                 if not authorized:
-                    return self._send(401, error_body(
-                        401, "AUTHENTICATION_FAILED", "Unauthorized",
-                        "Authentication credentials were not provided or are invalid."))
+                    return self._send(
+                        401,
+                        error_body(
+                            401,
+                            "AUTHENTICATION_FAILED",
+                            "Unauthorized",
+                            "Authentication credentials were not provided or are invalid.",
+                        ),
+                    )
                 if batch_id is None or "/" in batch_id or "?" in batch_id:
-                    return self._send(404, error_body(404, "NOT_FOUND", "Not found",
-                                                      "No such endpoint."))
+                    return self._send(
+                        404, error_body(404, "NOT_FOUND", "Not found", "No such endpoint.")
+                    )
                 fault = api._next_fault(batch_id)
                 if fault is not None:
                     handled = self._apply(fault, batch_id)
@@ -230,14 +245,23 @@ class FakeProlificAPI:
                         return handled
                 batch = api._lookup(batch_id)
                 if batch is None:
-                    return self._send(404, error_body(404, "NOT_FOUND", "Not found",
-                                                      f"Batch {batch_id} was not found."))
+                    return self._send(
+                        404,
+                        error_body(
+                            404, "NOT_FOUND", "Not found", f"Batch {batch_id} was not found."
+                        ),
+                    )
                 return self._send(200, json.dumps(batch).encode())
 
             def _apply(self, fault: Fault, batch_id: str) -> int | None | bool:
                 if fault.kind == "status":
-                    body = fault.body if fault.body is not None else error_body(
-                        fault.status, "INJECTED", "Injected fault", f"Status {fault.status}.")
+                    body = (
+                        fault.body
+                        if fault.body is not None
+                        else error_body(
+                            fault.status, "INJECTED", "Injected fault", f"Status {fault.status}."
+                        )
+                    )
                     return self._send(fault.status, body, fault.headers)
                 if fault.kind == "body":
                     return self._send(200, fault.body or b"")
@@ -262,8 +286,9 @@ class FakeProlificAPI:
                     return 200
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
 
-            def _send(self, status: int, body: bytes,
-                      headers: Iterable[tuple[str, str]] = ()) -> int:
+            def _send(
+                self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()
+            ) -> int:
                 self.send_response(status)
                 content_type = "application/json"
                 if body.lstrip()[:1] == b"<":
@@ -322,8 +347,8 @@ def sample_batch(
         "task_details": {
             "task_name": f"Task «{index}»",
             "task_introduction": (
-                "<h1>Welcome</h1>\n" + "<p>Read carefully &amp; label “each” item.</p>\r\n"
-                * intro_repeats
+                "<h1>Welcome</h1>\n"
+                + "<p>Read carefully &amp; label “each” item.</p>\r\n" * intro_repeats
             ),
             "task_steps": "<ol><li>Read</li><li>Label 👍/👎</li><li>Submit</li></ol>",
         },

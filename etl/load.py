@@ -43,7 +43,9 @@ class LoadOutcome:
         self.failed += other.failed
 
 
-def load_chunk(engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime) -> LoadOutcome:
+def load_chunk(
+    engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime
+) -> LoadOutcome:
     """Upsert ``chunk`` in one transaction, falling back to one transaction per batch.
 
     Raises DatabaseUnavailableError when the database stops answering.
@@ -70,7 +72,9 @@ def _refused(engine: Engine, rows: BatchRows, exc: DBAPIError) -> LoadOutcome:
     message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
     if exc.connection_invalidated or not is_alive(engine):
         raise DatabaseUnavailableError(f"the database stopped answering: {message}") from exc
-    return LoadOutcome(failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {message}")])
+    return LoadOutcome(
+        failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {message}")]
+    )
 
 
 def write_batches(
@@ -112,14 +116,21 @@ def _write_batch_rows(
     connection: Connection, to_write: Sequence[BatchRows], run_id: int, now: datetime
 ) -> None:
     bookkeeping = {
-        "first_seen_at": now, "first_seen_run_id": run_id,
-        "last_seen_at": now, "last_seen_run_id": run_id,
-        "last_changed_at": now, "last_changed_run_id": run_id,
+        "first_seen_at": now,
+        "first_seen_run_id": run_id,
+        "last_seen_at": now,
+        "last_seen_run_id": run_id,
+        "last_changed_at": now,
+        "last_changed_run_id": run_id,
     }
     values = [{**rows.batch, "content_hash": rows.content_hash, **bookkeeping} for rows in to_write]
     update_columns = (
-        *BATCH_CONTENT_COLUMNS, "content_hash",
-        "last_seen_at", "last_seen_run_id", "last_changed_at", "last_changed_run_id",
+        *BATCH_CONTENT_COLUMNS,
+        "content_hash",
+        "last_seen_at",
+        "last_seen_run_id",
+        "last_changed_at",
+        "last_changed_run_id",
     )
     connection.execute(upsert(batches, connection.dialect, update_columns), values)
 
@@ -134,8 +145,9 @@ def _write_datasets(
     stored = {
         row.dataset_id: (row.filename, row.total_datapoint_count)
         for row in connection.execute(
-            select(datasets.c.dataset_id, *[datasets.c[c] for c in DATASET_CONTENT_COLUMNS])
-            .where(datasets.c.dataset_id.in_(list(wanted)))
+            select(datasets.c.dataset_id, *[datasets.c[c] for c in DATASET_CONTENT_COLUMNS]).where(
+                datasets.c.dataset_id.in_(list(wanted))
+            )
         )
     }
     values = [

@@ -32,15 +32,21 @@ class Failure:
     @classmethod
     def from_bad_line(cls, bad: BadIdLine) -> Failure:
         return cls(
-            stage="input", error_kind="bad_id_line", message=str(bad),
-            input_line=bad.text, line_number=bad.line_number,
+            stage="input",
+            error_kind="bad_id_line",
+            message=str(bad),
+            input_line=bad.text,
+            line_number=bad.line_number,
         )
 
     @classmethod
     def from_batch_error(cls, error: BatchError) -> Failure:
         return cls(
-            stage=error.stage, error_kind=error.kind, message=error.message,
-            batch_id=error.batch_id, http_status=error.http_status,
+            stage=error.stage,
+            error_kind=error.kind,
+            message=error.message,
+            batch_id=error.batch_id,
+            http_status=error.http_status,
             field=error.field if isinstance(error, InvalidPayloadError) else None,
         )
 
@@ -59,9 +65,17 @@ def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
     with engine.begin() as connection:
         result = connection.execute(
             insert(etl_runs).values(
-                started_at=utcnow(), status="running", ids_read=ids_read,
-                fetched=0, inserted=0, updated=0, unchanged=0, failed=0, retries=0,
-                tool_version=__version__, id_source=id_source,
+                started_at=utcnow(),
+                status="running",
+                ids_read=ids_read,
+                fetched=0,
+                inserted=0,
+                updated=0,
+                unchanged=0,
+                failed=0,
+                retries=0,
+                tool_version=__version__,
+                id_source=id_source,
             )
         )
         return int(result.inserted_primary_key[0])
@@ -77,10 +91,15 @@ def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) ->
             insert(etl_failures),
             [
                 {
-                    "run_id": run_id, "batch_id": f.batch_id, "input_line": f.input_line,
-                    "line_number": f.line_number, "stage": f.stage,
-                    "http_status": f.http_status, "error_kind": f.error_kind,
-                    "field": f.field, "message": f.message[:_MESSAGE_LENGTH],
+                    "run_id": run_id,
+                    "batch_id": f.batch_id,
+                    "input_line": f.input_line,
+                    "line_number": f.line_number,
+                    "stage": f.stage,
+                    "http_status": f.http_status,
+                    "error_kind": f.error_kind,
+                    "field": f.field,
+                    "message": f.message[:_MESSAGE_LENGTH],
                     "occurred_at": now,
                 }
                 for f in failures

@@ -72,26 +72,62 @@ _MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate":
 etl_runs = Table(
     "etl_runs",
     metadata,
-    Column("run_id", Integer, primary_key=True, autoincrement=True,
-           comment="Sequential id of the run."),
+    Column(
+        "run_id", Integer, primary_key=True, autoincrement=True, comment="Sequential id of the run."
+    ),
     Column("started_at", UTCDateTime, nullable=False, comment="When the run started (UTC)."),
     Column("finished_at", UTCDateTime, comment="When the run ended (UTC); NULL while running."),
-    Column("status", String(16), nullable=False,
-           comment="running, succeeded, partial (some batches failed), failed, aborted."),
-    Column("ids_read", Integer, nullable=False, default=0,
-           comment="Distinct valid batch IDs read from the ID file."),
-    Column("fetched", Integer, nullable=False, default=0,
-           comment="Batches fetched from the API with a 200."),
-    Column("inserted", Integer, nullable=False, default=0,
-           comment="Batches seen for the first time."),
-    Column("updated", Integer, nullable=False, default=0,
-           comment="Known batches whose content changed."),
-    Column("unchanged", Integer, nullable=False, default=0,
-           comment="Known batches whose content did not change."),
-    Column("failed", Integer, nullable=False, default=0,
-           comment="Rows written to etl_failures by this run (bad ID lines and failed batches)."),
-    Column("retries", Integer, nullable=False, default=0,
-           comment="Requests retried after a 429, 5xx, timeout or dropped connection."),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        comment="running, succeeded, partial (some batches failed), failed, aborted.",
+    ),
+    Column(
+        "ids_read",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Distinct valid batch IDs read from the ID file.",
+    ),
+    Column(
+        "fetched",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Batches fetched from the API with a 200.",
+    ),
+    Column(
+        "inserted", Integer, nullable=False, default=0, comment="Batches seen for the first time."
+    ),
+    Column(
+        "updated",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Known batches whose content changed.",
+    ),
+    Column(
+        "unchanged",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Known batches whose content did not change.",
+    ),
+    Column(
+        "failed",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Rows written to etl_failures by this run (bad ID lines and failed batches).",
+    ),
+    Column(
+        "retries",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="Requests retried after a 429, 5xx, timeout or dropped connection.",
+    ),
     Column("tool_version", String(32), nullable=False, comment="prolific-etl version."),
     Column("id_source", Text, comment="The ID file the run read ('<stdin>' for standard input)."),
     Column("error_message", Text, comment="Why the run failed, when it failed as a whole."),
@@ -108,36 +144,75 @@ batches = Table(
     metadata,
     Column("batch_id", Uuid, primary_key=True, comment="Batch UUID (lower case)."),
     Column("name", Text, nullable=False, comment="Batch name."),
-    Column("status", String(16), nullable=False,
-           comment="UNINITIALISED, PROCESSING, READY or ERROR."),
+    Column(
+        "status", String(16), nullable=False, comment="UNINITIALISED, PROCESSING, READY or ERROR."
+    ),
     Column("created_at", UTCDateTime, nullable=False, comment="Creation time at Prolific (UTC)."),
-    Column("created_by", ShortText, nullable=False,
-           comment="User ID of the Prolific user who created the batch."),
+    Column(
+        "created_by",
+        ShortText,
+        nullable=False,
+        comment="User ID of the Prolific user who created the batch.",
+    ),
     Column("workspace_id", ShortText, nullable=False, comment="Prolific workspace ID."),
     Column("schema_version", Integer, nullable=False, comment="Batch schema version."),
     Column("total_task_count", BigInteger, nullable=False, comment="Tasks in the batch."),
-    Column("total_instruction_count", BigInteger, nullable=False,
-           comment="Instructions in the batch."),
+    Column(
+        "total_instruction_count", BigInteger, nullable=False, comment="Instructions in the batch."
+    ),
     Column("total_task_groups", BigInteger, nullable=False, comment="Task groups in the batch."),
     Column("task_name", Text, nullable=False, comment="task_details.task_name."),
-    Column("task_introduction", LongText, nullable=False,
-           comment="task_details.task_introduction: HTML, exactly as sent."),
-    Column("task_steps", LongText, nullable=False,
-           comment="task_details.task_steps: HTML, exactly as sent."),
-    Column("content_hash", String(64), nullable=False,
-           comment="SHA-256 of the batch's content; a sync rewrites the row only when it changes."),
-    Column("first_seen_at", UTCDateTime, nullable=False,
-           comment="When a sync first stored the batch."),
-    Column("last_seen_at", UTCDateTime, nullable=False,
-           comment="When a sync last fetched the batch."),
-    Column("last_changed_at", UTCDateTime, nullable=False,
-           comment="When a sync last stored a change to the batch."),
-    Column("first_seen_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
-           comment="Run that first stored the batch."),
-    Column("last_seen_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
-           comment="Run that last fetched the batch."),
-    Column("last_changed_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
-           comment="Run that last stored a change to the batch."),
+    Column(
+        "task_introduction",
+        LongText,
+        nullable=False,
+        comment="task_details.task_introduction: HTML, exactly as sent.",
+    ),
+    Column(
+        "task_steps",
+        LongText,
+        nullable=False,
+        comment="task_details.task_steps: HTML, exactly as sent.",
+    ),
+    Column(
+        "content_hash",
+        String(64),
+        nullable=False,
+        comment="SHA-256 of the batch's content; a sync rewrites the row only when it changes.",
+    ),
+    Column(
+        "first_seen_at", UTCDateTime, nullable=False, comment="When a sync first stored the batch."
+    ),
+    Column(
+        "last_seen_at", UTCDateTime, nullable=False, comment="When a sync last fetched the batch."
+    ),
+    Column(
+        "last_changed_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync last stored a change to the batch.",
+    ),
+    Column(
+        "first_seen_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that first stored the batch.",
+    ),
+    Column(
+        "last_seen_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last fetched the batch.",
+    ),
+    Column(
+        "last_changed_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last stored a change to the batch.",
+    ),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{s}'" for s in BATCH_STATUSES) + ")",
         name="ck_batches_status",
@@ -153,14 +228,28 @@ datasets = Table(
     metadata,
     Column("dataset_id", Uuid, primary_key=True, comment="Dataset UUID (lower case)."),
     Column("filename", Text, nullable=False, comment="File name of the dataset."),
-    Column("total_datapoint_count", BigInteger, nullable=False,
-           comment="Datapoints in the dataset."),
-    Column("first_seen_at", UTCDateTime, nullable=False,
-           comment="When a sync first stored the dataset."),
-    Column("last_changed_at", UTCDateTime, nullable=False,
-           comment="When a sync last stored a change to the dataset."),
-    Column("last_changed_run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
-           comment="Run that last stored a change to the dataset."),
+    Column(
+        "total_datapoint_count", BigInteger, nullable=False, comment="Datapoints in the dataset."
+    ),
+    Column(
+        "first_seen_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync first stored the dataset.",
+    ),
+    Column(
+        "last_changed_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync last stored a change to the dataset.",
+    ),
+    Column(
+        "last_changed_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last stored a change to the dataset.",
+    ),
     comment="One row per dataset, however many batches use it.",
     **_MYSQL,
 )
@@ -168,10 +257,20 @@ datasets = Table(
 batch_datasets = Table(
     "batch_datasets",
     metadata,
-    Column("batch_id", Uuid, ForeignKey("batches.batch_id", ondelete="CASCADE"),
-           primary_key=True, comment="The batch."),
-    Column("dataset_id", Uuid, ForeignKey("datasets.dataset_id"), primary_key=True,
-           comment="A dataset the batch lists now."),
+    Column(
+        "batch_id",
+        Uuid,
+        ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="The batch.",
+    ),
+    Column(
+        "dataset_id",
+        Uuid,
+        ForeignKey("datasets.dataset_id"),
+        primary_key=True,
+        comment="A dataset the batch lists now.",
+    ),
     Index("ix_batch_datasets_dataset_id", "dataset_id"),
     comment="Which datasets each batch lists, as of its last sync.",
     **_MYSQL,
@@ -180,17 +279,25 @@ batch_datasets = Table(
 etl_failures = Table(
     "etl_failures",
     metadata,
-    Column("failure_id", Integer, primary_key=True, autoincrement=True,
-           comment="Sequential id of the failure."),
-    Column("run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False,
-           comment="The run."),
+    Column(
+        "failure_id",
+        Integer,
+        primary_key=True,
+        autoincrement=True,
+        comment="Sequential id of the failure.",
+    ),
+    Column("run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False, comment="The run."),
     Column("batch_id", Uuid, comment="The batch; NULL for a bad ID line."),
     Column("input_line", Text, comment="The bad ID line, as read (shortened)."),
     Column("line_number", Integer, comment="Line number of the bad ID line."),
     Column("stage", String(16), nullable=False, comment="input, fetch, validate or load."),
     Column("http_status", Integer, comment="HTTP status of the last response, when there was one."),
-    Column("error_kind", String(32), nullable=False,
-           comment="Stable error name: bad_id_line, not_found, invalid_payload, ..."),
+    Column(
+        "error_kind",
+        String(32),
+        nullable=False,
+        comment="Stable error name: bad_id_line, not_found, invalid_payload, ...",
+    ),
     Column("field", Text, comment="The payload field that failed validation."),
     Column("message", Text, nullable=False, comment="What went wrong, for a person."),
     Column("occurred_at", UTCDateTime, nullable=False, comment="When it happened (UTC)."),
@@ -204,9 +311,18 @@ TABLES = (etl_runs, batches, datasets, batch_datasets, etl_failures)
 # Columns of ``batches`` that come from the payload; the content hash covers these and the
 # batch's dataset list.
 BATCH_CONTENT_COLUMNS = (
-    "name", "status", "created_at", "created_by", "workspace_id", "schema_version",
-    "total_task_count", "total_instruction_count", "total_task_groups",
-    "task_name", "task_introduction", "task_steps",
+    "name",
+    "status",
+    "created_at",
+    "created_by",
+    "workspace_id",
+    "schema_version",
+    "total_task_count",
+    "total_instruction_count",
+    "total_task_groups",
+    "task_name",
+    "task_introduction",
+    "task_steps",
 )
 DATASET_CONTENT_COLUMNS = ("filename", "total_datapoint_count")
 
@@ -222,9 +338,24 @@ def ddl(dialect_name: str) -> str:
 
     engine = create_mock_engine(f"{dialect_name}://", collect)
     metadata.create_all(engine, checkfirst=False)
+    statements = _sort_index_runs(statements)
     header = (
         f"-- prolific-etl schema for {dialect_name}.\n"
         "-- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.\n"
     )
     return header + "\n\n".join(statements) + "\n"
 
+
+def _sort_index_runs(statements: list[str]) -> list[str]:
+    """Order each run of CREATE INDEX statements by name; SQLAlchemy emits them in set order."""
+    ordered: list[str] = []
+    run: list[str] = []
+    for statement in statements + [""]:
+        if statement.startswith("CREATE INDEX"):
+            run.append(statement)
+            continue
+        ordered += sorted(run)
+        run = []
+        if statement:
+            ordered.append(statement)
+    return ordered

@@ -66,8 +66,12 @@ class SyncResult:
 
     def counts(self) -> dict[str, int]:
         return {
-            "ids_read": self.ids_read, "fetched": self.fetched, "inserted": self.inserted,
-            "updated": self.updated, "unchanged": self.unchanged, "failed": self.failed,
+            "ids_read": self.ids_read,
+            "fetched": self.fetched,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
             "retries": self.retries,
         }
 
@@ -198,12 +202,18 @@ class _Run:
         result.inserted += len(outcome.inserted)
         result.updated += len(outcome.updated)
         result.unchanged += len(outcome.unchanged)
-        for kind, ids in (("inserted", outcome.inserted), ("updated", outcome.updated),
-                          ("unchanged", outcome.unchanged)):
+        for kind, ids in (
+            ("inserted", outcome.inserted),
+            ("updated", outcome.updated),
+            ("unchanged", outcome.unchanged),
+        ):
             for batch_id in ids:
-                log.info("batch %s %s", batch_id, kind,
-                         extra={"event": f"batch_{kind}", "batch_id": batch_id,
-                                "run_id": result.run_id})
+                log.info(
+                    "batch %s %s",
+                    batch_id,
+                    kind,
+                    extra={"event": f"batch_{kind}", "batch_id": batch_id, "run_id": result.run_id},
+                )
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
 
     def _fail(self, failures: list[Failure]) -> None:
@@ -212,13 +222,23 @@ class _Run:
         record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
-            log.warning("%s", failure, extra={"event": "failure", "batch_id": failure.batch_id,
-                                              "run_id": self.result.run_id})
+            log.warning(
+                "%s",
+                failure,
+                extra={
+                    "event": "failure",
+                    "batch_id": failure.batch_id,
+                    "run_id": self.result.run_id,
+                },
+            )
 
     def _on_retry(self, event: RetryEvent) -> None:
         log.info(
             "batch %s: attempt %d failed (%s); retrying in %.1fs",
-            event.batch_id, event.attempt, event.reason, event.wait,
+            event.batch_id,
+            event.attempt,
+            event.reason,
+            event.wait,
             extra={"event": "retry", "batch_id": event.batch_id, "run_id": self.result.run_id},
         )
 
@@ -228,8 +248,13 @@ class _Run:
         result.error_message = error_message
         result.retries = self.client.retries
         try:
-            finish_run(self.engine, result.run_id, status=status, counts=result.counts(),
-                       error_message=error_message)
+            finish_run(
+                self.engine,
+                result.run_id,
+                status=status,
+                counts=result.counts(),
+                error_message=error_message,
+            )
         except DBAPIError:
             if not best_effort:
                 raise

@@ -47,9 +47,9 @@ CREATE TABLE batches (
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per AI Task Builder batch, with its task details.' COLLATE utf8mb4_bin;
 
-CREATE INDEX ix_batches_workspace_id ON batches (workspace_id);
-
 CREATE INDEX ix_batches_status ON batches (status);
+
+CREATE INDEX ix_batches_workspace_id ON batches (workspace_id);
 
 CREATE TABLE datasets (
 	dataset_id VARCHAR(36) NOT NULL COMMENT 'Dataset UUID (lower case).', 

@@ -1,0 +1,142 @@
+"""Shared fixtures: the local API imitation, and a fresh database per test on each dialect.
+
+PostgreSQL and MySQL/MariaDB run when ETL_TEST_POSTGRES_URL / ETL_TEST_MYSQL_URL are set; each
+test gets its own schema (PostgreSQL) or database (MariaDB), dropped afterwards. A URL that is
+set but unreachable fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from etl.cli import main
+from etl.config import normalize_database_url
+from etl.fake_api import FakeProlificAPI, sample_batches
+
+TOKEN = "test-token-5f2c9a81d4e6b7"
+POSTGRES_URL = os.environ.get("ETL_TEST_POSTGRES_URL")
+MYSQL_URL = os.environ.get("ETL_TEST_MYSQL_URL")
+DIALECT_PARAMS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=pytest.mark.skipif(not POSTGRES_URL, reason="ETL_TEST_POSTGRES_URL not set"),
+    ),
+    pytest.param(
+        "mysql",
+        id="mysql",
+        marks=pytest.mark.skipif(not MYSQL_URL, reason="ETL_TEST_MYSQL_URL not set"),
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's settings or .env, or writes to the working directory."""
+    for name in (
+        "PROLIFIC_API_TOKEN",
+        "PROLIFIC_API_URL",
+        "DATABASE_URL",
+        "ETL_CONNECT_TIMEOUT",
+        "ETL_READ_TIMEOUT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def batches() -> list[dict]:
+    """Twelve spec-shaped batches with awkward text and shared datasets."""
+    return sample_batches(12, seed=42, datasets=6)
+
+
+@pytest.fixture
+def api(batches: list[dict]) -> Iterator[FakeProlificAPI]:
+    with FakeProlificAPI(batches, token=TOKEN) as server:
+        yield server
+
+
+def _postgres_database(base: str) -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(normalize_database_url(base)).update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _mysql_database(base: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = make_url(normalize_database_url(base)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(params=DIALECT_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of its own, on each configured dialect."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'etl.db'}"
+    elif request.param == "postgresql":
+        yield from _postgres_database(POSTGRES_URL)
+    else:
+        yield from _mysql_database(MYSQL_URL)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'etl.db'}"
+
+
+@pytest.fixture
+def ids_file(tmp_path: Path, batches: list[dict]) -> Path:
+    path = tmp_path / "batch_ids.txt"
+    path.write_text("".join(f"{batch['id']}\n" for batch in batches), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run_sync(api: FakeProlificAPI):
+    """Run ``prolific-etl sync`` through the CLI against the local API."""
+
+    def run(
+        database_url: str,
+        ids: Path | str,
+        *extra: str,
+        token: str = TOKEN,
+        input: str | None = None,
+    ):
+        env = {
+            "PROLIFIC_API_TOKEN": token,
+            "PROLIFIC_API_URL": api.url,
+            "DATABASE_URL": database_url,
+            "ETL_READ_TIMEOUT": "5",
+        }
+        return CliRunner().invoke(
+            main, ["sync", "--ids", str(ids), *extra], env=env, input=input, catch_exceptions=False
+        )
+
+    return run

@@ -1,0 +1,78 @@
+"""Reading tables back for assertions, and the rows a payload should become."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import create_engine, select
+
+from etl.schema import metadata
+
+BOOKKEEPING = {
+    "first_seen_at",
+    "last_seen_at",
+    "last_changed_at",
+    "first_seen_run_id",
+    "last_seen_run_id",
+    "last_changed_run_id",
+    "content_hash",
+}
+
+
+def read_table(database_url: str, name: str) -> list[dict[str, Any]]:
+    """Every row of table ``name``, ordered by primary key, as dicts (types as the schema gives)."""
+    table = metadata.tables[name]
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(table).order_by(*table.primary_key.columns))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def expected_batch_row(payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``batches`` row (without bookkeeping columns) that a payload must produce."""
+    return {
+        "batch_id": payload["id"].lower(),
+        "name": payload["name"],
+        "status": payload["status"],
+        "created_at": parse_time(payload["created_at"]),
+        "created_by": payload["created_by"],
+        "workspace_id": payload["workspace_id"],
+        "schema_version": payload["schema_version"],
+        "total_task_count": payload["total_task_count"],
+        "total_instruction_count": payload["total_instruction_count"],
+        "total_task_groups": payload["total_task_groups"],
+        "task_name": payload["task_details"]["task_name"],
+        "task_introduction": payload["task_details"]["task_introduction"],
+        "task_steps": payload["task_details"]["task_steps"],
+    }
+
+
+def content_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key not in BOOKKEEPING}
+
+
+def expected_datasets(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_id = {}
+    for payload in payloads:
+        for dataset in payload["datasets"]:
+            by_id[dataset["id"]] = {
+                "dataset_id": dataset["id"],
+                "filename": dataset["filename"],
+                "total_datapoint_count": dataset["total_datapoint_count"],
+            }
+    return [by_id[key] for key in sorted(by_id)]
+
+
+def expected_links(payloads: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return sorted(
+        ({"batch_id": p["id"], "dataset_id": d["id"]} for p in payloads for d in p["datasets"]),
+        key=lambda link: (link["batch_id"], link["dataset_id"]),
+    )

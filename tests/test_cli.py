@@ -1,0 +1,108 @@
+"""The command line: exit codes, messages, stdin, --verbose."""
+
+from __future__ import annotations
+
+import uuid
+
+from click.testing import CliRunner
+
+from etl.cli import main
+
+from conftest import TOKEN
+from support import read_table
+
+
+def test_help_documents_the_exit_codes():
+    for args in (["--help"], ["sync", "--help"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0
+        for code in ("0  every batch loaded", "1  some batches", "2  usage", "3  fatal"):
+            assert code in result.output
+
+
+def test_missing_token_is_a_usage_error_before_anything_happens(tmp_path, sqlite_url):
+    result = CliRunner().invoke(
+        main, ["sync", "--ids", "does-not-exist.txt"], env={"DATABASE_URL": sqlite_url}
+    )
+    assert result.exit_code == 2
+    assert "no API token" in result.stderr
+    assert not (tmp_path / "etl.db").exists()
+
+
+def test_unknown_flag_is_a_usage_error():
+    result = CliRunner().invoke(main, ["sync", "--ids", "x", "--frobnicate"])
+    assert result.exit_code == 2
+
+
+def test_unreadable_id_file_is_a_usage_error(run_sync, sqlite_url, tmp_path):
+    result = run_sync(sqlite_url, tmp_path / "missing.txt")
+    assert result.exit_code == 2
+    assert "cannot read ID file" in result.stderr and "missing.txt" in result.stderr
+
+
+def test_id_file_without_a_valid_id_is_a_usage_error_listing_the_lines(
+    run_sync, sqlite_url, tmp_path, api
+):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# header\nfoo\nbar/../baz\n")
+    result = run_sync(sqlite_url, ids)
+    assert result.exit_code == 2
+    assert f"{ids}:2: not a batch ID (UUID): 'foo'" in result.stderr
+    assert f"{ids}:3: not a batch ID (UUID): 'bar/../baz'" in result.stderr
+    assert api.requests == []
+
+
+def test_unreachable_database_is_fatal(run_sync, ids_file, api):
+    result = run_sync("postgresql://nobody@127.0.0.1:1/none", ids_file)
+    assert result.exit_code == 3
+    assert "cannot connect to postgresql+psycopg://nobody@127.0.0.1:1/none" in result.stderr
+    assert api.requests == []
+
+
+def test_ids_from_stdin(run_sync, sqlite_url, batches):
+    text = "".join(f"{b['id'].upper()}\r\n" for b in batches[:3])
+    result = run_sync(sqlite_url, "-", input=text)
+    assert result.exit_code == 0, result.output
+    loaded = [row["batch_id"] for row in read_table(sqlite_url, "batches")]
+    assert loaded == sorted(b["id"] for b in batches[:3])
+    assert read_table(sqlite_url, "etl_runs")[0]["id_source"] == "<stdin>"
+
+
+def test_summary_line_and_verbose_detail(run_sync, sqlite_url, ids_file, batches):
+    quiet = run_sync(sqlite_url, ids_file)
+    assert quiet.stdout.strip().startswith("run 1 succeeded: 12 ids, 12 fetched, 12 inserted")
+    assert quiet.stderr == ""
+    verbose = run_sync(sqlite_url, ids_file, "--verbose")
+    assert f"batch {batches[0]['id']} unchanged" in verbose.stderr
+    assert verbose.stdout.startswith("run 2 succeeded")
+
+
+def test_demo_fills_a_sqlite_file(tmp_path):
+    target = tmp_path / "demo.db"
+    result = CliRunner().invoke(main, ["demo", "--database", str(target), "--batches", "5"])
+    assert result.exit_code == 0, result.output
+    assert "5 inserted" in result.stdout and str(target) in result.stdout
+    rows = read_table(f"sqlite:///{target}", "batches")
+    assert len(rows) == 5 and all(row["name"] for row in rows)
+
+
+def test_the_token_never_appears_in_output_or_database(
+    run_sync, sqlite_url, tmp_path, api, batches
+):
+    from etl.fake_api import Fault, error_body
+
+    echo = error_body(400, "BAD", "Bad request", f"token {TOKEN} is not allowed here")
+    api.inject(batches[0]["id"], Fault.http(400, body=echo))
+    api.inject(batches[1]["id"], Fault.raw_body("<html>oops</html>"))
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join([b["id"] for b in batches[:3]] + ["nope", str(uuid.uuid4())]))
+    results = [
+        run_sync(sqlite_url, ids, "--verbose"),
+        run_sync(sqlite_url, ids, "--verbose", token=TOKEN + "-wrong"),
+    ]
+    assert [r.exit_code for r in results] == [1, 3]
+    for result in results:
+        assert TOKEN not in result.output
+    for table in ("etl_failures", "etl_runs"):
+        assert TOKEN not in repr(read_table(sqlite_url, table))
+    assert "token *** is not allowed here" in results[0].stderr

@@ -1,0 +1,136 @@
+"""The API client against the local imitation: auth, status mapping, retries."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from etl import __version__
+from etl.client import ProlificClient, RetryPolicy, parse_retry_after
+from etl.errors import (
+    ApiUnavailableError,
+    BatchNotFoundError,
+    BatchRequestError,
+    TokenRejectedError,
+)
+from etl.fake_api import Fault, error_body
+
+from conftest import TOKEN
+
+FAST = RetryPolicy(max_attempts=4, initial_wait=0.01, max_wait=0.05, max_total_wait=5)
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(api, waits):
+    with ProlificClient(
+        api.url, TOKEN, read_timeout=0.5, retry_policy=FAST, sleep=waits.append
+    ) as client:
+        yield client
+
+
+def test_fetch_returns_the_body_and_identifies_itself(client, api, batches):
+    body = client.fetch_batch(batches[0]["id"])
+    assert json.loads(body) == batches[0]
+    (seen,) = api.requests
+    assert seen.authorized and seen.user_agent.startswith(f"prolific-etl/{__version__}")
+
+
+def test_401_is_a_rejected_token_without_the_token_in_the_message(api, batches):
+    with ProlificClient(api.url, "bad-token-123") as client:
+        with pytest.raises(TokenRejectedError) as caught:
+            client.fetch_batch(batches[0]["id"])
+    assert "401" in str(caught.value) and "bad-token-123" not in str(caught.value)
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_403_and_404_are_not_found_for_that_batch(client, api, batches, status):
+    batch_id = batches[0]["id"]
+    api.inject(
+        batch_id,
+        Fault.http(
+            status, body=error_body(status, "FORBIDDEN", "Forbidden", "You do not have access")
+        ),
+    )
+    with pytest.raises(BatchNotFoundError) as caught:
+        client.fetch_batch(batch_id)
+    assert caught.value.http_status == status
+    assert "Forbidden You do not have access [FORBIDDEN]" in caught.value.message
+    assert len(api.requests_for(batch_id)) == 1
+
+
+def test_400_is_a_refused_request_and_not_retried(client, api, batches):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, Fault.http(400))
+    with pytest.raises(BatchRequestError):
+        client.fetch_batch(batch_id)
+    assert len(api.requests_for(batch_id)) == 1
+
+
+def test_unknown_batch_is_not_found(client):
+    with pytest.raises(BatchNotFoundError, match="HTTP 404"):
+        client.fetch_batch(str(uuid.uuid4()))
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.http(503),
+        Fault.http(429),
+        Fault.drop(),
+        Fault.hang(1.0),
+        Fault.truncate(),
+        Fault.http(500),
+    ],
+)
+def test_transient_failures_are_retried(client, api, batches, waits, fault):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, fault, fault)
+    assert json.loads(client.fetch_batch(batch_id)) == batches[0]
+    assert len(api.requests_for(batch_id)) == 3
+    assert len(waits) == 2 and client.retries == 2
+
+
+def test_retries_stop_after_max_attempts(client, api, batches, waits):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, *[Fault.http(503)] * 10)
+    with pytest.raises(ApiUnavailableError, match="HTTP 503") as caught:
+        client.fetch_batch(batch_id)
+    assert caught.value.http_status == 503
+    assert len(api.requests_for(batch_id)) == FAST.max_attempts
+    assert len(waits) == FAST.max_attempts - 1
+
+
+def test_retry_after_is_a_floor_for_the_wait(client, api, batches, waits):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, Fault.http(429, retry_after="3"))
+    client.fetch_batch(batch_id)
+    assert waits[0] >= 3
+
+
+def test_total_wait_per_batch_is_capped(api, batches, waits):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, *[Fault.http(429, retry_after="60")] * 3)
+    policy = RetryPolicy(max_attempts=10, initial_wait=0.01, max_total_wait=30)
+    with ProlificClient(api.url, TOKEN, retry_policy=policy, sleep=waits.append) as client:
+        with pytest.raises(ApiUnavailableError, match="HTTP 429"):
+            client.fetch_batch(batch_id)
+    assert waits == [] and len(api.requests_for(batch_id)) == 1
+
+
+def test_retry_after_as_seconds_or_http_date():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("7", now) == 7
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30
+    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None

@@ -1,0 +1,79 @@
+"""Settings precedence: flag, then environment, then .env."""
+
+from __future__ import annotations
+
+import pytest
+
+from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url
+from etl.errors import ConfigError
+
+
+@pytest.fixture
+def dotenv(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text(
+        "PROLIFIC_API_TOKEN=from-dotenv\nDATABASE_URL=sqlite:///dotenv.db\n"
+        "PROLIFIC_API_URL=http://dotenv.example\n"
+    )
+    return path
+
+
+def test_flag_beats_environment_beats_dotenv(dotenv):
+    environ = {"PROLIFIC_API_TOKEN": "from-env", "DATABASE_URL": "sqlite:///env.db"}
+    settings = load_settings(api_token="from-flag", environ=environ, dotenv_path=dotenv)
+    assert settings.api_token == "from-flag"
+    assert settings.database_url == "sqlite:///env.db"
+    assert settings.api_url == "http://dotenv.example"
+
+
+def test_dotenv_in_the_working_directory_is_read(dotenv):
+    settings = load_settings(environ={})
+    assert (settings.api_token, settings.database_url) == ("from-dotenv", "sqlite:///dotenv.db")
+
+
+def test_defaults():
+    settings = load_settings(environ={"PROLIFIC_API_TOKEN": "t"})
+    assert settings.api_url == DEFAULT_API_URL
+    assert settings.database_url == "sqlite:///prolific.db"
+    assert (settings.connect_timeout, settings.read_timeout) == (10.0, 30.0)
+
+
+@pytest.mark.parametrize("token", [None, "", "   "])
+def test_missing_token_is_a_config_error(token):
+    environ = {} if token is None else {"PROLIFIC_API_TOKEN": token}
+    with pytest.raises(ConfigError, match="no API token"):
+        load_settings(environ=environ)
+
+
+def test_token_never_shows_in_repr():
+    settings = load_settings(environ={"PROLIFIC_API_TOKEN": "s3cr3t-token"})
+    assert "s3cr3t-token" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("mysql://root@h/db", "mysql+pymysql://root@h/db?charset=utf8mb4"),
+        ("mariadb://root@h/db", "mariadb+pymysql://root@h/db?charset=utf8mb4"),
+        ("mysql+pymysql://root@h/db?charset=utf8", "mysql+pymysql://root@h/db?charset=utf8"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_urls_get_the_installed_driver(raw, expected):
+    assert normalize_database_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"ETL_READ_TIMEOUT": "soon"}, "ETL_READ_TIMEOUT must be a number"),
+        ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be greater than 0"),
+        ({"PROLIFIC_API_URL": "api.prolific.com"}, "must start with http"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_malformed_settings_are_config_errors(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={"PROLIFIC_API_TOKEN": "t", **environ})

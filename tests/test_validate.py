@@ -1,0 +1,151 @@
+"""Validating GET-batch bodies against the spec."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from etl.errors import InvalidPayloadError, InvalidResponseError
+from etl.fake_api import sample_batches
+from etl.validate import parse_batch
+
+
+@pytest.fixture
+def payload() -> dict:
+    return sample_batches(3, seed=1, datasets=2)[1]
+
+
+def body(payload: dict) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def invalid_field(payload: dict, batch_id: str = "0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c") -> str:
+    with pytest.raises(InvalidPayloadError) as caught:
+        parse_batch(payload.get("id", batch_id), body(payload))
+    return caught.value.field
+
+
+def test_a_spec_shaped_payload_is_accepted_as_sent(payload):
+    batch = parse_batch(payload["id"], body(payload))
+    assert batch.name == payload["name"]
+    assert batch.task_details.task_introduction == payload["task_details"]["task_introduction"]
+    assert [str(d.id) for d in batch.datasets] == [d["id"] for d in payload["datasets"]]
+
+
+def test_fields_the_spec_does_not_list_are_ignored(payload):
+    payload["brand_new_field"] = {"nested": [1, 2]}
+    payload["task_details"]["also_new"] = True
+    assert parse_batch(payload["id"], body(payload)).name == payload["name"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "id",
+        "created_at",
+        "created_by",
+        "datasets",
+        "name",
+        "status",
+        "total_task_count",
+        "total_instruction_count",
+        "workspace_id",
+        "schema_version",
+        "task_details",
+        "total_task_groups",
+    ],
+)
+def test_every_required_field_is_required(payload, field):
+    del payload[field]
+    assert invalid_field(payload) == field
+
+
+@pytest.mark.parametrize("field", ["task_name", "task_introduction", "task_steps"])
+def test_task_details_fields_are_required(payload, field):
+    del payload["task_details"][field]
+    assert invalid_field(payload) == f"task_details.{field}"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("status", "FINISHED"),
+        ("status", "ready"),
+        ("total_task_count", "5"),
+        ("total_task_count", 5.0),
+        ("total_task_count", True),
+        ("total_task_count", -1),
+        ("schema_version", None),
+        ("name", 42),
+        ("created_at", "yesterday"),
+        ("created_at", 1700000000),
+        ("datasets", {}),
+        ("task_details", "html"),
+        ("workspace_id", "w" * 256),
+        ("name", "nul\x00byte"),
+    ],
+)
+def test_wrong_types_and_values_name_the_field(payload, field, value):
+    payload[field] = value
+    assert invalid_field(payload) == field
+
+
+def test_dataset_errors_name_the_dataset_by_position(payload):
+    payload["datasets"] = payload["datasets"] + [
+        {"id": "nope", "filename": "f", "total_datapoint_count": 1}
+    ]
+    position = len(payload["datasets"]) - 1
+    assert invalid_field(payload) == f"datasets[{position}].id"
+
+
+def test_a_dataset_listed_twice_with_different_values_is_refused(payload):
+    twin = copy.deepcopy(payload["datasets"][0])
+    twin["total_datapoint_count"] += 1
+    payload["datasets"].append(twin)
+    assert invalid_field(payload) == "datasets"
+
+
+def test_a_dataset_listed_twice_identically_is_kept_once(payload):
+    payload["datasets"].append(copy.deepcopy(payload["datasets"][0]))
+    batch = parse_batch(payload["id"], body(payload))
+    assert len(batch.datasets) == len(payload["datasets"]) - 1
+
+
+def test_timestamps_become_utc(payload):
+    payload["created_at"] = "2025-03-01T12:00:00.5+02:00"
+    created = parse_batch(payload["id"], body(payload)).created_at
+    assert created == datetime(2025, 3, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)
+    payload["created_at"] = "2025-03-01T12:00:00"
+    assert parse_batch(payload["id"], body(payload)).created_at.tzinfo == timezone.utc
+
+
+def test_a_payload_for_another_batch_is_refused(payload):
+    other = sample_batches(1, seed=99)[0]["id"]
+    with pytest.raises(InvalidPayloadError, match="describes batch") as caught:
+        parse_batch(other, body(payload))
+    assert caught.value.field == "id"
+
+
+def test_the_message_names_field_and_problem(payload):
+    payload["status"] = "FINISHED"
+    with pytest.raises(InvalidPayloadError) as caught:
+        parse_batch(payload["id"], body(payload))
+    assert str(caught.value).startswith(f"batch {payload['id']}: field 'status': Input should be")
+
+
+@pytest.mark.parametrize(
+    "raw, description",
+    [
+        (b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "an HTML page"),
+        (b'{"id": "0b7c1f36-9d2a', "starting"),
+        (b"", "empty body"),
+        (b"[1, 2, 3]", "not an object"),
+        (b"\xff\xfe\xfa", "not JSON"),
+    ],
+)
+def test_bodies_that_are_not_a_json_object_are_invalid_responses(raw, description):
+    with pytest.raises(InvalidResponseError, match=description):
+        parse_batch("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", raw)
