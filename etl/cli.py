@@ -5,23 +5,29 @@ Exit codes (also in ``--help``):
   1  some batches or ID lines failed; the rest loaded
   2  usage or configuration error (bad flag, missing token, unreadable or empty ID file)
   3  fatal: token rejected, database unreachable
+  4  another run holds the database's lock; nothing was done
+  130  stopped by SIGINT or SIGTERM; the run is recorded as aborted
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .client import RetryPolicy
 from .config import load_settings
 from .errors import (
     ConfigError,
     DatabaseUnavailableError,
     EtlError,
     InputFileError,
+    RunLockedError,
     TokenRejectedError,
 )
 from .schema import DIALECTS, ddl
@@ -29,6 +35,7 @@ from .sync import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
     EXIT_FATAL,
+    EXIT_LOCKED,
     EXIT_USAGE,
     sync,
 )
@@ -41,6 +48,10 @@ Exit codes:
      unreadable ID file, or one with no valid batch ID)
   3  fatal: the token was rejected, or the database is
      unreachable or stopped answering
+  4  another run is in progress on this database;
+     this one did nothing
+  130  stopped by SIGINT or SIGTERM; the run is
+     recorded as aborted
 """
 
 _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
@@ -48,7 +59,9 @@ _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (InputFileError, EXIT_USAGE),
     (TokenRejectedError, EXIT_FATAL),
     (DatabaseUnavailableError, EXIT_FATAL),
+    (RunLockedError, EXIT_LOCKED),
 )
+EXIT_INTERRUPTED = 130  # the shell's convention for a run stopped by a signal
 
 
 class _Formatter(logging.Formatter):
@@ -132,6 +145,24 @@ def main() -> None:
     show_default=True,
     help="Batches loaded per database transaction.",
 )
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 20),
+    default=RetryPolicy.max_attempts,
+    show_default=True,
+    help="Attempts per batch on 429, 5xx, timeouts and dropped connections.",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(0, 3600),
+    default=RetryPolicy.max_total_wait,
+    show_default=True,
+    metavar="SECONDS",
+    help="Most time spent waiting between attempts for one batch.",
+)
+@click.option(
+    "--fail-fast", is_flag=True, help="Stop at the first failed batch or ID line (exit 1)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print what happens to every batch.")
 def sync_command(
     ids_path,
@@ -142,10 +173,14 @@ def sync_command(
     read_timeout,
     concurrency,
     chunk_size,
+    max_attempts,
+    max_retry_wait,
+    fail_fast,
     verbose,
 ) -> None:
     """Fetch the batches listed in FILE and upsert them into the database."""
     _configure_logging(verbose)
+    _stop_on_sigterm()
     try:
         settings = load_settings(
             api_token=token,
@@ -154,11 +189,33 @@ def sync_command(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
-        result = sync(settings, ids_path, concurrency=concurrency, chunk_size=chunk_size)
+        result = sync(
+            settings,
+            ids_path,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
+            fail_fast=fail_fast,
+        )
     except EtlError as error:
         _fail(error)
+    except KeyboardInterrupt:
+        click.echo("prolific-etl: error: interrupted; the run is recorded as aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     click.echo(result.summary())
+    if result.error_message:
+        click.echo(f"prolific-etl: error: {result.error_message}", err=True)
     sys.exit(result.exit_code)
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (systemd, timeout(1), an orchestrator) end the run as cleanly as Ctrl-C."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @main.group("db")

@@ -37,6 +37,10 @@ class DatabaseUnavailableError(EtlError):
     """The database cannot be reached or written to (exit code 3)."""
 
 
+class RunLockedError(EtlError):
+    """Another run holds the database's run lock (exit code 4)."""
+
+
 # --- batch-level -----------------------------------------------------------------------------
 
 

@@ -95,7 +95,8 @@ class FakeProlificAPI:
     """Serve ``batches`` (spec-shaped dicts keyed by id) to clients holding ``token``.
 
     Use as a context manager, or ``start()``/``stop()``. ``latency`` seconds are added to every
-    request; ``generate`` computes a batch for an unknown id on demand (for very large runs).
+    request; ``generate`` computes a batch for an unknown id on demand (for very large runs);
+    ``on_request`` is called as each request arrives (to inject a fault elsewhere mid-run).
     """
 
     def __init__(
@@ -108,11 +109,13 @@ class FakeProlificAPI:
         latency: float = 0.0,
         generate: Callable[[str], dict[str, Any] | None] | None = None,
         record_requests: bool = True,
+        on_request: Callable[[SeenRequest], None] | None = None,
     ) -> None:
         self.token = token
         self.latency = latency
         self.generate = generate
         self.record_requests = record_requests
+        self.on_request = on_request
         self._state = _State()
         for batch in batches:
             self.put_batch(batch)
@@ -191,6 +194,8 @@ class FakeProlificAPI:
         if self.record_requests:
             with self._state.lock:
                 self._state.requests.append(seen)
+        if self.on_request is not None:
+            self.on_request(seen)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self

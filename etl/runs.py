@@ -81,6 +81,24 @@ def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
         return int(result.inserted_primary_key[0])
 
 
+def mark_interrupted_runs(engine: Engine, by_run: int) -> int:
+    """Mark runs still ``running`` as ``aborted``; call only while holding the run lock.
+
+    A run holding the lock is the only one alive, so any other ``running`` row belongs to a run
+    that was killed (kill -9, reboot, OOM) before it could close its row.
+    """
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(etl_runs)
+            .where(etl_runs.c.status == "running", etl_runs.c.run_id != by_run)
+            .values(
+                status="aborted",
+                error_message=f"interrupted before it finished; found by run {by_run}",
+            )
+        )
+        return result.rowcount
+
+
 def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) -> None:
     """Append failures to ``etl_failures`` in one transaction."""
     if not failures:

@@ -21,7 +21,15 @@ from .db import connect, ensure_schema
 from .errors import BatchError, DatabaseUnavailableError, TokenRejectedError
 from .ids import IdFile, read_id_file
 from .load import load_chunk
-from .runs import Failure, finish_run, record_failures, start_run, utcnow
+from .lock import run_lock
+from .runs import (
+    Failure,
+    finish_run,
+    mark_interrupted_runs,
+    record_failures,
+    start_run,
+    utcnow,
+)
 from .transform import BatchRows, flatten_batch
 from .validate import parse_batch
 
@@ -31,6 +39,7 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_FATAL = 3
+EXIT_LOCKED = 4
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_CHUNK_SIZE = 200
@@ -85,7 +94,11 @@ class SyncResult:
 
 
 class _Stopped(Exception):
-    """Raised in workers once the run has been stopped (token rejected)."""
+    """Raised in workers once the run has been stopped (token rejected, --fail-fast)."""
+
+
+class _FailedFast(Exception):
+    """The first failure under --fail-fast."""
 
 
 def sync(
@@ -95,24 +108,33 @@ def sync(
     concurrency: int = DEFAULT_CONCURRENCY,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
+    fail_fast: bool = False,
 ) -> SyncResult:
     """Run the job once and return its result.
 
-    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. Raises InputFileError for an
-    unreadable or empty ID file and DatabaseUnavailableError when the database cannot be used
-    before the run starts; every later failure is recorded and reflected in the result.
+    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
+    after the first failed batch or ID line. Raises InputFileError for an unreadable or empty ID
+    file, RunLockedError when another run holds the database, TokenRejectedError and
+    DatabaseUnavailableError; batch failures are recorded and reflected in the result.
     """
     started = time.monotonic()
     id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
     engine = connect(settings.database_url, pool_size=2)
     try:
-        ensure_schema(engine)
-        result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
-        try:
-            result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
-        except DBAPIError as exc:
-            raise DatabaseUnavailableError(f"cannot record the run: {exc.orig}") from exc
-        _Run(engine, settings, result, concurrency, chunk_size, retry_policy).execute(id_file)
+        with run_lock(engine):
+            ensure_schema(engine)
+            result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
+            try:
+                result.run_id = start_run(
+                    engine, id_source=id_file.source, ids_read=result.ids_read
+                )
+                aborted = mark_interrupted_runs(engine, by_run=result.run_id)
+            except DBAPIError as exc:
+                raise DatabaseUnavailableError(f"cannot record the run: {exc.orig}") from exc
+            if aborted:
+                log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
+            run = _Run(engine, settings, result, concurrency, chunk_size, retry_policy, fail_fast)
+            run.execute(id_file)
         result.duration = time.monotonic() - started
         return result
     finally:
@@ -120,8 +142,11 @@ def sync(
 
 
 class _Run:
-    def __init__(self, engine, settings, result, concurrency, chunk_size, retry_policy) -> None:
+    def __init__(
+        self, engine, settings, result, concurrency, chunk_size, retry_policy, fail_fast
+    ) -> None:
         self.engine = engine
+        self.fail_fast = fail_fast
         self.result = result
         self.chunk_size = max(1, chunk_size)
         self.concurrency = max(1, concurrency)
@@ -142,18 +167,26 @@ class _Run:
         try:
             self._fail([Failure.from_bad_line(bad) for bad in id_file.bad_lines])
             with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
-                for fetched in self._fetch_in_chunks(pool, id_file.batch_ids):
-                    self._load(fetched)
+                try:
+                    for fetched in self._fetch_in_chunks(pool, id_file.batch_ids):
+                        self._load(fetched)
+                except BaseException:
+                    self.stopped.set()  # no request after this point
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+        except _FailedFast:
+            self._finish("partial", "stopped at the first failure (--fail-fast)")
+            return
         except TokenRejectedError as exc:
-            self.stopped.set()
             self._finish("failed", str(exc))
             raise
         except DatabaseUnavailableError as exc:
-            self.stopped.set()
             self._finish("failed", str(exc), best_effort=True)
             raise
+        except KeyboardInterrupt:
+            self._finish("aborted", "interrupted (SIGINT or SIGTERM)", best_effort=True)
+            raise
         except BaseException as exc:
-            self.stopped.set()
             self._finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
             raise
         self._finish("partial" if result.failures else "succeeded", None)
@@ -231,6 +264,8 @@ class _Run:
                     "run_id": self.result.run_id,
                 },
             )
+        if self.fail_fast:
+            raise _FailedFast
 
     def _on_retry(self, event: RetryEvent) -> None:
         log.info(

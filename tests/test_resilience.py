@@ -1,0 +1,181 @@
+"""Faults from the network and the API: retries, rate limits, hangs, bad bodies, a revoked token."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from etl.client import RetryPolicy
+from etl.config import Settings
+from etl.errors import TokenRejectedError
+from etl.fake_api import Fault, error_body
+from etl.sync import sync
+
+from conftest import TOKEN
+from support import content_of, expected_batch_row, read_table
+
+QUICK = RetryPolicy(max_attempts=4, initial_wait=0.02, max_wait=0.1, max_total_wait=10)
+
+
+def settings_for(api, database_url: str, read_timeout: float = 0.5) -> Settings:
+    return Settings(
+        api_token=TOKEN, api_url=api.url, database_url=database_url, read_timeout=read_timeout
+    )
+
+
+def write_ids(tmp_path, ids) -> str:
+    path = tmp_path / "ids.txt"
+    path.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_every_fault_is_retried_or_recorded_and_the_run_goes_on(
+    database_url, api, batches, tmp_path
+):
+    ids = [b["id"] for b in batches]
+    body = json.dumps(batches[7])
+    api.inject(ids[0], Fault.http(429, retry_after="1"))
+    api.inject(ids[1], Fault.http(503), Fault.http(502))
+    api.inject(ids[2], *[Fault.http(503)] * 10)
+    api.inject(ids[3], Fault.hang(2.0))
+    api.inject(ids[4], Fault.drop())
+    api.inject(ids[5], Fault.raw_body("<!DOCTYPE html><html><h1>502 Bad Gateway</h1></html>"))
+    api.inject(ids[6], Fault.truncate())
+    api.inject(ids[7], Fault.raw_body(body[: len(body) // 2]))
+    api.inject(ids[8], Fault.raw_body('{"results": []}'))
+    api.inject(ids[9], Fault.http(429))
+
+    result = sync(
+        settings_for(api, database_url), write_ids(tmp_path, ids), retry_policy=QUICK, concurrency=4
+    )
+
+    seen = {batch_id: len(api.requests_for(batch_id)) for batch_id in ids}
+    assert seen == {
+        ids[0]: 2,
+        ids[1]: 3,
+        ids[2]: 4,
+        ids[3]: 2,
+        ids[4]: 2,
+        ids[5]: 1,
+        ids[6]: 2,
+        ids[7]: 1,
+        ids[8]: 1,
+        ids[9]: 2,
+        ids[10]: 1,
+        ids[11]: 1,
+    }
+    first, second = api.requests_for(ids[0])
+    assert second.at - first.at >= 1.0, "Retry-After: 1 was not respected"
+
+    loaded = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    failed = {ids[2], ids[5], ids[7], ids[8]}
+    assert set(loaded) == set(ids) - failed
+    for payload in batches:
+        if payload["id"] in loaded:
+            assert content_of(loaded[payload["id"]]) == expected_batch_row(payload)
+
+    failures = {f["batch_id"]: f for f in read_table(database_url, "etl_failures")}
+    assert {b: (f["stage"], f["error_kind"], f["http_status"]) for b, f in failures.items()} == {
+        ids[2]: ("fetch", "api_unavailable", 503),
+        ids[5]: ("validate", "invalid_response", None),
+        ids[7]: ("validate", "invalid_response", None),
+        ids[8]: ("validate", "invalid_payload", None),
+    }
+    assert "HTML page" in failures[ids[5]]["message"]
+    assert failures[ids[8]]["field"] == "id"
+
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["fetched"], run["inserted"], run["failed"], run["retries"]) == (
+        "partial",
+        11,
+        8,
+        4,
+        1 + 2 + 3 + 1 + 1 + 1 + 1,
+    )
+    assert result.exit_code == 1
+
+
+def test_retries_show_in_verbose_output(run_sync, sqlite_url, ids_file, api, batches):
+    api.inject(batches[0]["id"], Fault.http(503))
+    result = run_sync(sqlite_url, ids_file, "--verbose")
+    assert result.exit_code == 0
+    assert f"batch {batches[0]['id']}: attempt 1 failed (HTTP 503" in result.stderr
+    assert "1 retries" in result.stdout
+
+
+def test_a_hanging_server_costs_the_batch_its_timeout_budget_only(
+    sqlite_url, api, batches, tmp_path
+):
+    ids = [b["id"] for b in batches[:4]]
+    api.inject(ids[1], *[Fault.hang(3.0)] * 3)
+    policy = RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.01)
+
+    result = sync(
+        settings_for(api, sqlite_url, read_timeout=0.3),
+        write_ids(tmp_path, ids),
+        retry_policy=policy,
+        concurrency=1,
+    )
+
+    assert result.exit_code == 1 and result.inserted == 3
+    (failure,) = read_table(sqlite_url, "etl_failures")
+    assert (failure["batch_id"], failure["error_kind"]) == (ids[1], "api_unavailable")
+    assert "timed out" in failure["message"]
+    assert len(api.requests_for(ids[1])) == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_400_403_and_404_fail_only_that_batch(sqlite_url, api, batches, tmp_path, status):
+    ids = [b["id"] for b in batches[:3]]
+    api.inject(ids[1], Fault.http(status, body=error_body(status, "X", "Nope", "not for you")))
+
+    result = sync(settings_for(api, sqlite_url), write_ids(tmp_path, ids), retry_policy=QUICK)
+
+    assert (result.exit_code, result.inserted) == (1, 2)
+    (failure,) = read_table(sqlite_url, "etl_failures")
+    assert (failure["batch_id"], failure["http_status"], failure["stage"]) == (
+        ids[1],
+        status,
+        "fetch",
+    )
+    assert "Nope not for you [X]" in failure["message"]
+    assert len(api.requests_for(ids[1])) == 1
+
+
+def test_a_token_revoked_mid_run_stops_requests_at_once(sqlite_url, api, batches, tmp_path):
+    ids = [b["id"] for b in batches]
+    api.inject(ids[5], Fault.http(401))
+
+    with pytest.raises(TokenRejectedError):
+        sync(
+            settings_for(api, sqlite_url),
+            write_ids(tmp_path, ids),
+            concurrency=1,
+            chunk_size=2,
+            retry_policy=QUICK,
+        )
+
+    assert [r.batch_id for r in api.requests] == ids[:6]
+    assert {row["batch_id"] for row in read_table(sqlite_url, "batches")} == set(ids[:4])
+    (run,) = read_table(sqlite_url, "etl_runs")
+    assert (run["status"], run["inserted"]) == ("failed", 4)
+    assert "rejected the token" in run["error_message"]
+
+
+def test_fail_fast_stops_at_the_first_failure(run_sync, sqlite_url, api, batches, tmp_path):
+    ids = [b["id"] for b in batches]
+    ids.insert(3, str(uuid.uuid4()))
+    path = write_ids(tmp_path, ids)
+
+    result = run_sync(sqlite_url, path, "--fail-fast", "--concurrency", "1", "--chunk-size", "2")
+
+    assert result.exit_code == 1
+    assert "stopped at the first failure (--fail-fast)" in result.stderr
+    # The failing chunk (ids 2 and 3) still loads its good batch; the chunk fetched ahead of it
+    # (ids 4 and 5) is dropped, and nothing after it is requested.
+    assert [r.batch_id for r in api.requests] == ids[:6]
+    assert {row["batch_id"] for row in read_table(sqlite_url, "batches")} == set(ids[:3])
+    (run,) = read_table(sqlite_url, "etl_runs")
+    assert (run["status"], run["inserted"], run["failed"]) == ("partial", 3, 1)
