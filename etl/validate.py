@@ -99,8 +99,9 @@ def parse_batch(batch_id: str, body: bytes | str) -> Batch:
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         if first["type"] == "json_invalid":
+            reason = first.get("ctx", {}).get("error", "")
             raise InvalidResponseError(
-                batch_id, f"response is not JSON ({_describe_body(body)})"
+                batch_id, f"response is not valid JSON: {reason} ({_describe_body(body)})"
             ) from None
         if first["loc"] == () and first["type"] == "model_type":
             raise InvalidResponseError(batch_id, "response is JSON but not an object") from None

@@ -76,3 +76,65 @@ def expected_links(payloads: list[dict[str, Any]]) -> list[dict[str, str]]:
         ({"batch_id": p["id"], "dataset_id": d["id"]} for p in payloads for d in p["datasets"]),
         key=lambda link: (link["batch_id"], link["dataset_id"]),
     )
+
+
+class TcpProxy:
+    """A loopback TCP proxy to a database server that a test can cut, like a server going away.
+
+    ``cut()`` closes every open connection and refuses new ones.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        import socket
+        import threading
+
+        self._socket_module = socket
+        self._target = (target_host, target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list = []
+        self._lock = threading.Lock()
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._cut:
+                    client.close()
+                    continue
+                upstream = self._socket_module.create_connection(self._target)
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            self._listener.close()
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(self._socket_module.SHUT_RDWR)
+                    sock.close()
+                except OSError:
+                    pass

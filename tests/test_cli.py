@@ -91,18 +91,25 @@ def test_the_token_never_appears_in_output_or_database(
 ):
     from etl.fake_api import Fault, error_body
 
-    echo = error_body(400, "BAD", "Bad request", f"token {TOKEN} is not allowed here")
-    api.inject(batches[0]["id"], Fault.http(400, body=echo))
-    api.inject(batches[1]["id"], Fault.raw_body("<html>oops</html>"))
+    def echo(status: int) -> bytes:
+        return error_body(status, "ECHO", "Echo", f"token {TOKEN} is not allowed here")
+
+    api.inject(batches[0]["id"], Fault.http(400, body=echo(400)))
+    api.inject(batches[1]["id"], Fault.raw_body(f"<html>{TOKEN}</html>"))
+    api.inject(batches[2]["id"], *[Fault.http(503, body=echo(503))] * 2)
+    api.inject(batches[3]["id"], Fault.http(403, body=echo(403)))
+    api.inject(batches[4]["id"], Fault.http(429, body=echo(429)), Fault.drop())
     ids = tmp_path / "ids.txt"
-    ids.write_text("\n".join([b["id"] for b in batches[:3]] + ["nope", str(uuid.uuid4())]))
+    ids.write_text("\n".join([b["id"] for b in batches[:6]] + ["nope", str(uuid.uuid4())]))
     results = [
-        run_sync(sqlite_url, ids, "--verbose"),
+        run_sync(sqlite_url, ids, "--verbose", "--max-attempts", "2", "--max-retry-wait", "1"),
         run_sync(sqlite_url, ids, "--verbose", token=TOKEN + "-wrong"),
     ]
     assert [r.exit_code for r in results] == [1, 3]
     for result in results:
         assert TOKEN not in result.output
-    for table in ("etl_failures", "etl_runs"):
+    for table in ("etl_failures", "etl_runs", "batches"):
         assert TOKEN not in repr(read_table(sqlite_url, table))
+    failures = read_table(sqlite_url, "etl_failures")
+    assert [f["run_id"] for f in failures] == [1] * 7 + [2]  # run 2 stopped after its bad line
     assert "token *** is not allowed here" in results[0].stderr

@@ -143,7 +143,7 @@ def test_the_message_names_field_and_problem(payload):
         (b'{"id": "0b7c1f36-9d2a', "starting"),
         (b"", "empty body"),
         (b"[1, 2, 3]", "not an object"),
-        (b"\xff\xfe\xfa", "not JSON"),
+        (b"\xff\xfe\xfa", "not valid JSON"),
     ],
 )
 def test_bodies_that_are_not_a_json_object_are_invalid_responses(raw, description):

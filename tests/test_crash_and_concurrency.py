@@ -1,0 +1,219 @@
+"""Crash safety (kill -9), overlapping runs, and the database going away mid-run."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+
+from etl.cli import main
+from etl.config import Settings
+from etl.errors import DatabaseUnavailableError
+from etl.fake_api import FakeProlificAPI, sample_batches
+from etl.sync import sync
+
+from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
+from support import (
+    TcpProxy,
+    content_of,
+    expected_batch_row,
+    expected_links,
+    read_table,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+WAIT = 60  # seconds; a bound on waiting for an event, never a sleep
+
+
+def start_sync(api_url: str, database_url: str, ids: Path, *args: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api_url,
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "etl", "sync", "--ids", str(ids), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def cli_sync(api_url: str, database_url: str, ids: Path, *args: str):
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": api_url, "DATABASE_URL": database_url}
+    return CliRunner().invoke(main, ["sync", "--ids", str(ids), *args], env=env)
+
+
+@pytest.fixture
+def many_batches() -> list[dict]:
+    return sample_batches(60, seed=11, datasets=20)
+
+
+@pytest.fixture
+def many_ids(tmp_path, many_batches) -> Path:
+    path = tmp_path / "ids.txt"
+    path.write_text("".join(f"{b['id']}\n" for b in many_batches))
+    return path
+
+
+def assert_consistent(database_url: str, payloads: list[dict]) -> None:
+    """Every stored batch is whole: its row and its links match its payload exactly."""
+    by_id = {p["id"]: p for p in payloads}
+    stored = read_table(database_url, "batches")
+    assert len({row["batch_id"] for row in stored}) == len(stored)
+    for row in stored:
+        assert content_of(row) == expected_batch_row(by_id[row["batch_id"]])
+    stored_ids = {row["batch_id"] for row in stored}
+    assert read_table(database_url, "batch_datasets") == expected_links(
+        [p for p in payloads if p["id"] in stored_ids]
+    )
+
+
+@pytest.mark.parametrize("kill_after_requests", [3, 17, 41])
+@pytest.mark.parametrize(
+    "dialect_url",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=pytest.mark.skipif(not POSTGRES_URL, reason="ETL_TEST_POSTGRES_URL not set"),
+        ),
+    ],
+)
+def test_kill_9_mid_run_leaves_whole_batches_and_the_next_run_completes(
+    request, tmp_path, many_batches, many_ids, dialect_url, kill_after_requests
+):
+    database_url = (
+        f"sqlite:///{tmp_path / 'etl.db'}"
+        if dialect_url == "sqlite"
+        else request.getfixturevalue("database_url_postgres")
+    )
+    victim: list[subprocess.Popen] = []
+    killed = threading.Event()
+    arrivals = itertools.count(1)
+
+    def kill_at(seen) -> None:
+        if next(arrivals) == kill_after_requests:
+            victim[0].send_signal(signal.SIGKILL)
+            killed.set()
+
+    with FakeProlificAPI(many_batches, token=TOKEN, latency=0.01, on_request=kill_at) as api:
+        victim.append(
+            start_sync(api.url, database_url, many_ids, "--chunk-size", "5", "--concurrency", "2")
+        )
+        assert killed.wait(WAIT), "the run finished before it could be killed"
+        victim[0].wait(WAIT)
+        assert victim[0].returncode == -signal.SIGKILL
+
+        assert_consistent(database_url, many_batches)
+        assert [r["status"] for r in read_table(database_url, "etl_runs")] == ["running"]
+
+        result = cli_sync(api.url, database_url, many_ids)
+
+    assert result.exit_code == 0, result.output
+    assert_consistent(database_url, many_batches)
+    assert len(read_table(database_url, "batches")) == len(many_batches)
+    runs = read_table(database_url, "etl_runs")
+    assert [(r["run_id"], r["status"]) for r in runs] == [(1, "aborted"), (2, "succeeded")]
+    assert runs[0]["error_message"] == "interrupted before it finished; found by run 2"
+
+
+@pytest.fixture
+def database_url_postgres(request):
+    from conftest import _postgres_database
+
+    yield from _postgres_database(POSTGRES_URL)
+
+
+def test_a_second_run_on_the_same_database_exits_4_and_writes_nothing(
+    database_url, many_batches, many_ids
+):
+    first_is_running = threading.Event()
+
+    with (
+        FakeProlificAPI(
+            many_batches, token=TOKEN, latency=0.05, on_request=lambda seen: first_is_running.set()
+        ) as api,
+        FakeProlificAPI(many_batches, token=TOKEN) as api_of_second,
+    ):
+        first = start_sync(api.url, database_url, many_ids, "--concurrency", "1")
+        assert first_is_running.wait(WAIT)
+        second = cli_sync(api_of_second.url, database_url, many_ids)
+        first.wait(WAIT * 2)
+
+    assert second.exit_code == 4, second.output
+    assert "another prolific-etl run holds" in second.stderr
+    assert api_of_second.requests == []
+    assert first.returncode == 0, first.stderr
+    assert len(api.requests) == len(many_batches)  # every request came from the first run
+    runs = read_table(database_url, "etl_runs")
+    assert [(r["run_id"], r["status"], r["inserted"]) for r in runs] == [
+        (1, "succeeded", len(many_batches))
+    ]
+    assert len(read_table(database_url, "batches")) == len(many_batches)
+
+
+def test_the_lock_is_free_again_after_a_run(database_url, api, ids_file):
+    assert cli_sync(api.url, database_url, ids_file).exit_code == 0
+    assert cli_sync(api.url, database_url, ids_file).exit_code == 0
+
+
+def _through_proxy(url: str, proxy: TcpProxy) -> str:
+    return (
+        make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    )
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_the_database_going_away_mid_run_is_fatal_and_keeps_what_was_committed(
+    request, server, tmp_path, many_batches, many_ids
+):
+    if not {"postgresql": POSTGRES_URL, "mysql": MYSQL_URL}[server]:
+        pytest.skip(f"no {server} URL set")
+    database_url = request.getfixturevalue("database_url_" + server)
+    direct = make_url(database_url)
+    proxy = TcpProxy(direct.host, direct.port)
+    arrivals = itertools.count(1)
+
+    def cut_at(seen) -> None:
+        if next(arrivals) == 23:
+            proxy.cut()
+
+    with FakeProlificAPI(many_batches, token=TOKEN, on_request=cut_at) as api:
+        settings = Settings(
+            api_token=TOKEN, api_url=api.url, database_url=_through_proxy(database_url, proxy)
+        )
+        with pytest.raises(DatabaseUnavailableError, match="stopped answering|cannot"):
+            sync(settings, str(many_ids), concurrency=1, chunk_size=5)
+        requests_made = len(api.requests)
+
+    assert requests_made <= 23 + 2 * 5  # the chunk being fetched, and the one ahead of it
+    stored = read_table(database_url, "batches")
+    assert 10 <= len(stored) < 25
+    assert_consistent(database_url, many_batches)
+
+
+@pytest.fixture
+def database_url_postgresql():
+    from conftest import _postgres_database
+
+    yield from _postgres_database(POSTGRES_URL)
+
+
+@pytest.fixture
+def database_url_mysql():
+    from conftest import _mysql_database
+
+    yield from _mysql_database(MYSQL_URL)
