@@ -293,4 +293,7 @@ class _Run:
         except DBAPIError:
             if not best_effort:
                 raise
-            log.error("could not record the end of run %s", result.run_id)
+            log.error(
+                "could not record the end of run %s; the next run will mark it aborted",
+                result.run_id,
+            )
