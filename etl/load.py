@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import DBAPIError
 
 from .db import is_alive
@@ -21,6 +21,7 @@ from .schema import (
     BATCH_CONTENT_COLUMNS,
     DATASET_CONTENT_COLUMNS,
     batch_datasets,
+    batch_last_seen,
     batches,
     datasets,
 )
@@ -103,12 +104,12 @@ def write_batches(
         _write_datasets(connection, to_write, run_id, now)
         _write_batch_rows(connection, to_write, run_id, now)
         _write_links(connection, to_write, replaced=outcome.updated)
-    if outcome.unchanged:
-        connection.execute(
-            update(batches)
-            .where(batches.c.batch_id.in_(outcome.unchanged))
-            .values(last_seen_at=now, last_seen_run_id=run_id)
-        )
+    seen = [
+        {"batch_id": batch_id, "last_seen_at": now, "last_seen_run_id": run_id} for batch_id in ids
+    ]
+    connection.execute(
+        upsert(batch_last_seen, connection.dialect, ("last_seen_at", "last_seen_run_id")), seen
+    )
     return outcome
 
 
@@ -118,8 +119,6 @@ def _write_batch_rows(
     bookkeeping = {
         "first_seen_at": now,
         "first_seen_run_id": run_id,
-        "last_seen_at": now,
-        "last_seen_run_id": run_id,
         "last_changed_at": now,
         "last_changed_run_id": run_id,
     }
@@ -127,8 +126,6 @@ def _write_batch_rows(
     update_columns = (
         *BATCH_CONTENT_COLUMNS,
         "content_hash",
-        "last_seen_at",
-        "last_seen_run_id",
         "last_changed_at",
         "last_changed_run_id",
     )

@@ -184,9 +184,6 @@ batches = Table(
         "first_seen_at", UTCDateTime, nullable=False, comment="When a sync first stored the batch."
     ),
     Column(
-        "last_seen_at", UTCDateTime, nullable=False, comment="When a sync last fetched the batch."
-    ),
-    Column(
         "last_changed_at",
         UTCDateTime,
         nullable=False,
@@ -198,13 +195,6 @@ batches = Table(
         ForeignKey("etl_runs.run_id"),
         nullable=False,
         comment="Run that first stored the batch.",
-    ),
-    Column(
-        "last_seen_run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that last fetched the batch.",
     ),
     Column(
         "last_changed_run_id",
@@ -220,6 +210,31 @@ batches = Table(
     Index("ix_batches_workspace_id", "workspace_id"),
     Index("ix_batches_status", "status"),
     comment="One row per AI Task Builder batch, with its task details.",
+    **_MYSQL,
+)
+
+batch_last_seen = Table(
+    "batch_last_seen",
+    metadata,
+    Column(
+        "batch_id",
+        Uuid,
+        ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="The batch.",
+    ),
+    Column("last_seen_at", UTCDateTime, nullable=False, comment="When a sync last fetched it."),
+    Column(
+        "last_seen_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last fetched it.",
+    ),
+    comment=(
+        "When each batch was last fetched. Kept apart from batches so that a nightly rerun over "
+        "unchanged batches never rewrites (or sends change events for) their rows."
+    ),
     **_MYSQL,
 )
 
@@ -306,7 +321,7 @@ etl_failures = Table(
     **_MYSQL,
 )
 
-TABLES = (etl_runs, batches, datasets, batch_datasets, etl_failures)
+TABLES = (etl_runs, batches, batch_last_seen, datasets, batch_datasets, etl_failures)
 
 # Columns of ``batches`` that come from the payload; the content hash covers these and the
 # batch's dataset list.

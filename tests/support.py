@@ -11,10 +11,8 @@ from etl.schema import metadata
 
 BOOKKEEPING = {
     "first_seen_at",
-    "last_seen_at",
     "last_changed_at",
     "first_seen_run_id",
-    "last_seen_run_id",
     "last_changed_run_id",
     "content_hash",
 }

@@ -35,15 +35,12 @@ CREATE TABLE batches (
 	task_steps MEDIUMTEXT NOT NULL COMMENT 'task_details.task_steps: HTML, exactly as sent.', 
 	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of the batch''s content; a sync rewrites the row only when it changes.', 
 	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the batch.', 
-	last_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync last fetched the batch.', 
 	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to the batch.', 
 	first_seen_run_id INTEGER NOT NULL COMMENT 'Run that first stored the batch.', 
-	last_seen_run_id INTEGER NOT NULL COMMENT 'Run that last fetched the batch.', 
 	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to the batch.', 
 	PRIMARY KEY (batch_id), 
 	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per AI Task Builder batch, with its task details.' COLLATE utf8mb4_bin;
 
@@ -79,6 +76,15 @@ CREATE TABLE etl_failures (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per batch or ID line that failed in a run.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_etl_failures_run_id ON etl_failures (run_id);
+
+CREATE TABLE batch_last_seen (
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	last_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync last fetched it.', 
+	last_seen_run_id INTEGER NOT NULL COMMENT 'Run that last fetched it.', 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='When each batch was last fetched. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.' COLLATE utf8mb4_bin;
 
 CREATE TABLE batch_datasets (
 	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 

@@ -65,15 +65,12 @@ CREATE TABLE batches (
 	task_steps TEXT NOT NULL, 
 	content_hash VARCHAR(64) NOT NULL, 
 	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	first_seen_run_id INTEGER NOT NULL, 
-	last_seen_run_id INTEGER NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (batch_id), 
 	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
 
@@ -113,13 +110,9 @@ COMMENT ON COLUMN batches.content_hash IS 'SHA-256 of the batch''s content; a sy
 
 COMMENT ON COLUMN batches.first_seen_at IS 'When a sync first stored the batch.';
 
-COMMENT ON COLUMN batches.last_seen_at IS 'When a sync last fetched the batch.';
-
 COMMENT ON COLUMN batches.last_changed_at IS 'When a sync last stored a change to the batch.';
 
 COMMENT ON COLUMN batches.first_seen_run_id IS 'Run that first stored the batch.';
-
-COMMENT ON COLUMN batches.last_seen_run_id IS 'Run that last fetched the batch.';
 
 COMMENT ON COLUMN batches.last_changed_run_id IS 'Run that last stored a change to the batch.';
 
@@ -189,6 +182,23 @@ COMMENT ON COLUMN etl_failures.field IS 'The payload field that failed validatio
 COMMENT ON COLUMN etl_failures.message IS 'What went wrong, for a person.';
 
 COMMENT ON COLUMN etl_failures.occurred_at IS 'When it happened (UTC).';
+
+CREATE TABLE batch_last_seen (
+	batch_id VARCHAR(36) NOT NULL, 
+	last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_seen_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE batch_last_seen IS 'When each batch was last fetched. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.';
+
+COMMENT ON COLUMN batch_last_seen.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN batch_last_seen.last_seen_at IS 'When a sync last fetched it.';
+
+COMMENT ON COLUMN batch_last_seen.last_seen_run_id IS 'Run that last fetched it.';
 
 CREATE TABLE batch_datasets (
 	batch_id VARCHAR(36) NOT NULL, 

@@ -35,15 +35,12 @@ CREATE TABLE batches (
 	task_steps TEXT NOT NULL, 
 	content_hash VARCHAR(64) NOT NULL, 
 	first_seen_at DATETIME NOT NULL, 
-	last_seen_at DATETIME NOT NULL, 
 	last_changed_at DATETIME NOT NULL, 
 	first_seen_run_id INTEGER NOT NULL, 
-	last_seen_run_id INTEGER NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (batch_id), 
 	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
 
@@ -79,6 +76,15 @@ CREATE TABLE etl_failures (
 );
 
 CREATE INDEX ix_etl_failures_run_id ON etl_failures (run_id);
+
+CREATE TABLE batch_last_seen (
+	batch_id VARCHAR(36) NOT NULL, 
+	last_seen_at DATETIME NOT NULL, 
+	last_seen_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+);
 
 CREATE TABLE batch_datasets (
 	batch_id VARCHAR(36) NOT NULL, 
