@@ -30,6 +30,7 @@ from .errors import (
     RunLockedError,
     TokenRejectedError,
 )
+from .ids import read_id_file
 from .schema import DIALECTS, ddl
 from .sync import (
     DEFAULT_CHUNK_SIZE,
@@ -146,6 +147,12 @@ def main() -> None:
     help="Batches loaded per database transaction.",
 )
 @click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0.01),
+    metavar="N",
+    help="Most requests per second, retries included (to stay under an API quota).",
+)
+@click.option(
     "--max-attempts",
     type=click.IntRange(1, 20),
     default=RetryPolicy.max_attempts,
@@ -173,6 +180,7 @@ def sync_command(
     read_timeout,
     concurrency,
     chunk_size,
+    max_rps,
     max_attempts,
     max_retry_wait,
     fail_fast,
@@ -196,6 +204,7 @@ def sync_command(
             chunk_size=chunk_size,
             retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
             fail_fast=fail_fast,
+            max_requests_per_second=max_rps,
         )
     except EtlError as error:
         _fail(error)
@@ -261,6 +270,65 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     for query in DEMO_QUERIES:
         click.echo(f'  sqlite3 {database_path} "{query}"')
     sys.exit(result.exit_code)
+
+
+@main.command("fake-api")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--token", default="fake-token", show_default=True, help="The token the imitation accepts."
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(0, 60),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Added to every response.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for the generated batches."
+)
+@click.option(
+    "--preload",
+    "preload_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="ID file whose batches are generated before serving starts.",
+)
+def fake_api_command(
+    port: int, token: str, latency: float, seed: int, preload_path: str | None
+) -> None:
+    """Serve a local imitation of the API: any UUID is a generated batch.
+
+    Prints the base URL on the first line, then serves until interrupted. For trying the job
+    without a token, and for the benchmark.
+    """
+    from .fake_api import FakeProlificAPI, batch_generator
+
+    api = FakeProlificAPI(
+        token=token,
+        port=port,
+        latency=latency,
+        generate=batch_generator(seed=seed),
+        record_requests=False,
+    )
+    if preload_path:
+        api.preload(read_id_file(preload_path).batch_ids)
+    click.echo(api.url)
+    sys.stdout.flush()
+    _stop_on_sigterm()
+    try:
+        api.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
 
 
 DEMO_QUERIES = (

@@ -1,18 +1,27 @@
-"""The HTTP client for Prolific's GET-batch endpoint: auth, timeouts, retries, error mapping."""
+"""The HTTP client for Prolific's GET-batch endpoint: auth, timeouts, retries, error mapping.
+
+It speaks HTTP through urllib3's connection pool directly rather than through ``requests``:
+on a 2-core machine ``requests`` spent about 1.5 ms of CPU per call on work this job does not
+need (cookie jars, per-request proxy and netrc lookups, hooks), which halved the throughput
+when the API answers quickly. Proxies from the environment are resolved once, at start.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import requests
+import certifi
 import tenacity
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from . import __version__
 from .errors import (
@@ -52,6 +61,27 @@ class RetryEvent:
     wait: float
 
 
+class RateLimiter:
+    """Spaces requests at least ``1 / per_second`` apart across all threads (client-side quota)."""
+
+    def __init__(self, per_second: float, clock=time.monotonic, sleep=time.sleep) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
 class _Retryable(Exception):
     """A transient failure of one attempt: 429, 5xx, timeout, dropped connection."""
 
@@ -63,7 +93,7 @@ class _Retryable(Exception):
 
 
 class ProlificClient:
-    """Fetches batches over one ``requests.Session``; safe to share between worker threads."""
+    """Fetches batches over one pool of keep-alive connections; safe to share between threads."""
 
     def __init__(
         self,
@@ -76,24 +106,23 @@ class ProlificClient:
         pool_size: int = 8,
         on_retry: Callable[[RetryEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_requests_per_second: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self.timeout = (connect_timeout, read_timeout)
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.retry_policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
         self._sleep = sleep
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {
-                "Authorization": f"Token {token}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            }
+        self._rate_limiter = (
+            RateLimiter(max_requests_per_second) if max_requests_per_second else None
         )
+        self._headers = {
+            "Authorization": f"Token {token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._pool = _pool_manager(self.base_url, pool_size)
         self._retries = 0
         self._retries_lock = threading.Lock()
 
@@ -103,7 +132,7 @@ class ProlificClient:
         return self._retries
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.clear()
 
     def __enter__(self) -> ProlificClient:
         return self
@@ -138,16 +167,27 @@ class ProlificClient:
 
     def _attempt(self, batch_id: str) -> bytes:
         url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
+        if self._rate_limiter is not None:
+            self._rate_limiter.wait()
         try:
-            response = self._session.get(url, timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout as exc:
-            raise _Retryable(f"timed out ({type(exc).__name__})", None, None) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            response = self._pool.request(
+                "GET",
+                url,
+                headers=self._headers,
+                timeout=self.timeout,
+                retries=False,
+                redirect=False,
+            )
+        except NewConnectionError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})", None, None) from None
-        status = response.status_code
+        except TimeoutError as exc:
+            raise _Retryable(f"timed out ({type(exc).__name__})", None, None) from None
+        except HTTPError as exc:  # dropped connection, truncated body, protocol error
+            raise _Retryable(f"connection failed ({type(exc).__name__})", None, None) from None
+        status = response.status
         if status == 200:
-            return response.content
-        detail = self._error_detail(response)
+            return response.data
+        detail = self._error_detail(response.data)
         if status == 401:
             raise TokenRejectedError(
                 f"the API rejected the token (HTTP 401{': ' + detail if detail else ''}); "
@@ -190,10 +230,10 @@ class ProlificClient:
             wait = state.upcoming_sleep
             self._on_retry(RetryEvent(batch_id, state.attempt_number, reason, wait))
 
-    def _error_detail(self, response: requests.Response) -> str:
+    def _error_detail(self, body: bytes) -> str:
         """The documented ``{"error": {...}}`` body as one short line, without the token."""
         try:
-            error = response.json().get("error")
+            error = json.loads(body).get("error")
         except (ValueError, AttributeError):
             error = None
         if isinstance(error, dict):
@@ -222,3 +262,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = when.replace(tzinfo=timezone.utc)
     now = now or datetime.now(timezone.utc)
     return max(0.0, (when - now).total_seconds())
+
+
+def _pool_manager(base_url: str, pool_size: int) -> urllib3.PoolManager:
+    """A pool for ``base_url``, through the proxy the environment names for it, if any."""
+    options = {"num_pools": 2, "maxsize": pool_size, "ca_certs": certifi.where()}
+    scheme = base_url.split("://", 1)[0]
+    host = urllib3.util.parse_url(base_url).host or ""
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)

@@ -80,6 +80,7 @@ class _State:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
+    generated_bodies: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -190,6 +191,28 @@ class FakeProlificAPI:
             found = self.generate(batch_id)
         return found
 
+    def _body(self, batch_id: str) -> bytes | None:
+        """The 200 body for ``batch_id``; generated bodies are encoded once and kept."""
+        with self._state.lock:
+            stored = self._state.batches.get(batch_id)
+            cached = self._state.generated_bodies.get(batch_id)
+        if stored is not None:
+            return json.dumps(stored).encode()
+        if cached is None and self.generate is not None:
+            cached = json.dumps(self.generate(batch_id)).encode()
+            with self._state.lock:
+                self._state.generated_bodies[batch_id] = cached
+        return cached
+
+    def preload(self, batch_ids: Iterable[str]) -> None:
+        """Generate and encode these batches now, so that serving them costs little CPU.
+
+        The benchmark uses it: on a small machine the imitation shares the CPU with the job it
+        measures, and should take as little of it as the real API would.
+        """
+        for batch_id in batch_ids:
+            self._body(batch_id)
+
     def _record(self, seen: SeenRequest) -> None:
         if self.record_requests:
             with self._state.lock:
@@ -203,6 +226,9 @@ class FakeProlificAPI:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "FakeProlificAPI/1"
+            # Headers and body go out in separate writes; without this, Nagle's algorithm and
+            # the client's delayed ACK add ~40 ms to every response.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
                 pass
@@ -248,15 +274,15 @@ class FakeProlificAPI:
                     handled = self._apply(fault, batch_id)
                     if handled is not False:
                         return handled
-                batch = api._lookup(batch_id)
-                if batch is None:
+                body = api._body(batch_id)
+                if body is None:
                     return self._send(
                         404,
                         error_body(
                             404, "NOT_FOUND", "Not found", f"Batch {batch_id} was not found."
                         ),
                     )
-                return self._send(200, json.dumps(batch).encode())
+                return self._send(200, body)
 
             def _apply(self, fault: Fault, batch_id: str) -> int | None | bool:
                 if fault.kind == "status":
@@ -329,6 +355,7 @@ def sample_batch(
     *,
     dataset_pool: list[dict[str, Any]] | None = None,
     batch_id: str | None = None,
+    html_repeats: tuple[int, ...] = (1, 2, 50, 2000),
 ) -> dict[str, Any]:
     """One spec-shaped batch with awkward but valid content, reproducible from ``rng``."""
     created = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(
@@ -337,7 +364,7 @@ def sample_batch(
     pool = dataset_pool or []
     how_many = rng.choice((0, 1, 1, 2, 3, 5)) if pool else 0
     datasets = rng.sample(pool, min(how_many, len(pool)))
-    intro_repeats = rng.choice((1, 2, 50, 2000))
+    intro_repeats = rng.choice(html_repeats)
     return {
         "id": batch_id or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "created_at": created.isoformat().replace("+00:00", "Z"),
@@ -377,3 +404,33 @@ def sample_batches(count: int, *, seed: int = 0, datasets: int | None = None) ->
     pool_size = max(1, count // 2) if datasets is None else datasets
     pool = [sample_dataset(rng, i) for i in range(pool_size)]
     return [sample_batch(rng, i, dataset_pool=pool) for i in range(count)]
+
+
+def generated_ids(count: int, *, seed: int = 0) -> list[str]:
+    """``count`` reproducible batch IDs, for runs too large to hold every payload up front."""
+    rng = random.Random(seed)
+    return [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(count)]
+
+
+def batch_generator(
+    *, seed: int = 0, datasets: int = 1000, html_repeats: tuple[int, ...] = (1, 2, 5)
+) -> Callable[[str], dict[str, Any]]:
+    """A ``generate`` callback: the same batch for the same ID, computed on demand.
+
+    Batches draw on a shared pool of ``datasets`` datasets; HTML stays small by default so that
+    a 100,000-batch benchmark measures the pipeline, not the disk.
+    """
+    pool_rng = random.Random(seed)
+    pool = [sample_dataset(pool_rng, i) for i in range(datasets)]
+
+    def generate(batch_id: str) -> dict[str, Any]:
+        rng = random.Random(f"{seed}:{batch_id}")
+        return sample_batch(
+            rng,
+            rng.randrange(1_000_000),
+            dataset_pool=pool,
+            batch_id=batch_id,
+            html_repeats=html_repeats,
+        )
+
+    return generate

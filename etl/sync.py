@@ -109,11 +109,13 @@ def sync(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
     fail_fast: bool = False,
+    max_requests_per_second: float | None = None,
 ) -> SyncResult:
     """Run the job once and return its result.
 
     ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
-    after the first failed batch or ID line. Raises InputFileError for an unreadable or empty ID
+    after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
+    (retries included). Raises InputFileError for an unreadable or empty ID
     file, RunLockedError when another run holds the database, TokenRejectedError and
     DatabaseUnavailableError; batch failures are recorded and reflected in the result.
     """
@@ -133,32 +135,46 @@ def sync(
                 raise DatabaseUnavailableError(f"cannot record the run: {exc.orig}") from exc
             if aborted:
                 log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
-            run = _Run(engine, settings, result, concurrency, chunk_size, retry_policy, fail_fast)
-            run.execute(id_file)
+            options = _Options(
+                concurrency=max(1, concurrency),
+                chunk_size=max(1, chunk_size),
+                retry_policy=retry_policy,
+                fail_fast=fail_fast,
+                max_requests_per_second=max_requests_per_second,
+            )
+            _Run(engine, settings, result, options).execute(id_file)
         result.duration = time.monotonic() - started
         return result
     finally:
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class _Options:
+    concurrency: int
+    chunk_size: int
+    retry_policy: RetryPolicy | None
+    fail_fast: bool
+    max_requests_per_second: float | None
+
+
 class _Run:
-    def __init__(
-        self, engine, settings, result, concurrency, chunk_size, retry_policy, fail_fast
-    ) -> None:
+    def __init__(self, engine, settings: Settings, result: SyncResult, options: _Options) -> None:
         self.engine = engine
-        self.fail_fast = fail_fast
+        self.fail_fast = options.fail_fast
         self.result = result
-        self.chunk_size = max(1, chunk_size)
-        self.concurrency = max(1, concurrency)
+        self.chunk_size = options.chunk_size
+        self.concurrency = options.concurrency
         self.stopped = threading.Event()
         self.client = ProlificClient(
             settings.api_url,
             settings.api_token,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            retry_policy=retry_policy,
+            retry_policy=options.retry_policy,
             pool_size=self.concurrency,
             on_retry=self._on_retry,
+            max_requests_per_second=options.max_requests_per_second,
         )
 
     def execute(self, id_file: IdFile) -> None:

@@ -179,3 +179,31 @@ def test_fail_fast_stops_at_the_first_failure(run_sync, sqlite_url, api, batches
     assert {row["batch_id"] for row in read_table(sqlite_url, "batches")} == set(ids[:3])
     (run,) = read_table(sqlite_url, "etl_runs")
     assert (run["status"], run["inserted"], run["failed"]) == ("partial", 3, 1)
+
+
+def test_max_rps_spaces_requests_across_workers(run_sync, sqlite_url, ids_file, api, batches):
+    result = run_sync(sqlite_url, ids_file, "--max-rps", "20", "--concurrency", "8")
+
+    assert result.exit_code == 0, result.output
+    arrivals = sorted(seen.at for seen in api.requests)
+    assert len(arrivals) == len(batches)
+    # 12 requests at most 20 a second: the last comes at least 11/20 s after the first.
+    assert arrivals[-1] - arrivals[0] >= 0.9 * (len(arrivals) - 1) / 20
+
+
+def test_rate_limiter_hands_out_evenly_spaced_slots():
+    from etl.client import RateLimiter
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert slept == [0.25, 0.5, 0.75]
+    now[0] = 200.0  # after a quiet spell the next request goes at once
+    limiter.wait()
+    assert slept == [0.25, 0.5, 0.75]

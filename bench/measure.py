@@ -1,0 +1,92 @@
+"""Runs one contender in this process and prints its time, peak RSS and statements as JSON.
+
+Run by bench/run.py in a fresh process per measurement, so that peak RSS is that run's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+_TARGET = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE|SELECT)\b.*?\b(?:INTO|UPDATE|FROM)\s+`?\"?(\w+)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def count_statements() -> Counter:
+    counts: Counter = Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        match = _TARGET.match(statement)
+        verb = statement.split(None, 1)[0].upper()
+        if match:
+            counts[f"{verb} {match.group(2)}"] += 1
+        if verb == "UPDATE" and match is None:
+            counts["UPDATE ?"] += 1
+
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("contender", choices=["tool", "naive"])
+    parser.add_argument("--api-url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--ids", required=True)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--chunk-size", type=int, default=500)
+    args = parser.parse_args()
+
+    statements = count_statements()
+    started = time.perf_counter()
+    if args.contender == "tool":
+        from etl.config import Settings, normalize_database_url
+        from etl.sync import sync
+
+        settings = Settings(
+            api_token=args.token,
+            api_url=args.api_url,
+            database_url=normalize_database_url(args.database_url),
+        )
+        result = sync(settings, args.ids, concurrency=args.concurrency, chunk_size=args.chunk_size)
+        counts = result.counts()
+        loaded = result.inserted + result.updated + result.unchanged
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from naive_export import naive_export
+
+        from etl.config import normalize_database_url
+
+        ids = Path(args.ids).read_text().split()
+        loaded = naive_export(
+            args.api_url, args.token, normalize_database_url(args.database_url), ids
+        )
+        counts = {"loaded": loaded}
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "loaded": loaded,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "counts": counts,
+                "statements": dict(statements),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The hand-written alternative a team would otherwise write, for the benchmark to beat.
+
+A requests loop (with a Session, to be fair), pandas.json_normalize, and DataFrame.to_sql with
+delete-then-insert to emulate an upsert. It holds every payload in memory and fetches one batch
+at a time.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import requests
+from sqlalchemy import bindparam, create_engine, inspect, text
+
+
+def naive_export(api_url: str, token: str, database_url: str, batch_ids: list[str]) -> int:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    records = []
+    for batch_id in batch_ids:
+        response = session.get(f"{api_url}/api/v1/data-collection/batches/{batch_id}", timeout=30)
+        response.raise_for_status()
+        records.append(response.json())
+
+    batches = pd.json_normalize(records, sep="_").drop(columns=["datasets"])
+    links = pd.json_normalize(records, record_path="datasets", meta=["id"], meta_prefix="batch_")
+
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        for table, key, frame in (
+            ("naive_batches", "id", batches),
+            ("naive_batch_datasets", "batch_id", links),
+        ):
+            if inspect(connection).has_table(table):
+                delete = text(f"DELETE FROM {table} WHERE {key} IN :ids").bindparams(  # noqa: S608
+                    bindparam("ids", expanding=True)
+                )
+                for start in range(0, len(batch_ids), 1000):
+                    connection.execute(delete, {"ids": batch_ids[start : start + 1000]})
+            frame.to_sql(table, connection, if_exists="append", index=False, chunksize=1000)
+    engine.dispose()
+    return len(records)
