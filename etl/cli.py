@@ -31,30 +31,14 @@ from .errors import (
     TokenRejectedError,
 )
 from .ids import read_id_file
+from .runs import Failure
 from .schema import DIALECTS, ddl
-from .sync import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_CONCURRENCY,
-    EXIT_FATAL,
-    EXIT_LOCKED,
-    EXIT_USAGE,
-    sync,
-)
+from .sync import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  every batch loaded
-  1  some batches or ID lines failed; the rest loaded
-  2  usage or configuration error (bad flag, missing token,
-     unreadable ID file, or one with no valid batch ID)
-  3  fatal: the token was rejected, or the database is
-     unreachable or stopped answering
-  4  another run is in progress on this database;
-     this one did nothing
-  130  stopped by SIGINT or SIGTERM; the run is
-     recorded as aborted
-"""
-
+# The one place where outcomes become exit codes.
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # the shell's convention for a run stopped by a signal
+_EXIT_BY_STATUS = {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}
 _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (InputFileError, EXIT_USAGE),
@@ -62,7 +46,26 @@ _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (DatabaseUnavailableError, EXIT_FATAL),
     (RunLockedError, EXIT_LOCKED),
 )
-EXIT_INTERRUPTED = 130  # the shell's convention for a run stopped by a signal
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    every batch loaded
+  1    some batches or ID lines failed; the rest loaded
+  2    usage or configuration error (bad flag, missing token,
+       unreadable ID file, or one with no valid batch ID)
+  3    fatal: the token was rejected, the database is
+       unreachable or stopped accepting writes, or an
+       internal error
+  4    another run is in progress on this database;
+       this one did nothing
+  130  stopped by SIGINT or SIGTERM; the run is
+       recorded as aborted
+"""
+
+
+def exit_code_for(result: SyncResult) -> int:
+    """The exit code for a run that ended without raising."""
+    return _EXIT_BY_STATUS.get(result.status, EXIT_FATAL)
 
 
 class _Formatter(logging.Formatter):
@@ -81,11 +84,11 @@ def _configure_logging(verbose: bool) -> None:
     logger.propagate = False
 
 
-def _fail(error: EtlError) -> None:
+def _fail(error: EtlError, token: str = "") -> None:
     """Print ``error`` and exit with the code its class maps to."""
     code = next((code for cls, code in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_FATAL)
     for bad in getattr(error, "bad_lines", ()):
-        click.echo(f"prolific-etl: error: {bad}", err=True)
+        click.echo(f"prolific-etl: error: {Failure.from_bad_line(bad, token)}", err=True)
     click.echo(f"prolific-etl: error: {error}", err=True)
     sys.exit(code)
 
@@ -106,6 +109,7 @@ def main() -> None:
 )
 @click.option(
     "--token",
+    "token_flag",
     metavar="TOKEN",
     help="Prolific API token [env PROLIFIC_API_TOKEN]. Prefer the environment or .env: "
     "a flag is visible in the process list.",
@@ -173,7 +177,7 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Print what happens to every batch.")
 def sync_command(
     ids_path,
-    token,
+    token_flag,
     api_url,
     database_url,
     connect_timeout,
@@ -189,14 +193,16 @@ def sync_command(
     """Fetch the batches listed in FILE and upsert them into the database."""
     _configure_logging(verbose)
     _stop_on_sigterm()
+    token = ""
     try:
         settings = load_settings(
-            api_token=token,
+            api_token=token_flag,
             api_url=api_url,
             database_url=database_url,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
+        token = settings.api_token
         result = sync(
             settings,
             ids_path,
@@ -207,14 +213,18 @@ def sync_command(
             max_requests_per_second=max_rps,
         )
     except EtlError as error:
-        _fail(error)
+        _fail(error, token)
     except KeyboardInterrupt:
         click.echo("prolific-etl: error: interrupted; the run is recorded as aborted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
+        message = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else str(exc)
+        click.echo(f"prolific-etl: internal error: {message}", err=True)
+        sys.exit(EXIT_FATAL)
     click.echo(result.summary())
     if result.error_message:
         click.echo(f"prolific-etl: error: {result.error_message}", err=True)
-    sys.exit(result.exit_code)
+    sys.exit(exit_code_for(result))
 
 
 def _stop_on_sigterm() -> None:
@@ -258,7 +268,7 @@ def ddl_command(dialect: str) -> None:
 )
 def demo_command(database_path: Path, batch_count: int) -> None:
     """Run the real sync against a local imitation of the API; no token needed."""
-    from .demo import run_demo
+    from .demo import DEMO_QUERIES, run_demo
 
     _configure_logging(False)
     try:
@@ -269,7 +279,7 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     click.echo(f"\nThe batches are in {database_path.resolve()}. Try:\n")
     for query in DEMO_QUERIES:
         click.echo(f'  sqlite3 {database_path} "{query}"')
-    sys.exit(result.exit_code)
+    sys.exit(exit_code_for(result))
 
 
 @main.command("fake-api")
@@ -308,35 +318,17 @@ def fake_api_command(
     Prints the base URL on the first line, then serves until interrupted. For trying the job
     without a token, and for the benchmark.
     """
-    from .fake_api import FakeProlificAPI, batch_generator
+    from .fake_api import serve
 
-    api = FakeProlificAPI(
-        token=token,
+    serve(
         port=port,
+        token=token,
         latency=latency,
-        generate=batch_generator(seed=seed),
-        record_requests=False,
+        seed=seed,
+        preload=read_id_file(preload_path).batch_ids if preload_path else (),
+        on_ready=lambda url: click.echo(url) or sys.stdout.flush(),
+        before_serving=_stop_on_sigterm,
     )
-    if preload_path:
-        api.preload(read_id_file(preload_path).batch_ids)
-    click.echo(api.url)
-    sys.stdout.flush()
-    _stop_on_sigterm()
-    try:
-        api.start()
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.stop()
-
-
-DEMO_QUERIES = (
-    "SELECT status, COUNT(*) FROM batches GROUP BY status",
-    "SELECT b.name, COUNT(l.dataset_id) AS datasets FROM batches b "
-    "LEFT JOIN batch_datasets l ON l.batch_id = b.batch_id GROUP BY b.batch_id LIMIT 10",
-    "SELECT run_id, status, inserted, updated, unchanged, failed FROM etl_runs",
-)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -82,6 +82,10 @@ class RateLimiter:
             self._sleep(slot - now)
 
 
+class RequestsStopped(Exception):
+    """The run was stopped (token rejected, --fail-fast, a signal): no further requests."""
+
+
 class _Retryable(Exception):
     """A transient failure of one attempt: 429, 5xx, timeout, dropped connection."""
 
@@ -105,18 +109,29 @@ class ProlificClient:
         retry_policy: RetryPolicy | None = None,
         pool_size: int = 8,
         on_retry: Callable[[RetryEvent], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         max_requests_per_second: float | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._attempt_budget = connect_timeout + read_timeout
         self.retry_policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._clock = clock
+        self._sleep = sleep or self._interruptible_sleep
         self._rate_limiter = (
-            RateLimiter(max_requests_per_second) if max_requests_per_second else None
+            RateLimiter(max_requests_per_second, clock=clock, sleep=self._sleep)
+            if max_requests_per_second
+            else None
         )
+        # After a 429 or 503 every worker holds off until this time, not only the one that
+        # was told: the API's limit is per token, not per batch.
+        self._not_before = 0.0
+        self._not_before_lock = threading.Lock()
         self._headers = {
             "Authorization": f"Token {token}",
             "User-Agent": USER_AGENT,
@@ -165,29 +180,34 @@ class ProlificClient:
                 batch_id, f"{exc.reason} ({attempts})", http_status=exc.http_status
             ) from None
 
+    def _interruptible_sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise RequestsStopped
+
+    def _hold_off(self) -> None:
+        with self._not_before_lock:
+            delay = self._not_before - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+
     def _attempt(self, batch_id: str) -> bytes:
-        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
+        if self._stop.is_set():
+            raise RequestsStopped
+        self._hold_off()
         if self._rate_limiter is not None:
             self._rate_limiter.wait()
+        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
         try:
-            response = self._pool.request(
-                "GET",
-                url,
-                headers=self._headers,
-                timeout=self.timeout,
-                retries=False,
-                redirect=False,
-            )
+            status, headers, body = self._get(url)
         except NewConnectionError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})", None, None) from None
         except TimeoutError as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})", None, None) from None
         except HTTPError as exc:  # dropped connection, truncated body, protocol error
             raise _Retryable(f"connection failed ({type(exc).__name__})", None, None) from None
-        status = response.status
         if status == 200:
-            return response.data
-        detail = self._error_detail(response.data)
+            return body
+        detail = self._error_detail(body)
         if status == 401:
             raise TokenRejectedError(
                 f"the API rejected the token (HTTP 401{': ' + detail if detail else ''}); "
@@ -197,7 +217,7 @@ class ProlificClient:
             raise _Retryable(
                 f"HTTP {status}{': ' + detail if detail else ''}",
                 status,
-                parse_retry_after(response.headers.get("Retry-After")),
+                parse_retry_after(headers.get("Retry-After")),
             )
         if status in (403, 404):
             raise BatchNotFoundError(
@@ -212,13 +232,45 @@ class ProlificClient:
             )
         raise BatchRequestError(batch_id, f"unexpected HTTP {status}", http_status=status)
 
+    def _get(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET, whose whole body must arrive within the connect plus read timeouts.
+
+        urllib3's read timeout bounds each socket read; a server that drips a byte at a time
+        would otherwise hold a worker for as long as it likes.
+        """
+        deadline = self._clock() + self._attempt_budget
+        response = self._pool.request(
+            "GET",
+            url,
+            headers=self._headers,
+            timeout=self.timeout,
+            retries=False,
+            redirect=False,
+            preload_content=False,
+        )
+        chunks = []
+        try:
+            while chunk := response.read1(64 * 1024):
+                chunks.append(chunk)
+                if self._clock() > deadline:
+                    response.close()
+                    raise TimeoutError(f"response took longer than {self._attempt_budget:g}s")
+        finally:
+            response.release_conn()
+        return response.status, response.headers, b"".join(chunks)
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
         policy = self.retry_policy
         exponential = min(policy.max_wait, policy.initial_wait * 2 ** (state.attempt_number - 1))
-        wait = random.uniform(0, exponential)  # noqa: S311 - jitter, not cryptography
+        # Jitter between half and all of the exponential step: spread out, but still growing.
+        wait = random.uniform(exponential / 2, exponential)  # noqa: S311 - not cryptography
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            wait = max(wait, exc.retry_after)
+        if isinstance(exc, _Retryable):
+            if exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
+            if exc.http_status in (429, 503):
+                with self._not_before_lock:
+                    self._not_before = max(self._not_before, self._clock() + wait)
         return wait
 
     def _note_retry(self, batch_id: str, state: tenacity.RetryCallState) -> None:
@@ -227,8 +279,7 @@ class ProlificClient:
         if self._on_retry is not None:
             exc = state.outcome.exception() if state.outcome else None
             reason = exc.reason if isinstance(exc, _Retryable) else repr(exc)
-            wait = state.upcoming_sleep
-            self._on_retry(RetryEvent(batch_id, state.attempt_number, reason, wait))
+            self._on_retry(RetryEvent(batch_id, state.attempt_number, reason, state.upcoming_sleep))
 
     def _error_detail(self, body: bytes) -> str:
         """The documented ``{"error": {...}}`` body as one short line, without the token."""
@@ -252,7 +303,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ DEFAULT_READ_TIMEOUT = 30.0
 
 # Bare dialect names map to the drivers this package installs, so that the URL a team already
 # uses for its BI tool (postgresql://..., mysql://...) works as written.
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what fits in a header
 _DEFAULT_DRIVERS = {
     "postgresql": "postgresql+psycopg",
     "postgres": "postgresql+psycopg",
@@ -70,13 +72,19 @@ def load_settings(
             return environ[name]
         return dotenv.get(name) or None
 
-    token = pick(api_token, "PROLIFIC_API_TOKEN")
-    if not token or not token.strip():
+    token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
+    if not token:
         raise ConfigError(
             "no API token: set PROLIFIC_API_TOKEN (environment or .env) or pass --token"
         )
+    if not _TOKEN.fullmatch(token):
+        # Said without showing the token: it may be right but for a stray character.
+        raise ConfigError(
+            "PROLIFIC_API_TOKEN holds a space, line break or other character a token cannot "
+            "have; check for a stray quote or a copy-paste artefact"
+        )
     return Settings(
-        api_token=token.strip(),
+        api_token=token,
         api_url=_check_api_url(pick(api_url, "PROLIFIC_API_URL") or DEFAULT_API_URL),
         database_url=normalize_database_url(
             pick(database_url, "DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -100,7 +108,13 @@ def normalize_database_url(raw: str) -> str:
         raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
     drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
     url = url.set(drivername=drivername)
-    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        charset = url.query.get("charset", "utf8mb4")
+        if charset != "utf8mb4":
+            raise ConfigError(
+                f"DATABASE_URL asks for charset={charset}; prolific-etl needs utf8mb4 to store "
+                "every character a batch can hold (leave charset out, it is set for you)"
+            )
         url = url.update_query_dict({"charset": "utf8mb4"})
     return url.render_as_string(hide_password=False)
 

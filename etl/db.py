@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from . import __version__
 from .config import redact_url
 from .errors import DatabaseUnavailableError
 from .schema import metadata
@@ -15,33 +17,53 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
 
     Raises DatabaseUnavailableError when the database cannot be reached.
     """
+    url = make_url(database_url)
     options: dict = {"pool_pre_ping": True}
-    if database_url.startswith("sqlite"):
-        options = {"connect_args": {"timeout": 30}}
+    if url.get_backend_name() == "sqlite":
+        # Wait up to 30 s for a BI tool's read to finish; a ?timeout= in the URL wins.
+        options = {} if "timeout" in url.query else {"connect_args": {"timeout": 30}}
     else:
         options["pool_size"] = pool_size
-    engine = create_engine(database_url, **options)
+        if url.get_backend_name() == "postgresql":
+            # Notice a silently dropped connection (NAT, failover) instead of hanging on it.
+            options["connect_args"] = {"keepalives": 1, "keepalives_idle": 30}
+    engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_utc)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except DBAPIError as exc:
         engine.dispose()
         raise DatabaseUnavailableError(
-            f"cannot connect to {redact_url(database_url)}: {_first_line(exc.orig)}"
+            f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
     return engine
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
+    """Create the tables that do not exist yet, and check that the others match this version.
+
+    Raises DatabaseUnavailableError when the schema cannot be created or an existing table's
+    columns differ from what this version writes.
+    """
     try:
         metadata.create_all(engine, checkfirst=True)
-    except OperationalError as exc:
-        raise DatabaseUnavailableError(
-            f"cannot create the schema: {_first_line(exc.orig)}"
-        ) from exc
+        inspector = inspect(engine)
+        for table in metadata.sorted_tables:
+            found = {column["name"] for column in inspector.get_columns(table.name)}
+            expected = set(table.columns.keys())
+            if found != expected:
+                raise DatabaseUnavailableError(
+                    f"table {table.name} does not match prolific-etl {__version__}: "
+                    f"missing {sorted(expected - found) or 'nothing'}, "
+                    f"unexpected {sorted(found - expected) or 'nothing'}; "
+                    "this database was made by another version"
+                )
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(f"cannot create the schema: {first_line(exc.orig)}") from exc
 
 
 def is_alive(engine: Engine) -> bool:
@@ -54,11 +76,21 @@ def is_alive(engine: Engine) -> bool:
     return True
 
 
+def _postgres_utc(dbapi_connection, _record) -> None:
+    # timestamptz values are read back in the session's zone; near year 1 or 9999 a zone other
+    # than UTC cannot represent them at all.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.commit()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 
 
-def _first_line(error: object) -> str:
+def first_line(error: object) -> str:
+    """The first line of a driver's error message (some span a page)."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -10,6 +10,14 @@ from .config import Settings
 from .fake_api import FakeProlificAPI, sample_batches
 from .sync import SyncResult, sync
 
+# Shown after the demo: three questions the tables answer.
+DEMO_QUERIES = (
+    "SELECT status, COUNT(*) FROM batches GROUP BY status",
+    "SELECT b.name, COUNT(l.dataset_id) AS datasets FROM batches b "
+    "LEFT JOIN batch_datasets l ON l.batch_id = b.batch_id GROUP BY b.batch_id LIMIT 10",
+    "SELECT run_id, status, inserted, updated, unchanged, failed FROM etl_runs",
+)
+
 
 def run_demo(database_path: Path, batch_count: int = 50, *, seed: int = 7) -> SyncResult:
     """Serve ``batch_count`` sample batches on 127.0.0.1 and sync them into ``database_path``."""

@@ -100,6 +100,12 @@ class InvalidPayloadError(BatchError):
         self.field = field
 
 
+class UnexpectedBatchError(BatchError):
+    """Something this package did not foresee went wrong with one batch (a bug to report)."""
+
+    kind = "unexpected_error"
+
+
 class BatchLoadError(BatchError):
     """The database refused this batch's rows; nothing of it was written."""
 

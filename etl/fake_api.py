@@ -33,6 +33,7 @@ class Fault:
       ``hang``     wait ``seconds`` before answering normally (longer than the client's timeout);
       ``drop``     close the connection without a response;
       ``truncate`` send the headers and half the body, then close;
+      ``drip``     send the body one byte every ``seconds``, each well inside a read timeout;
       ``body``     answer 200 with ``body`` as given (HTML, malformed JSON, wrong shape, ...).
     """
 
@@ -58,6 +59,10 @@ class Fault:
     @classmethod
     def truncate(cls) -> Fault:
         return cls("truncate")
+
+    @classmethod
+    def drip(cls, seconds_per_byte: float) -> Fault:
+        return cls("drip", seconds=seconds_per_byte)
 
     @classmethod
     def raw_body(cls, body: bytes | str) -> Fault:
@@ -303,6 +308,16 @@ class FakeProlificAPI:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return None
+                if fault.kind == "drip":
+                    body = api._body(batch_id) or b"{}"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for index in range(len(body)):
+                        self.wfile.write(body[index : index + 1])
+                        time.sleep(fault.seconds)
+                    return 200
                 if fault.kind == "truncate":
                     batch = api._lookup(batch_id) or {"id": batch_id}
                     body = json.dumps(batch).encode()
@@ -434,3 +449,33 @@ def batch_generator(
         )
 
     return generate
+
+
+def serve(
+    *,
+    port: int = 0,
+    token: str = "fake-token",
+    latency: float = 0.0,
+    seed: int = 0,
+    preload: Iterable[str] = (),
+    on_ready: Callable[[str], object] = print,
+    before_serving: Callable[[], object] = lambda: None,
+) -> None:
+    """Serve generated batches on 127.0.0.1 until interrupted (``prolific-etl fake-api``)."""
+    api = FakeProlificAPI(
+        token=token,
+        port=port,
+        latency=latency,
+        generate=batch_generator(seed=seed),
+        record_requests=False,
+    )
+    api.preload(preload)
+    on_ready(api.url)
+    before_serving()
+    try:
+        api.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()

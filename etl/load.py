@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from .db import is_alive
+from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
 from .errors import BatchLoadError, DatabaseUnavailableError
 from .schema import (
@@ -49,32 +49,50 @@ def load_chunk(
 ) -> LoadOutcome:
     """Upsert ``chunk`` in one transaction, falling back to one transaction per batch.
 
-    Raises DatabaseUnavailableError when the database stops answering.
+    Raises DatabaseUnavailableError when the database stops answering or refuses writes as a
+    whole (read-only, disk full, locked, permissions), as opposed to refusing one batch's rows.
     """
     if not chunk:
         return LoadOutcome()
     try:
         with engine.begin() as connection:
             return write_batches(connection, chunk, run_id, now)
-    except DBAPIError as exc:
+    except _ROW_ERRORS as exc:
+        _raise_if_database_wide(engine, exc)
         if len(chunk) == 1:
-            return _refused(engine, chunk[0], exc)
+            return _refused(chunk[0], exc)
     outcome = LoadOutcome()
     for rows in chunk:
         try:
             with engine.begin() as connection:
                 outcome.merge(write_batches(connection, [rows], run_id, now))
-        except DBAPIError as exc:
-            outcome.merge(_refused(engine, rows, exc))
+        except _ROW_ERRORS as exc:
+            _raise_if_database_wide(engine, exc)
+            outcome.merge(_refused(rows, exc))
     return outcome
 
 
-def _refused(engine: Engine, rows: BatchRows, exc: DBAPIError) -> LoadOutcome:
-    message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
-    if exc.connection_invalidated or not is_alive(engine):
-        raise DatabaseUnavailableError(f"the database stopped answering: {message}") from exc
+# What one batch's rows can provoke: a constraint or a value the database will not take, or
+# a value the driver cannot encode. Anything else is about the database as a whole.
+_ROW_ERRORS = (DBAPIError, StatementError, UnicodeError, ValueError, OverflowError)
+_BATCH_LEVEL_DB_ERRORS = (IntegrityError, DataError)
+
+
+def _raise_if_database_wide(engine: Engine, exc: Exception) -> None:
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or not isinstance(exc, _BATCH_LEVEL_DB_ERRORS)
+        or not is_alive(engine)
+    ):
+        raise DatabaseUnavailableError(
+            f"the database stopped accepting writes: {first_line(exc.orig)}"
+        ) from exc
+
+
+def _refused(rows: BatchRows, exc: Exception) -> LoadOutcome:
+    detail = first_line(exc.orig) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
     return LoadOutcome(
-        failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {message}")]
+        failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {detail}")]
     )
 
 

@@ -13,15 +13,56 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import RunLockedError
+from .errors import DatabaseUnavailableError, RunLockedError
 
-LOCK_NAME = "prolific-etl"
+# The key includes the database and schema, so that runs into different schemas of one
+# server do not block each other.
+_POSTGRES_KEY = (
+    "hashtextextended(current_database() || '.' || current_schema() || '.prolific-etl', 0)"
+)
+_MYSQL_NAME = "CONCAT('prolific-etl:', SHA1(DATABASE()))"
+_SQL = {
+    "postgresql": {
+        "acquire": f"SELECT pg_try_advisory_lock({_POSTGRES_KEY})",
+        "held": "SELECT COUNT(*) > 0 FROM pg_locks WHERE locktype = 'advisory' "
+        "AND pid = pg_backend_pid() AND granted",
+        "release": f"SELECT pg_advisory_unlock({_POSTGRES_KEY})",
+    },
+    "mysql": {
+        "acquire": f"SELECT GET_LOCK({_MYSQL_NAME}, 0)",
+        "held": f"SELECT IS_USED_LOCK({_MYSQL_NAME}) = CONNECTION_ID()",
+        "release": f"SELECT RELEASE_LOCK({_MYSQL_NAME})",
+    },
+}
+_SQL["mariadb"] = _SQL["mysql"]
+
+
+class RunLock:
+    """The lock a run holds; ``verify()`` before each write tells whether it still holds it."""
+
+    def __init__(self, connection: Connection | None = None, queries: dict | None = None):
+        self._connection = connection
+        self._queries = queries
+
+    def verify(self) -> None:
+        """Raise DatabaseUnavailableError when the lock was lost (its connection was cut)."""
+        if self._connection is None:
+            return  # an flock is held until this process exits
+        try:
+            held = _scalar(self._connection, self._queries["held"])
+        except SQLAlchemyError as exc:
+            raise DatabaseUnavailableError(
+                "lost the connection that holds the run lock; stopping so that another run "
+                "cannot overlap this one"
+            ) from exc
+        if not held:
+            raise DatabaseUnavailableError("lost the run lock; stopping")
 
 
 @contextmanager
-def run_lock(engine: Engine) -> Iterator[None]:
+def run_lock(engine: Engine) -> Iterator[RunLock]:
     """Hold the database's run lock for the duration of the block.
 
     Raises RunLockedError at once when another run holds it.
@@ -29,38 +70,19 @@ def run_lock(engine: Engine) -> Iterator[None]:
     name = engine.dialect.name
     if name == "sqlite":
         with _sqlite_lock(engine.url.database):
-            yield
+            yield RunLock()
         return
+    queries = _SQL[name]
     with engine.connect() as connection:
-        if name == "postgresql":
-            acquire, release = _POSTGRES
-        elif name in ("mysql", "mariadb"):
-            acquire, release = _MYSQL
-        else:  # pragma: no cover - only the three dialects are supported
-            raise NotImplementedError(f"no run lock for database dialect {name!r}")
-        if not _scalar(connection, acquire):
+        if not _scalar(connection, queries["acquire"]):
             raise RunLockedError("another prolific-etl run holds this database's lock")
         try:
-            yield
+            yield RunLock(connection, queries)
         finally:
             try:
-                _scalar(connection, release)
-            except DBAPIError:
+                _scalar(connection, queries["release"])
+            except SQLAlchemyError:
                 pass  # the connection is gone, and the server released the lock with it
-
-
-# The key includes the database and schema, so that runs into different schemas of one
-# server do not block each other.
-_POSTGRES = (
-    "SELECT pg_try_advisory_lock(hashtextextended("
-    "current_database() || '.' || current_schema() || '.prolific-etl', 0))",
-    "SELECT pg_advisory_unlock(hashtextextended("
-    "current_database() || '.' || current_schema() || '.prolific-etl', 0))",
-)
-_MYSQL = (
-    "SELECT GET_LOCK(CONCAT('prolific-etl:', SHA1(DATABASE())), 0)",
-    "SELECT RELEASE_LOCK(CONCAT('prolific-etl:', SHA1(DATABASE())))",
-)
 
 
 def _scalar(connection: Connection, sql: str) -> object:

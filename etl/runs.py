@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine, insert, update
+from sqlalchemy.exc import DBAPIError
 
 from . import __version__
-from .errors import BatchError, InvalidPayloadError
+from .db import first_line
+from .errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
 from .ids import BadIdLine
 from .schema import etl_failures, etl_runs
 
@@ -30,7 +33,10 @@ class Failure:
     field: str | None = None
 
     @classmethod
-    def from_bad_line(cls, bad: BadIdLine) -> Failure:
+    def from_bad_line(cls, bad: BadIdLine, token: str = "") -> Failure:
+        """A failure for a bad ID line; a line holding part of the token is not repeated."""
+        if token and _shares_a_run_with(bad.text, token):
+            bad = replace(bad, text="<hidden: the line holds part of the API token>")
         return cls(
             stage="input",
             error_kind="bad_id_line",
@@ -50,10 +56,33 @@ class Failure:
             field=error.field if isinstance(error, InvalidPayloadError) else None,
         )
 
+    def redacted(self, token: str) -> Failure:
+        """This failure with the token replaced by ``***`` in its message."""
+        return replace(self, message=redact(self.message, token))
+
     def __str__(self) -> str:
         if self.batch_id:
             return f"batch {self.batch_id}: {self.stage} failed ({self.error_kind}): {self.message}"
         return f"{self.message}"
+
+
+def redact(text: str, token: str) -> str:
+    """``text`` with the token replaced by ``***``."""
+    return text.replace(token, "***") if token else text
+
+
+def _shares_a_run_with(text: str, token: str, length: int = 8) -> bool:
+    # A shortened line may hold only the start of the token, so look for any 8 characters of it.
+    return any(token[i : i + length] in text for i in range(max(1, len(token) - length + 1)))
+
+
+@contextmanager
+def _recording(what: str) -> Iterator[None]:
+    """Turn a database error while writing the run log into DatabaseUnavailableError."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(f"cannot {what}: {first_line(exc.orig)}") from exc
 
 
 def utcnow() -> datetime:
@@ -62,7 +91,8 @@ def utcnow() -> datetime:
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
     """Insert the run's row (status ``running``) and return its id."""
-    with engine.begin() as connection:
+    id_source = id_source.encode("utf-8", "backslashreplace").decode("utf-8")
+    with _recording("record the run"), engine.begin() as connection:
         result = connection.execute(
             insert(etl_runs).values(
                 started_at=utcnow(),
@@ -87,7 +117,7 @@ def mark_interrupted_runs(engine: Engine, by_run: int) -> int:
     A run holding the lock is the only one alive, so any other ``running`` row belongs to a run
     that was killed (kill -9, reboot, OOM) before it could close its row.
     """
-    with engine.begin() as connection:
+    with _recording("mark interrupted runs"), engine.begin() as connection:
         result = connection.execute(
             update(etl_runs)
             .where(etl_runs.c.status == "running", etl_runs.c.run_id != by_run)
@@ -104,7 +134,7 @@ def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) ->
     if not failures:
         return
     now = utcnow()
-    with engine.begin() as connection:
+    with _recording("record failures"), engine.begin() as connection:
         connection.execute(
             insert(etl_failures),
             [
@@ -134,7 +164,7 @@ def finish_run(
     error_message: str | None = None,
 ) -> None:
     """Close the run's row with its outcome and counts."""
-    with engine.begin() as connection:
+    with _recording("record the end of the run"), engine.begin() as connection:
         connection.execute(
             update(etl_runs)
             .where(etl_runs.c.run_id == run_id)

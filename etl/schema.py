@@ -61,7 +61,8 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-# HTML can be long: MySQL's TEXT stops at 64 KiB, MEDIUMTEXT at 16 MiB.
+# MySQL's TEXT stops at 64 KiB (MEDIUMTEXT at 16 MiB); SQLite and PostgreSQL have no such
+# limit, so every free-text column is MEDIUMTEXT there, for the same data to fit everywhere.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 Uuid = String(36)
 ShortText = String(MAX_ID_LENGTH)
@@ -129,8 +130,8 @@ etl_runs = Table(
         comment="Requests retried after a 429, 5xx, timeout or dropped connection.",
     ),
     Column("tool_version", String(32), nullable=False, comment="prolific-etl version."),
-    Column("id_source", Text, comment="The ID file the run read ('<stdin>' for standard input)."),
-    Column("error_message", Text, comment="Why the run failed, when it failed as a whole."),
+    Column("id_source", LongText, comment="The ID file the run read (<stdin> for standard input)."),
+    Column("error_message", LongText, comment="Why the run failed, when it failed as a whole."),
     CheckConstraint(
         "status IN ('running', 'succeeded', 'partial', 'failed', 'aborted')",
         name="ck_etl_runs_status",
@@ -143,7 +144,7 @@ batches = Table(
     "batches",
     metadata,
     Column("batch_id", Uuid, primary_key=True, comment="Batch UUID (lower case)."),
-    Column("name", Text, nullable=False, comment="Batch name."),
+    Column("name", LongText, nullable=False, comment="Batch name."),
     Column(
         "status", String(16), nullable=False, comment="UNINITIALISED, PROCESSING, READY or ERROR."
     ),
@@ -161,7 +162,7 @@ batches = Table(
         "total_instruction_count", BigInteger, nullable=False, comment="Instructions in the batch."
     ),
     Column("total_task_groups", BigInteger, nullable=False, comment="Task groups in the batch."),
-    Column("task_name", Text, nullable=False, comment="task_details.task_name."),
+    Column("task_name", LongText, nullable=False, comment="task_details.task_name."),
     Column(
         "task_introduction",
         LongText,
@@ -242,7 +243,7 @@ datasets = Table(
     "datasets",
     metadata,
     Column("dataset_id", Uuid, primary_key=True, comment="Dataset UUID (lower case)."),
-    Column("filename", Text, nullable=False, comment="File name of the dataset."),
+    Column("filename", LongText, nullable=False, comment="File name of the dataset."),
     Column(
         "total_datapoint_count", BigInteger, nullable=False, comment="Datapoints in the dataset."
     ),
@@ -303,7 +304,7 @@ etl_failures = Table(
     ),
     Column("run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False, comment="The run."),
     Column("batch_id", Uuid, comment="The batch; NULL for a bad ID line."),
-    Column("input_line", Text, comment="The bad ID line, as read (shortened)."),
+    Column("input_line", LongText, comment="The bad ID line, as read (shortened)."),
     Column("line_number", Integer, comment="Line number of the bad ID line."),
     Column("stage", String(16), nullable=False, comment="input, fetch, validate or load."),
     Column("http_status", Integer, comment="HTTP status of the last response, when there was one."),
@@ -313,8 +314,8 @@ etl_failures = Table(
         nullable=False,
         comment="Stable error name: bad_id_line, not_found, invalid_payload, ...",
     ),
-    Column("field", Text, comment="The payload field that failed validation."),
-    Column("message", Text, nullable=False, comment="What went wrong, for a person."),
+    Column("field", LongText, comment="The payload field that failed validation."),
+    Column("message", LongText, nullable=False, comment="What went wrong, for a person."),
     Column("occurred_at", UTCDateTime, nullable=False, comment="When it happened (UTC)."),
     Index("ix_etl_failures_run_id", "run_id"),
     comment="One row per batch or ID line that failed in a run.",

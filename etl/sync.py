@@ -13,20 +13,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sqlalchemy.exc import DBAPIError
-
-from .client import ProlificClient, RetryEvent, RetryPolicy
+from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy
 from .config import Settings
 from .db import connect, ensure_schema
-from .errors import BatchError, DatabaseUnavailableError, TokenRejectedError
+from .errors import (
+    BatchError,
+    DatabaseUnavailableError,
+    TokenRejectedError,
+    UnexpectedBatchError,
+)
 from .ids import IdFile, read_id_file
 from .load import load_chunk
-from .lock import run_lock
+from .lock import RunLock, run_lock
 from .runs import (
     Failure,
     finish_run,
     mark_interrupted_runs,
     record_failures,
+    redact,
     start_run,
     utcnow,
 )
@@ -34,12 +38,6 @@ from .transform import BatchRows, flatten_batch
 from .validate import parse_batch
 
 log = logging.getLogger("etl")
-
-EXIT_OK = 0
-EXIT_PARTIAL = 1
-EXIT_USAGE = 2
-EXIT_FATAL = 3
-EXIT_LOCKED = 4
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_CHUNK_SIZE = 200
@@ -65,14 +63,6 @@ class SyncResult:
     def failed(self) -> int:
         return len(self.failures)
 
-    @property
-    def exit_code(self) -> int:
-        if self.status == "succeeded":
-            return EXIT_OK
-        if self.status == "partial":
-            return EXIT_PARTIAL
-        return EXIT_FATAL
-
     def counts(self) -> dict[str, int]:
         return {
             "ids_read": self.ids_read,
@@ -91,10 +81,6 @@ class SyncResult:
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.retries} retries in {self.duration:.1f}s"
         )
-
-
-class _Stopped(Exception):
-    """Raised in workers once the run has been stopped (token rejected, --fail-fast)."""
 
 
 class _FailedFast(Exception):
@@ -123,16 +109,11 @@ def sync(
     id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
     engine = connect(settings.database_url, pool_size=2)
     try:
-        with run_lock(engine):
+        with run_lock(engine) as lock:
             ensure_schema(engine)
             result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
-            try:
-                result.run_id = start_run(
-                    engine, id_source=id_file.source, ids_read=result.ids_read
-                )
-                aborted = mark_interrupted_runs(engine, by_run=result.run_id)
-            except DBAPIError as exc:
-                raise DatabaseUnavailableError(f"cannot record the run: {exc.orig}") from exc
+            result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
+            aborted = mark_interrupted_runs(engine, by_run=result.run_id)
             if aborted:
                 log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
             options = _Options(
@@ -142,7 +123,7 @@ def sync(
                 fail_fast=fail_fast,
                 max_requests_per_second=max_requests_per_second,
             )
-            _Run(engine, settings, result, options).execute(id_file)
+            _Run(engine, lock, settings, result, options).execute(id_file)
         result.duration = time.monotonic() - started
         return result
     finally:
@@ -159,8 +140,12 @@ class _Options:
 
 
 class _Run:
-    def __init__(self, engine, settings: Settings, result: SyncResult, options: _Options) -> None:
+    def __init__(
+        self, engine, lock: RunLock, settings: Settings, result: SyncResult, options: _Options
+    ) -> None:
         self.engine = engine
+        self.lock = lock
+        self.token = settings.api_token
         self.fail_fast = options.fail_fast
         self.result = result
         self.chunk_size = options.chunk_size
@@ -175,13 +160,14 @@ class _Run:
             pool_size=self.concurrency,
             on_retry=self._on_retry,
             max_requests_per_second=options.max_requests_per_second,
+            stop=self.stopped,
         )
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
         run_id = result.run_id
         try:
-            self._fail([Failure.from_bad_line(bad) for bad in id_file.bad_lines])
+            self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
             with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
                 try:
                     for fetched in self._fetch_in_chunks(pool, id_file.batch_ids):
@@ -230,15 +216,20 @@ class _Run:
 
     def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
         if self.stopped.is_set():
-            raise _Stopped
+            raise RequestsStopped
         try:
             body = self.client.fetch_batch(batch_id)
             return flatten_batch(parse_batch(batch_id, body))
         except TokenRejectedError:
             self.stopped.set()
             raise
+        except RequestsStopped:
+            raise
         except BatchError as error:
             return error
+        except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
+            log.debug("unexpected error for batch %s", batch_id, exc_info=True)
+            return UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
 
     def _load(self, fetched: list[BatchRows | BatchError]) -> None:
         result = self.result
@@ -247,6 +238,7 @@ class _Run:
         result.fetched += sum(
             1 for item in fetched if isinstance(item, BatchRows) or item.stage != "fetch"
         )
+        self.lock.verify()
         outcome = load_chunk(self.engine, good, result.run_id, utcnow())
         result.inserted += len(outcome.inserted)
         result.updated += len(outcome.updated)
@@ -268,6 +260,7 @@ class _Run:
     def _fail(self, failures: list[Failure]) -> None:
         if not failures:
             return
+        failures = [failure.redacted(self.token) for failure in failures]
         record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
@@ -296,7 +289,7 @@ class _Run:
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
         result = self.result
         result.status = status
-        result.error_message = error_message
+        result.error_message = redact(error_message, self.token) if error_message else None
         result.retries = self.client.retries
         try:
             finish_run(
@@ -306,7 +299,7 @@ class _Run:
                 counts=result.counts(),
                 error_message=error_message,
             )
-        except DBAPIError:
+        except DatabaseUnavailableError:
             if not best_effort:
                 raise
             log.error(

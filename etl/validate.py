@@ -75,7 +75,13 @@ class Batch(_SpecModel):
         # The spec promises UTC; a timestamp without an offset is taken as UTC.
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            # e.g. 0001-01-01T00:30:00+01:00 is before 0001-01-01 UTC, which datetime cannot hold.
+            raise ValueError(
+                "is out of the range of representable UTC timestamps (years 1 to 9999)"
+            ) from None
 
     @field_validator("datasets")
     @classmethod
@@ -135,10 +141,20 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _describe_body(body: bytes | str) -> str:
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    # Describes the body without quoting it: a proxy's error page may echo the request, token
+    # included, and this text ends up in logs and in etl_failures.
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{len(body)} bytes, not UTF-8"
+        size = f"{len(body)} bytes"
+    else:
+        text = body
+        size = f"{len(body)} characters"
     stripped = text.lstrip()
     if not stripped:
         return "empty body"
     if stripped[:15].lower().startswith(("<!doctype html", "<html")):
         return "an HTML page"
-    return f"{len(text)} characters starting {stripped[:40]!r}"
+    return f"{size} of text"

@@ -31,7 +31,11 @@ def read_table(database_url: str, name: str) -> list[dict[str, Any]]:
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    """An ISO-8601 timestamp as aware UTC; one without an offset is UTC, as the spec says."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def expected_batch_row(payload: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -12,12 +14,15 @@ from conftest import TOKEN
 from support import read_table
 
 
-def test_help_documents_the_exit_codes():
+def test_help_and_readme_document_the_same_exit_codes():
+    documented = {0, 1, 2, 3, 4, 130}
     for args in (["--help"], ["sync", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0
-        for code in ("0  every batch loaded", "1  some batches", "2  usage", "3  fatal"):
-            assert code in result.output
+        listed = set(map(int, re.findall(r"^\s+(\d+)\s{2,}\S", result.output, re.MULTILINE)))
+        assert listed == documented, args
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert set(map(int, re.findall(r"^\| (\d+) \|", readme, re.MULTILINE))) == documented
 
 
 def test_missing_token_is_a_usage_error_before_anything_happens(tmp_path, sqlite_url):
@@ -110,6 +115,20 @@ def test_the_token_never_appears_in_output_or_database(
         assert TOKEN not in result.output
     for table in ("etl_failures", "etl_runs", "batches"):
         assert TOKEN not in repr(read_table(sqlite_url, table))
+    raw = (tmp_path / "etl.db").read_bytes()
+    assert TOKEN.encode() not in raw and TOKEN[:8].encode() not in raw
     failures = read_table(sqlite_url, "etl_failures")
     assert [f["run_id"] for f in failures] == [1] * 7 + [2]  # run 2 stopped after its bad line
     assert "token *** is not allowed here" in results[0].stderr
+
+
+def test_an_internal_error_is_exit_3_never_exit_1(run_sync, sqlite_url, ids_file, monkeypatch):
+    import etl.cli
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(etl.cli, "sync", explode)
+    result = run_sync(sqlite_url, ids_file)
+    assert result.exit_code == 3
+    assert "internal error: RuntimeError: bug" in result.stderr

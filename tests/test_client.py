@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 
 import pytest
 
 from etl import __version__
-from etl.client import ProlificClient, RetryPolicy, parse_retry_after
+from etl.client import ProlificClient, RequestsStopped, RetryPolicy, parse_retry_after
 from etl.errors import (
     ApiUnavailableError,
     BatchNotFoundError,
@@ -22,15 +24,40 @@ from conftest import TOKEN
 FAST = RetryPolicy(max_attempts=4, initial_wait=0.01, max_wait=0.05, max_total_wait=5)
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
+class FakeTime:
+    """A clock that only moves when the client sleeps; records every wait."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
 
 
 @pytest.fixture
-def client(api, waits):
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def waits(fake_time) -> list[float]:
+    return fake_time.waits
+
+
+@pytest.fixture
+def client(api, fake_time):
     with ProlificClient(
-        api.url, TOKEN, read_timeout=0.5, retry_policy=FAST, sleep=waits.append
+        api.url,
+        TOKEN,
+        read_timeout=0.5,
+        retry_policy=FAST,
+        sleep=fake_time.sleep,
+        clock=fake_time.monotonic,
     ) as client:
         yield client
 
@@ -134,3 +161,68 @@ def test_retry_after_as_seconds_or_http_date():
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+def test_waits_grow_exponentially_without_retry_after(client, api, batches, waits):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, *[Fault.http(429)] * 3)
+    client.fetch_batch(batch_id)
+    steps = [FAST.initial_wait * 2**attempt for attempt in range(3)]
+    assert [step / 2 <= wait <= step for wait, step in zip(waits, steps, strict=True)] == [True] * 3
+
+
+def test_a_429_holds_off_every_worker_until_its_retry_after(api, batches):
+    limited, other = batches[0]["id"], batches[1]["id"]
+    api.inject(limited, Fault.http(429, retry_after="1"))
+    told_to_wait = threading.Event()
+    with ProlificClient(api.url, TOKEN, on_retry=lambda event: told_to_wait.set()) as client:
+        worker = threading.Thread(target=client.fetch_batch, args=(limited,))
+        worker.start()
+        assert told_to_wait.wait(10)
+        client.fetch_batch(other)
+        worker.join(10)
+    (first_429, retried) = api.requests_for(limited)
+    (other_request,) = api.requests_for(other)
+    assert other_request.at - first_429.at >= 0.9
+    assert retried.at - first_429.at >= 0.9
+
+
+def test_a_server_that_drips_its_body_costs_only_the_attempt_budget(api, batches):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, Fault.drip(0.05), Fault.drip(0.05))
+    policy = RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.01)
+    started = time.monotonic()
+    with ProlificClient(
+        api.url, TOKEN, connect_timeout=0.2, read_timeout=0.3, retry_policy=policy
+    ) as client:
+        with pytest.raises(ApiUnavailableError, match="timed out"):
+            client.fetch_batch(batch_id)
+    # Two attempts of at most 0.5 s each, where the drip alone would take minutes.
+    assert time.monotonic() - started < 5
+    assert len(api.requests_for(batch_id)) == 2
+
+
+def test_stopping_interrupts_a_retry_wait_and_sends_nothing_more(api, batches):
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, Fault.http(503, retry_after="30"))
+    stop = threading.Event()
+    waiting = threading.Event()
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            client.fetch_batch(batch_id)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    with ProlificClient(api.url, TOKEN, stop=stop, on_retry=lambda e: waiting.set()) as client:
+        worker = threading.Thread(target=fetch)
+        worker.start()
+        assert waiting.wait(10)
+        stop.set()
+        worker.join(5)
+        assert not worker.is_alive()
+        with pytest.raises(RequestsStopped):
+            client.fetch_batch(batches[1]["id"])
+    assert [type(exc) for exc in outcome] == [RequestsStopped]
+    assert len(api.requests) == 1

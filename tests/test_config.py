@@ -57,7 +57,6 @@ def test_token_never_shows_in_repr():
         ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
         ("mysql://root@h/db", "mysql+pymysql://root@h/db?charset=utf8mb4"),
         ("mariadb://root@h/db", "mariadb+pymysql://root@h/db?charset=utf8mb4"),
-        ("mysql+pymysql://root@h/db?charset=utf8", "mysql+pymysql://root@h/db?charset=utf8"),
         ("sqlite:///x.db", "sqlite:///x.db"),
     ],
 )
@@ -72,6 +71,9 @@ def test_database_urls_get_the_installed_driver(raw, expected):
         ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be greater than 0"),
         ({"PROLIFIC_API_URL": "api.prolific.com"}, "must start with http"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "mysql://root@h/db?charset=latin1"}, "needs utf8mb4"),
+        ({"PROLIFIC_API_TOKEN": "abc\ndef"}, "line break or other character"),
+        ({"PROLIFIC_API_TOKEN": "abc\u200bdef"}, "line break or other character"),
     ],
 )
 def test_malformed_settings_are_config_errors(environ, message):

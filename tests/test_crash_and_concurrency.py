@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -78,6 +79,9 @@ def assert_consistent(database_url: str, payloads: list[dict]) -> None:
     assert read_table(database_url, "batch_datasets") == expected_links(
         [p for p in payloads if p["id"] in stored_ids]
     )
+    assert {row["batch_id"] for row in read_table(database_url, "batch_last_seen")} == stored_ids
+    linked = {row["dataset_id"] for row in read_table(database_url, "batch_datasets")}
+    assert linked <= {row["dataset_id"] for row in read_table(database_url, "datasets")}
 
 
 @pytest.mark.parametrize("kill_after_requests", [3, 17, 41])
@@ -98,7 +102,7 @@ def test_kill_9_mid_run_leaves_whole_batches_and_the_next_run_completes(
     database_url = (
         f"sqlite:///{tmp_path / 'etl.db'}"
         if dialect_url == "sqlite"
-        else request.getfixturevalue("database_url_postgres")
+        else request.getfixturevalue("database_url_postgresql")
     )
     victim: list[subprocess.Popen] = []
     killed = threading.Event()
@@ -128,13 +132,6 @@ def test_kill_9_mid_run_leaves_whole_batches_and_the_next_run_completes(
     runs = read_table(database_url, "etl_runs")
     assert [(r["run_id"], r["status"]) for r in runs] == [(1, "aborted"), (2, "succeeded")]
     assert runs[0]["error_message"] == "interrupted before it finished; found by run 2"
-
-
-@pytest.fixture
-def database_url_postgres(request):
-    from conftest import _postgres_database
-
-    yield from _postgres_database(POSTGRES_URL)
 
 
 def test_a_second_run_on_the_same_database_exits_4_and_writes_nothing(
@@ -195,7 +192,9 @@ def test_the_database_going_away_mid_run_is_fatal_and_keeps_what_was_committed(
         settings = Settings(
             api_token=TOKEN, api_url=api.url, database_url=_through_proxy(database_url, proxy)
         )
-        with pytest.raises(DatabaseUnavailableError, match="stopped answering|cannot"):
+        with pytest.raises(
+            DatabaseUnavailableError, match="stopped accepting writes|cannot|run lock"
+        ):
             sync(settings, str(many_ids), concurrency=1, chunk_size=5)
         requests_made = len(api.requests)
 
@@ -217,3 +216,66 @@ def database_url_mysql():
     from conftest import _mysql_database
 
     yield from _mysql_database(MYSQL_URL)
+
+
+def test_sigterm_ends_the_run_as_aborted_with_exit_130(tmp_path, many_batches, many_ids):
+    database_url = f"sqlite:///{tmp_path / 'etl.db'}"
+    victim: list[subprocess.Popen] = []
+    arrivals = itertools.count(1)
+
+    def terminate_at(seen) -> None:
+        if next(arrivals) == 10:
+            victim[0].send_signal(signal.SIGTERM)
+
+    with FakeProlificAPI(many_batches, token=TOKEN, latency=0.01, on_request=terminate_at) as api:
+        victim.append(start_sync(api.url, database_url, many_ids, "--chunk-size", "5"))
+        _, stderr = victim[0].communicate(timeout=WAIT)
+        requests_seen = len(api.requests)
+
+    assert victim[0].returncode == 130, stderr
+    assert "interrupted; the run is recorded as aborted" in stderr
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["error_message"]) == ("aborted", "interrupted (SIGINT or SIGTERM)")
+    assert requests_seen < len(many_batches)
+    assert_consistent(database_url, many_batches)
+
+
+def test_a_database_that_refuses_writes_is_fatal_and_the_next_run_recovers(
+    tmp_path, many_batches, many_ids
+):
+    path = tmp_path / "etl.db"
+    database_url = f"sqlite:///{path}?timeout=0.2"
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    arrivals = itertools.count(1)
+
+    def lock_the_file_at(seen) -> None:
+        if next(arrivals) == 12:
+            blocker.execute("BEGIN EXCLUSIVE")  # like a long write from another tool
+
+    with FakeProlificAPI(many_batches, token=TOKEN, on_request=lock_the_file_at) as api:
+        settings = Settings(api_token=TOKEN, api_url=api.url, database_url=database_url)
+        with pytest.raises(DatabaseUnavailableError, match="database is locked"):
+            sync(settings, str(many_ids), concurrency=1, chunk_size=5)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert_consistent(database_url, many_batches)
+        assert 0 < len(read_table(database_url, "batches")) < len(many_batches)
+
+        result = sync(settings, str(many_ids))
+
+    assert result.status == "succeeded"
+    assert_consistent(database_url, many_batches)
+    assert [r["status"] for r in read_table(database_url, "etl_runs")] == ["aborted", "succeeded"]
+
+
+def test_a_database_made_by_another_version_is_refused_clearly(tmp_path, api, ids_file):
+    database_url = f"sqlite:///{tmp_path / 'etl.db'}"
+    assert cli_sync(api.url, database_url, ids_file).exit_code == 0
+    with sqlite3.connect(tmp_path / "etl.db") as connection:
+        connection.execute("ALTER TABLE batches ADD COLUMN legacy_column TEXT")
+
+    result = cli_sync(api.url, database_url, ids_file)
+
+    assert result.exit_code == 3
+    assert "table batches does not match prolific-etl" in result.stderr
+    assert "unexpected ['legacy_column']" in result.stderr

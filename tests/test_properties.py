@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +66,43 @@ TRICKY_TEXT = st.sampled_from(
     ]
 )
 TEXT = st.one_of(st.text(max_size=40), TRICKY_TEXT)
-TIMESTAMPS = st.datetimes(
-    min_value=datetime(1970, 1, 2),
-    max_value=datetime(2200, 1, 1),
-    timezones=st.sampled_from([timezone.utc, None]),
-).map(lambda moment: moment.isoformat())
+# Offsets from -14:00 to +14:00 in whole minutes (RFC 3339 has no seconds in an offset), UTC
+# written as +00:00 or Z, and no offset at all (taken as UTC). Besides ordinary times, the
+# first and last days datetime can hold, where an offset can push the UTC time out of range:
+# such a timestamp must be refused, and every other one kept exactly.
+FIXED_OFFSETS = st.integers(-14 * 60, 14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+OFFSETS = st.one_of(st.none(), st.just(timezone.utc), FIXED_OFFSETS)
+NEAR_THE_EDGES = st.tuples(
+    st.one_of(
+        st.timedeltas(timedelta(0), timedelta(hours=15)).map(lambda delta: datetime.min + delta),
+        st.timedeltas(timedelta(0), timedelta(hours=15)).map(lambda delta: datetime.max - delta),
+    ),
+    st.one_of(FIXED_OFFSETS, OFFSETS),
+).map(lambda drawn: drawn[0].replace(tzinfo=drawn[1]))
+MOMENTS = st.one_of(
+    st.datetimes(datetime(1970, 1, 2), datetime(2200, 1, 1), timezones=OFFSETS),
+    st.datetimes(timezones=OFFSETS),
+    NEAR_THE_EDGES,
+)
+TIMESTAMPS = st.tuples(MOMENTS, st.booleans()).map(
+    lambda drawn: drawn[0].isoformat().replace("+00:00", "Z" if drawn[1] else "+00:00")
+)
+# The spec's integers have no bounds. Half of the payloads have ordinary counts only, so that
+# most of them load; the other half also have the edges of our columns and values past them,
+# negatives and beyond 2**63, which must be refused (counts are 0..2**63-1, schema_version
+# 32-bit) rather than crash or load.
+INT64_MAX = 2**63 - 1
+ORDINARY_INTEGERS = st.integers(0, 2**31 - 1)
+ANY_INTEGERS = st.one_of(
+    ORDINARY_INTEGERS,
+    st.sampled_from(
+        [0, 2**31 - 1, INT64_MAX, -1, -(2**31) - 1, 2**31, INT64_MAX + 1, 2**64, -(2**63) - 1]
+    ),
+    st.integers(-(2**80), 2**80),
+)
+
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
     lambda children: (
@@ -80,18 +112,22 @@ ANY_JSON = st.recursive(
 )
 
 
-def from_schema(schema: dict[str, Any]) -> st.SearchStrategy:
+def from_schema(
+    schema: dict[str, Any], integers: st.SearchStrategy = ANY_INTEGERS
+) -> st.SearchStrategy:
     """A strategy for documents valid against the (resolved) spec schema."""
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
     if kind == "object":
-        properties = {name: from_schema(sub) for name, sub in schema["properties"].items()}
+        properties = {
+            name: from_schema(sub, integers) for name, sub in schema["properties"].items()
+        }
         return st.fixed_dictionaries(properties)
     if kind == "array":
-        return st.lists(from_schema(schema["items"]), max_size=4)
+        return st.lists(from_schema(schema["items"], integers), max_size=4)
     if kind == "integer":
-        return st.integers(min_value=0, max_value=2**31 - 1)
+        return integers
     if kind == "string":
         if schema.get("format") == "uuid":
             return st.uuids().map(str)
@@ -102,7 +138,7 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy:
 
 
 SCHEMA = load_schema()
-VALID = from_schema(SCHEMA)
+VALID = st.one_of(from_schema(SCHEMA, ORDINARY_INTEGERS), from_schema(SCHEMA, ANY_INTEGERS))
 
 
 def paths(document: Any, prefix: tuple = ()) -> list[tuple]:
@@ -136,6 +172,46 @@ def mutated(draw) -> dict[str, Any]:
         elif isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=8))] = draw(ANY_JSON)
     return document
+
+
+# The spec allows strings no database here can hold (U+0000, lone surrogates) and IDs longer
+# than our columns; a payload may be refused for those.
+TEXT_REFUSALS = ("NUL", "at most 255", "hex escape")
+
+
+def out_of_range(payload: dict[str, Any]) -> list[str]:
+    """What a well-formed payload must be refused for, as the message words it (none: [])."""
+    reasons = []
+    counts = [payload[name] for name in ("total_task_count", "total_instruction_count")]
+    counts += [payload["total_task_groups"]]
+    counts += [dataset["total_datapoint_count"] for dataset in payload["datasets"]]
+    if any(count < 0 for count in counts):
+        reasons.append("greater than or equal to 0")
+    if any(count > INT64_MAX for count in counts):
+        reasons.append(f"less than or equal to {INT64_MAX}")
+    if payload["schema_version"] < -(2**31):
+        reasons.append(f"greater than or equal to {-(2**31)}")
+    if payload["schema_version"] > 2**31 - 1:
+        reasons.append(f"less than or equal to {2**31 - 1}")
+    created_at = datetime.fromisoformat(payload["created_at"].replace("Z", "+00:00"))
+    if created_at.tzinfo is not None:
+        try:
+            created_at.astimezone(timezone.utc)
+        except OverflowError:
+            reasons.append("representable UTC timestamps")
+    return reasons
+
+
+def expected_row(payload: dict[str, Any]) -> dict[str, Any]:
+    """``expected_batch_row``, reading a timestamp without an offset as UTC, as the loader does.
+
+    (``support.parse_time`` reads it as the machine's local time, which is UTC here but cannot
+    convert 0001-01-01 at all.)
+    """
+    created_at = payload["created_at"]
+    if datetime.fromisoformat(created_at.replace("Z", "+00:00")).tzinfo is None:
+        payload = {**payload, "created_at": created_at + "+00:00"}
+    return expected_batch_row(payload)
 
 
 @pytest.fixture(scope="module")
@@ -191,17 +267,18 @@ def test_every_field_of_the_spec_has_a_column():
 def test_every_spec_valid_payload_loads_exactly(engine, payload):
     reset(engine)
     batch_id = payload["id"]
+    refusals = out_of_range(payload)
     try:
         rows = flatten_batch(parse_batch(batch_id, json.dumps(payload)))
     except BatchError as error:
-        # The spec allows strings no database here can hold (U+0000, lone surrogates) and IDs
-        # longer than our columns; such a payload must fail with its reason, never load half.
-        assert any(reason in error.message for reason in ("NUL", "at most 255", "hex escape"))
+        # Such a payload must fail with its reason, never load half.
+        assert any(reason in error.message for reason in (*TEXT_REFUSALS, *refusals))
         return
+    assert not refusals, f"loaded although {refusals}"
     outcome = load_chunk(engine, [rows], run_id=1, now=datetime.now(timezone.utc))
     assert outcome.inserted == [batch_id] and not outcome.failed
     url = str(engine.url)
-    assert [content_of(row) for row in read_table(url, "batches")] == [expected_batch_row(payload)]
+    assert [content_of(row) for row in read_table(url, "batches")] == [expected_row(payload)]
     assert read_table(url, "batch_datasets") == expected_links([payload])
 
 
@@ -225,7 +302,8 @@ def test_any_payload_loads_exactly_or_fails_whole(engine, payload, body_id):
     if outcome.failed:
         assert stored == [] and read_table(url, "batch_datasets") == []
     else:
-        assert [content_of(row) for row in stored] == [expected_batch_row(payload)]
+        assert not out_of_range(payload)
+        assert [content_of(row) for row in stored] == [expected_row(payload)]
         assert read_table(url, "batch_datasets") == expected_links([payload])
 
 
@@ -249,5 +327,5 @@ def test_spec_valid_payloads_load_exactly_on_every_database(database_url, payloa
         engine.dispose()
     assert not outcome.failed, outcome.failed
     stored = read_table(database_url, "batches")
-    assert [content_of(row) for row in stored] == [expected_batch_row(payload)]
+    assert [content_of(row) for row in stored] == [expected_row(payload)]
     assert read_table(database_url, "batch_datasets") == expected_links([payload])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -94,7 +95,7 @@ def test_every_fault_is_retried_or_recorded_and_the_run_goes_on(
         4,
         1 + 2 + 3 + 1 + 1 + 1 + 1,
     )
-    assert result.exit_code == 1
+    assert result.status == "partial"
 
 
 def test_retries_show_in_verbose_output(run_sync, sqlite_url, ids_file, api, batches):
@@ -119,7 +120,7 @@ def test_a_hanging_server_costs_the_batch_its_timeout_budget_only(
         concurrency=1,
     )
 
-    assert result.exit_code == 1 and result.inserted == 3
+    assert result.status == "partial" and result.inserted == 3
     (failure,) = read_table(sqlite_url, "etl_failures")
     assert (failure["batch_id"], failure["error_kind"]) == (ids[1], "api_unavailable")
     assert "timed out" in failure["message"]
@@ -133,7 +134,7 @@ def test_400_403_and_404_fail_only_that_batch(sqlite_url, api, batches, tmp_path
 
     result = sync(settings_for(api, sqlite_url), write_ids(tmp_path, ids), retry_policy=QUICK)
 
-    assert (result.exit_code, result.inserted) == (1, 2)
+    assert (result.status, result.inserted) == ("partial", 2)
     (failure,) = read_table(sqlite_url, "etl_failures")
     assert (failure["batch_id"], failure["http_status"], failure["stage"]) == (
         ids[1],
@@ -207,3 +208,42 @@ def test_rate_limiter_hands_out_evenly_spaced_slots():
     now[0] = 200.0  # after a quiet spell the next request goes at once
     limiter.wait()
     assert slept == [0.25, 0.5, 0.75]
+
+
+def test_a_revoked_token_with_many_workers_sends_at_most_the_requests_in_flight(
+    sqlite_url, api, batches, tmp_path
+):
+    ids = [b["id"] for b in batches]
+    api.inject(ids[2], Fault.http(401))
+    for batch_id in ids[3:]:
+        api.inject(batch_id, Fault.http(503, retry_after="30"))
+
+    started = time.monotonic()
+    with pytest.raises(TokenRejectedError):
+        sync(settings_for(api, sqlite_url), write_ids(tmp_path, ids), concurrency=4, chunk_size=4)
+
+    assert time.monotonic() - started < 20  # the 30 s Retry-After waits were cut short
+    assert all(len(api.requests_for(batch_id)) <= 1 for batch_id in ids)
+    assert len(api.requests) <= 3 + 4 + 4  # up to the 401, then what was already in flight
+
+
+def test_an_unforeseen_error_costs_one_batch_not_the_run(
+    sqlite_url, api, batches, tmp_path, monkeypatch
+):
+    import etl.sync
+
+    real_parse = etl.sync.parse_batch
+    broken = batches[1]["id"]
+
+    def parse_or_break(batch_id, body):
+        if batch_id == broken:
+            raise RuntimeError("something nobody foresaw")
+        return real_parse(batch_id, body)
+
+    monkeypatch.setattr(etl.sync, "parse_batch", parse_or_break)
+    result = sync(settings_for(api, sqlite_url), write_ids(tmp_path, [b["id"] for b in batches]))
+
+    assert (result.status, result.inserted) == ("partial", len(batches) - 1)
+    (failure,) = read_table(sqlite_url, "etl_failures")
+    assert (failure["batch_id"], failure["error_kind"]) == (broken, "unexpected_error")
+    assert failure["message"] == "RuntimeError: something nobody foresaw"

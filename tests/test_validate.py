@@ -122,6 +122,40 @@ def test_timestamps_become_utc(payload):
     assert parse_batch(payload["id"], body(payload)).created_at.tzinfo == timezone.utc
 
 
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "0001-01-01T00:30:00+01:00",
+        "0001-01-01T00:00:00.000001+00:01",
+        "0001-01-01T13:59:59+14:00",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:00:00-14:00",
+    ],
+)
+def test_timestamps_outside_the_utc_range_are_refused(payload, created_at):
+    payload["created_at"] = created_at
+    with pytest.raises(InvalidPayloadError, match="representable UTC timestamps") as caught:
+        parse_batch(payload["id"], body(payload))
+    assert caught.value.field == "created_at"
+
+
+@pytest.mark.parametrize(
+    "created_at, expected",
+    [
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=timezone.utc)),
+        ("0001-01-01T00:00:00", datetime(1, 1, 1, tzinfo=timezone.utc)),
+        ("0001-01-01T01:00:00+01:00", datetime(1, 1, 1, tzinfo=timezone.utc)),
+        ("0001-01-01T00:00:00-14:00", datetime(1, 1, 1, 14, tzinfo=timezone.utc)),
+        ("9999-12-31T23:59:59.999999", datetime.max.replace(tzinfo=timezone.utc)),
+        ("9999-12-31T22:59:59.999999-01:00", datetime.max.replace(tzinfo=timezone.utc)),
+        ("9999-12-31T23:59:59+14:00", datetime(9999, 12, 31, 9, 59, 59, tzinfo=timezone.utc)),
+    ],
+)
+def test_timestamps_at_the_edges_of_the_utc_range_are_kept(payload, created_at, expected):
+    payload["created_at"] = created_at
+    assert parse_batch(payload["id"], body(payload)).created_at == expected
+
+
 def test_a_payload_for_another_batch_is_refused(payload):
     other = sample_batches(1, seed=99)[0]["id"]
     with pytest.raises(InvalidPayloadError, match="describes batch") as caught:
@@ -140,12 +174,30 @@ def test_the_message_names_field_and_problem(payload):
     "raw, description",
     [
         (b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "an HTML page"),
-        (b'{"id": "0b7c1f36-9d2a', "starting"),
+        (b'{"id": "0b7c1f36-9d2a', "not valid JSON: .* [(]21 bytes of text[)]"),
         (b"", "empty body"),
+        (b"  \r\n", "empty body"),
         (b"[1, 2, 3]", "not an object"),
-        (b"\xff\xfe\xfa", "not valid JSON"),
+        (b"\xff\xfe\xfa", "not valid JSON: .* [(]3 bytes, not UTF-8[)]"),
+        ("Bad gateway \u00e9", "[(]13 characters of text[)]"),
     ],
 )
 def test_bodies_that_are_not_a_json_object_are_invalid_responses(raw, description):
     with pytest.raises(InvalidResponseError, match=description):
         parse_batch("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Authorization: Token test-token-5f2c9a81d4e6b7 rejected by proxy",
+        b"\xffAuthorization: Token test-token-5f2c9a81d4e6b7",
+        "Authorization: Token test-token-5f2c9a81d4e6b7 \u00e9",
+        b'{"echo": "Token test-token-5f2c9a81d4e6b7", ',
+    ],
+)
+def test_the_message_about_a_non_json_body_does_not_quote_it(raw):
+    with pytest.raises(InvalidResponseError, match="not valid JSON") as caught:
+        parse_batch("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", raw)
+    assert "5f2c9a81" not in str(caught.value)
+    assert "Token" not in str(caught.value)

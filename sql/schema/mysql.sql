@@ -13,15 +13,15 @@ CREATE TABLE etl_runs (
 	failed INTEGER NOT NULL COMMENT 'Rows written to etl_failures by this run (bad ID lines and failed batches).', 
 	retries INTEGER NOT NULL COMMENT 'Requests retried after a 429, 5xx, timeout or dropped connection.', 
 	tool_version VARCHAR(32) NOT NULL COMMENT 'prolific-etl version.', 
-	id_source TEXT COMMENT 'The ID file the run read (''<stdin>'' for standard input).', 
-	error_message TEXT COMMENT 'Why the run failed, when it failed as a whole.', 
+	id_source MEDIUMTEXT COMMENT 'The ID file the run read (<stdin> for standard input).', 
+	error_message MEDIUMTEXT COMMENT 'Why the run failed, when it failed as a whole.', 
 	PRIMARY KEY (run_id), 
 	CONSTRAINT ck_etl_runs_status CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'aborted'))
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per run of the job.' COLLATE utf8mb4_bin;
 
 CREATE TABLE batches (
 	batch_id VARCHAR(36) NOT NULL COMMENT 'Batch UUID (lower case).', 
-	name TEXT NOT NULL COMMENT 'Batch name.', 
+	name MEDIUMTEXT NOT NULL COMMENT 'Batch name.', 
 	status VARCHAR(16) NOT NULL COMMENT 'UNINITIALISED, PROCESSING, READY or ERROR.', 
 	created_at DATETIME(6) NOT NULL COMMENT 'Creation time at Prolific (UTC).', 
 	created_by VARCHAR(255) NOT NULL COMMENT 'User ID of the Prolific user who created the batch.', 
@@ -30,7 +30,7 @@ CREATE TABLE batches (
 	total_task_count BIGINT NOT NULL COMMENT 'Tasks in the batch.', 
 	total_instruction_count BIGINT NOT NULL COMMENT 'Instructions in the batch.', 
 	total_task_groups BIGINT NOT NULL COMMENT 'Task groups in the batch.', 
-	task_name TEXT NOT NULL COMMENT 'task_details.task_name.', 
+	task_name MEDIUMTEXT NOT NULL COMMENT 'task_details.task_name.', 
 	task_introduction MEDIUMTEXT NOT NULL COMMENT 'task_details.task_introduction: HTML, exactly as sent.', 
 	task_steps MEDIUMTEXT NOT NULL COMMENT 'task_details.task_steps: HTML, exactly as sent.', 
 	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of the batch''s content; a sync rewrites the row only when it changes.', 
@@ -50,7 +50,7 @@ CREATE INDEX ix_batches_workspace_id ON batches (workspace_id);
 
 CREATE TABLE datasets (
 	dataset_id VARCHAR(36) NOT NULL COMMENT 'Dataset UUID (lower case).', 
-	filename TEXT NOT NULL COMMENT 'File name of the dataset.', 
+	filename MEDIUMTEXT NOT NULL COMMENT 'File name of the dataset.', 
 	total_datapoint_count BIGINT NOT NULL COMMENT 'Datapoints in the dataset.', 
 	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the dataset.', 
 	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to the dataset.', 
@@ -63,13 +63,13 @@ CREATE TABLE etl_failures (
 	failure_id INTEGER NOT NULL COMMENT 'Sequential id of the failure.' AUTO_INCREMENT, 
 	run_id INTEGER NOT NULL COMMENT 'The run.', 
 	batch_id VARCHAR(36) COMMENT 'The batch; NULL for a bad ID line.', 
-	input_line TEXT COMMENT 'The bad ID line, as read (shortened).', 
+	input_line MEDIUMTEXT COMMENT 'The bad ID line, as read (shortened).', 
 	line_number INTEGER COMMENT 'Line number of the bad ID line.', 
 	stage VARCHAR(16) NOT NULL COMMENT 'input, fetch, validate or load.', 
 	http_status INTEGER COMMENT 'HTTP status of the last response, when there was one.', 
 	error_kind VARCHAR(32) NOT NULL COMMENT 'Stable error name: bad_id_line, not_found, invalid_payload, ...', 
-	field TEXT COMMENT 'The payload field that failed validation.', 
-	message TEXT NOT NULL COMMENT 'What went wrong, for a person.', 
+	field MEDIUMTEXT COMMENT 'The payload field that failed validation.', 
+	message MEDIUMTEXT NOT NULL COMMENT 'What went wrong, for a person.', 
 	occurred_at DATETIME(6) NOT NULL COMMENT 'When it happened (UTC).', 
 	PRIMARY KEY (failure_id), 
 	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)

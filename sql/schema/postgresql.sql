@@ -45,7 +45,7 @@ COMMENT ON COLUMN etl_runs.retries IS 'Requests retried after a 429, 5xx, timeou
 
 COMMENT ON COLUMN etl_runs.tool_version IS 'prolific-etl version.';
 
-COMMENT ON COLUMN etl_runs.id_source IS 'The ID file the run read (''<stdin>'' for standard input).';
+COMMENT ON COLUMN etl_runs.id_source IS 'The ID file the run read (<stdin> for standard input).';
 
 COMMENT ON COLUMN etl_runs.error_message IS 'Why the run failed, when it failed as a whole.';
 
