@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from .errors import InputFileError
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SHOWN_LINE_LENGTH = 80
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,23 @@ def normalize_batch_id(raw: str) -> str | None:
     return candidate if _UUID.fullmatch(candidate) else None
 
 
-def parse_id_lines(lines: Iterable[bytes], source: str) -> IdFile:
-    """Parse raw lines (bytes, with or without their line ends) into an IdFile."""
+def parse_id_lines(lines: bytes | Iterable[bytes], source: str) -> IdFile:
+    """Parse the raw ID file (bytes, or an iterable of byte lines) into an IdFile.
+
+    Lines may end in LF, CRLF or CR; a BOM at the start of a line and ``#`` comments are ignored.
+    """
     result = IdFile(source=source)
     seen: set[str] = set()
-    for line_number, raw in enumerate(lines, start=1):
-        if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+    for line_number, raw in enumerate(_split_lines(lines), start=1):
+        raw = raw.removeprefix(_BOM).split(b"#", 1)[0]
         try:
-            text = raw.decode("utf-8")
+            content = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
             shown = raw.decode("utf-8", errors="replace").strip()
             result.bad_lines.append(
                 BadIdLine(source, line_number, _shorten(shown), "not UTF-8 text")
             )
             continue
-        content = text.split("#", 1)[0].strip()
         if not content:
             continue
         batch_id = normalize_batch_id(content)
@@ -84,13 +86,13 @@ def read_id_file(path: str) -> IdFile:
     Raises InputFileError when the file cannot be read or holds no valid batch ID.
     """
     if path == "-":
-        result = parse_id_lines(sys.stdin.buffer, "<stdin>")
+        result = parse_id_lines(sys.stdin.buffer.read(), "<stdin>")
     else:
         try:
-            with Path(path).open("rb") as handle:
-                result = parse_id_lines(handle, path)
+            data = Path(path).read_bytes()
         except OSError as exc:
             raise InputFileError(f"cannot read ID file {path}: {exc.strerror or exc}") from exc
+        result = parse_id_lines(data, path)
     if not result.batch_ids:
         detail = f"; {len(result.bad_lines)} bad line(s)" if result.bad_lines else ""
         raise InputFileError(
@@ -101,3 +103,11 @@ def read_id_file(path: str) -> IdFile:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= _SHOWN_LINE_LENGTH else text[: _SHOWN_LINE_LENGTH - 1] + "…"
+
+
+def _split_lines(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
+    if isinstance(data, bytes):
+        yield from data.splitlines()
+    else:
+        for chunk in data:  # a chunk read by line may still hold a lone \r
+            yield from chunk.splitlines() or [b""]

@@ -84,3 +84,30 @@ def test_dash_reads_stdin(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(f"{A}\n{B}\n".encode())))
     result = read_id_file("-")
     assert (result.source, result.batch_ids) == ("<stdin>", [A, B])
+
+
+def test_a_comment_that_is_not_utf8_is_ignored():
+    result = parse(b"# Liste f\xfcr M\xfcnchen\n" + A.encode() + b"  # f\xfcr M\xfcnchen\n")
+    assert result.batch_ids == [A]
+    assert result.bad_lines == []
+
+
+def test_a_bom_at_the_start_of_any_line_is_ignored():
+    bom = b"\xef\xbb\xbf"
+    result = parse(bom + f"{A}\n".encode() + bom + b"# second file\n" + bom + f"{B}\n".encode())
+    assert result.batch_ids == [A, B]
+    assert result.bad_lines == []
+
+
+def test_cr_and_mixed_line_ends_split_lines(tmp_path):
+    path = tmp_path / "ids.txt"
+    path.write_bytes(f"{A}\rnope\r\n{B}\nbad\r".encode())
+    result = read_id_file(str(path))
+    assert result.batch_ids == [A, B]
+    assert [(bad.line_number, bad.text) for bad in result.bad_lines] == [(2, "nope"), (4, "bad")]
+
+
+def test_cr_line_ends_split_lines_read_as_an_iterable():
+    result = parse(f"{A}\rnope\r{B}\n".encode())
+    assert result.batch_ids == [A, B]
+    assert [(bad.line_number, bad.text) for bad in result.bad_lines] == [(2, "nope")]
