@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _TARGET = re.compile(
-    r"^\s*(INSERT|UPDATE|DELETE|SELECT)\b.*?\b(?:INTO|UPDATE|FROM)\s+`?\"?(\w+)",
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|SELECT\b.*?\bFROM)\s+[`\"]?(\w+)",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -30,10 +30,7 @@ def count_statements() -> Counter:
     def count(conn, cursor, statement, parameters, context, executemany):
         match = _TARGET.match(statement)
         verb = statement.split(None, 1)[0].upper()
-        if match:
-            counts[f"{verb} {match.group(2)}"] += 1
-        if verb == "UPDATE" and match is None:
-            counts["UPDATE ?"] += 1
+        counts[f"{verb} {match.group(1) if match else '?'}"] += 1
 
     return counts
 
