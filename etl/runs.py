@@ -98,12 +98,6 @@ def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
                 started_at=utcnow(),
                 status="running",
                 ids_read=ids_read,
-                fetched=0,
-                inserted=0,
-                updated=0,
-                unchanged=0,
-                failed=0,
-                retries=0,
                 tool_version=__version__,
                 id_source=id_source,
             )

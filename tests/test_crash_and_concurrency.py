@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,40 @@ def test_a_database_made_by_another_version_is_refused_clearly(tmp_path, api, id
     assert result.exit_code == 3
     assert "table batches does not match prolific-etl" in result.stderr
     assert "unexpected ['legacy_column']" in result.stderr
+
+
+def test_kill_9_inside_a_write_transaction_leaves_no_trace_of_it(tmp_path, many_batches, many_ids):
+    # SQLite keeps a rollback journal beside the file exactly while a write transaction is
+    # open, so killing the process the moment it appears kills it mid-transaction.
+    database = tmp_path / "etl.db"
+    journal = Path(f"{database}-journal")
+    database_url = f"sqlite:///{database}"
+    with FakeProlificAPI(many_batches, token=TOKEN) as api:
+        # a first run, so that the next one's transactions update as well as insert
+        assert cli_sync(api.url, database_url, many_ids).exit_code == 0
+        for payload in many_batches[::3]:
+            payload["status"] = "ERROR" if payload["status"] != "ERROR" else "READY"
+            payload["datasets"] = payload["datasets"][1:]
+            api.put_batch(payload)
+        victim = start_sync(api.url, database_url, many_ids, "--chunk-size", "20")
+        # Skip the run's own bookkeeping transactions (its row, the aborted-run check) and the
+        # first chunk; kill inside a later chunk's transaction.
+        transactions_seen, journal_was_there = 0, False
+        deadline = time.monotonic() + WAIT
+        while transactions_seen < 4 and victim.poll() is None and time.monotonic() < deadline:
+            journal_is_there = journal.exists()  # spin: the journal lives for milliseconds
+            transactions_seen += journal_is_there and not journal_was_there
+            journal_was_there = journal_is_there
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(WAIT)
+        assert victim.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+        assert journal.exists(), "killed between transactions, not inside one"
+
+        # Opening the database rolls the interrupted transaction back from its journal.
+        result = cli_sync(api.url, database_url, many_ids)
+
+    assert result.exit_code == 0, result.output
+    assert_consistent(database_url, many_batches)
+    assert len(read_table(database_url, "batches")) == len(many_batches)
+    statuses = [r["status"] for r in read_table(database_url, "etl_runs")]
+    assert statuses == ["succeeded", "aborted", "succeeded"]

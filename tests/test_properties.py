@@ -232,12 +232,6 @@ def reset(engine) -> None:
                 started_at=datetime.now(timezone.utc),
                 status="running",
                 ids_read=1,
-                fetched=0,
-                inserted=0,
-                updated=0,
-                unchanged=0,
-                failed=0,
-                retries=0,
                 tool_version="test",
             )
         )
