@@ -90,6 +90,8 @@ def _fail(error: EtlError, token: str = "") -> None:
     for bad in getattr(error, "bad_lines", ()):
         click.echo(f"prolific-etl: error: {Failure.from_bad_line(bad, token)}", err=True)
     click.echo(f"prolific-etl: error: {error}", err=True)
+    if error.run_result is not None:
+        click.echo(error.run_result.summary())
     sys.exit(code)
 
 

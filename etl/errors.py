@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class EtlError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``run_result`` is the SyncResult of the run it stopped, when a run had started.
+    """
+
+    run_result = None
 
 
 # --- run-level -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .db import connect, ensure_schema
 from .errors import (
     BatchError,
     DatabaseUnavailableError,
+    EtlError,
     TokenRejectedError,
     UnexpectedBatchError,
 )
@@ -123,7 +124,12 @@ def sync(
                 fail_fast=fail_fast,
                 max_requests_per_second=max_requests_per_second,
             )
-            _Run(engine, lock, settings, result, options).execute(id_file)
+            try:
+                _Run(engine, lock, settings, result, options).execute(id_file)
+            except EtlError as error:
+                result.duration = time.monotonic() - started
+                error.run_result = result  # so that a caller can still report the counts
+                raise
         result.duration = time.monotonic() - started
         return result
     finally:

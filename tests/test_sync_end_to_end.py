@@ -227,6 +227,7 @@ def test_wrong_token_stops_the_run_and_writes_only_the_run_row(
 
     assert result.exit_code == 3
     assert "rejected the token" in result.stderr
+    assert result.stdout.startswith("run 1 failed: 12 ids, 0 fetched, 0 inserted")
     assert "wrong-token" not in result.output
     assert read_table(database_url, "batches") == []
     assert read_table(database_url, "etl_failures") == []
