@@ -211,13 +211,8 @@ class _Run:
 
         current = submit_next()
         while current:
-            upcoming = submit_next()
-            try:
-                yield [future.result() for future in current]
-            except BaseException:
-                for future in upcoming:
-                    future.cancel()
-                raise
+            upcoming = submit_next()  # fetched while this chunk is being loaded
+            yield [future.result() for future in current]
             current = upcoming
 
     def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
