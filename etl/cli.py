@@ -23,6 +23,7 @@ from . import __version__
 from .client import RetryPolicy
 from .config import load_settings
 from .errors import (
+    ApiUnreachableError,
     ConfigError,
     DatabaseUnavailableError,
     EtlError,
@@ -43,6 +44,7 @@ _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (InputFileError, EXIT_USAGE),
     (TokenRejectedError, EXIT_FATAL),
+    (ApiUnreachableError, EXIT_FATAL),
     (DatabaseUnavailableError, EXIT_FATAL),
     (RunLockedError, EXIT_LOCKED),
 )
@@ -53,9 +55,9 @@ Exit codes:
   1    some batches or ID lines failed; the rest loaded
   2    usage or configuration error (bad flag, missing token,
        unreadable ID file, or one with no valid batch ID)
-  3    fatal: the token was rejected, the database is
-       unreachable or stopped accepting writes, or an
-       internal error
+  3    fatal: the token was rejected, the API cannot be
+       reached at all, the database is unreachable or
+       stopped accepting writes, or an internal error
   4    another run is in progress on this database;
        this one did nothing
   130  stopped by SIGINT or SIGTERM; the run is

@@ -38,6 +38,11 @@ class TokenRejectedError(EtlError):
     """The API answered 401: the token is wrong, expired or revoked (exit code 3)."""
 
 
+class ApiUnreachableError(EtlError):
+    """Batch after batch could not even connect to the API: it is down, or the URL is wrong
+    (exit code 3). Stopping beats spending every batch's retry budget on it."""
+
+
 class DatabaseUnavailableError(EtlError):
     """The database cannot be reached or written to (exit code 3)."""
 

@@ -17,6 +17,8 @@ from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy
 from .config import Settings
 from .db import connect, ensure_schema
 from .errors import (
+    ApiUnavailableError,
+    ApiUnreachableError,
     BatchError,
     DatabaseUnavailableError,
     EtlError,
@@ -41,6 +43,8 @@ from .validate import parse_batch
 log = logging.getLogger("etl")
 
 DEFAULT_CONCURRENCY = 8
+# Batches in a row that could not connect at all, retries exhausted, before the run gives up.
+UNREACHABLE_STREAK = 20
 DEFAULT_CHUNK_SIZE = 200
 
 
@@ -157,6 +161,8 @@ class _Run:
         self.chunk_size = options.chunk_size
         self.concurrency = options.concurrency
         self.stopped = threading.Event()
+        self.unreachable_streak = 0
+        self.streak_lock = threading.Lock()
         self.client = ProlificClient(
             settings.api_url,
             settings.api_token,
@@ -185,7 +191,7 @@ class _Run:
         except _FailedFast:
             self._finish("partial", "stopped at the first failure (--fail-fast)")
             return
-        except TokenRejectedError as exc:
+        except (TokenRejectedError, ApiUnreachableError) as exc:
             self._finish("failed", str(exc))
             raise
         except DatabaseUnavailableError as exc:
@@ -220,6 +226,7 @@ class _Run:
             raise RequestsStopped
         try:
             body = self.client.fetch_batch(batch_id)
+            self._count_unreachable(None)
             return flatten_batch(parse_batch(batch_id, body))
         except TokenRejectedError:
             self.stopped.set()
@@ -227,10 +234,24 @@ class _Run:
         except RequestsStopped:
             raise
         except BatchError as error:
+            self._count_unreachable(error)
             return error
         except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
             log.debug("unexpected error for batch %s", batch_id, exc_info=True)
             return UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
+
+    def _count_unreachable(self, error: BatchError | None) -> None:
+        """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
+        unreachable = isinstance(error, ApiUnavailableError) and error.http_status is None
+        with self.streak_lock:
+            self.unreachable_streak = self.unreachable_streak + 1 if unreachable else 0
+            if self.unreachable_streak < UNREACHABLE_STREAK:
+                return
+        self.stopped.set()
+        raise ApiUnreachableError(
+            f"{UNREACHABLE_STREAK} batches in a row could not reach {self.client.base_url} "
+            f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
+        )
 
     def _load(self, fetched: list[BatchRows | BatchError]) -> None:
         result = self.result

@@ -7,11 +7,13 @@ import time
 import uuid
 
 import pytest
+from click.testing import CliRunner
 
+from etl.cli import main
 from etl.client import RetryPolicy
 from etl.config import Settings
 from etl.errors import TokenRejectedError
-from etl.fake_api import Fault, error_body
+from etl.fake_api import FakeProlificAPI, Fault, error_body
 from etl.sync import sync
 
 from conftest import TOKEN
@@ -247,3 +249,22 @@ def test_an_unforeseen_error_costs_one_batch_not_the_run(
     (failure,) = read_table(sqlite_url, "etl_failures")
     assert (failure["batch_id"], failure["error_kind"]) == (broken, "unexpected_error")
     assert failure["message"] == "RuntimeError: something nobody foresaw"
+
+
+def test_an_api_that_cannot_be_reached_at_all_stops_the_run(run_sync, sqlite_url, tmp_path):
+    ids = [str(uuid.uuid4()) for _ in range(60)]
+    with FakeProlificAPI(token=TOKEN) as gone:
+        url = gone.url  # a port nothing listens on once the server is stopped
+    path = write_ids(tmp_path, ids)
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--ids", path, "--max-attempts", "1", "--concurrency", "2", "--chunk-size", "5"],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": url, "DATABASE_URL": sqlite_url},
+    )
+
+    assert result.exit_code == 3, result.output
+    assert "20 batches in a row could not reach" in result.stderr
+    (run,) = read_table(sqlite_url, "etl_runs")
+    assert run["status"] == "failed" and "could not reach" in run["error_message"]
+    assert len(read_table(sqlite_url, "etl_failures")) < len(ids)
