@@ -189,13 +189,6 @@ class FakeProlificAPI:
             queue = self._state.faults.get(batch_id)
             return queue.pop(0) if queue else None
 
-    def _lookup(self, batch_id: str) -> dict[str, Any] | None:
-        with self._state.lock:
-            found = self._state.batches.get(batch_id)
-        if found is None and self.generate is not None:
-            found = self.generate(batch_id)
-        return found
-
     def _body(self, batch_id: str) -> bytes | None:
         """The 200 body for ``batch_id``; generated bodies are encoded once and kept."""
         with self._state.lock:
@@ -319,8 +312,7 @@ class FakeProlificAPI:
                         time.sleep(fault.seconds)
                     return 200
                 if fault.kind == "truncate":
-                    batch = api._lookup(batch_id) or {"id": batch_id}
-                    body = json.dumps(batch).encode()
+                    body = api._body(batch_id) or json.dumps({"id": batch_id}).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))

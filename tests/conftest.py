@@ -65,34 +65,37 @@ def api(batches: list[dict]) -> Iterator[FakeProlificAPI]:
         yield server
 
 
-def _postgres_database(base: str) -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalize_database_url(base)).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def _mysql_database(base: str) -> Iterator[str]:
+def _scratch_database(base: str, create: str, drop: str, url_for) -> Iterator[str]:
+    """Create a uniquely named schema or database, yield a URL into it, drop it afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    url = make_url(normalize_database_url(base)).set(database=name)
+        connection.execute(text(create.format(name=name)))
     try:
+        url = url_for(make_url(normalize_database_url(base)), name)
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE `{name}`"))
+            connection.execute(text(drop.format(name=name)))
         admin.dispose()
+
+
+def _postgres_database(base: str) -> Iterator[str]:
+    return _scratch_database(
+        base,
+        'CREATE SCHEMA "{name}"',
+        'DROP SCHEMA "{name}" CASCADE',
+        lambda url, name: url.update_query_dict({"options": f"-csearch_path={name}"}),
+    )
+
+
+def _mysql_database(base: str) -> Iterator[str]:
+    return _scratch_database(
+        base,
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        "DROP DATABASE `{name}`",
+        lambda url, name: url.set(database=name),
+    )
 
 
 @pytest.fixture(params=DIALECT_PARAMS)
