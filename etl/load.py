@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from .db import first_line, is_alive
@@ -22,6 +22,7 @@ from .schema import (
     DATASET_CONTENT_COLUMNS,
     batch_datasets,
     batch_last_seen,
+    batch_status_history,
     batches,
     datasets,
 )
@@ -102,26 +103,45 @@ def write_batches(
     """Write ``chunk`` inside the caller's transaction and say what changed."""
     outcome = LoadOutcome()
     ids = [rows.batch_id for rows in chunk]
-    known = dict(
-        connection.execute(
-            select(batches.c.batch_id, batches.c.content_hash).where(batches.c.batch_id.in_(ids))
-        ).all()
-    )
+    known = {
+        row.batch_id: row
+        for row in connection.execute(
+            select(batches.c.batch_id, batches.c.content_hash, batches.c.status).where(
+                batches.c.batch_id.in_(ids)
+            )
+        )
+    }
     to_write: list[BatchRows] = []
+    status_changes: list[dict] = []
     for rows in chunk:
-        if rows.batch_id not in known:
+        stored = known.get(rows.batch_id)
+        if stored is None:
             outcome.inserted.append(rows.batch_id)
             to_write.append(rows)
-        elif known[rows.batch_id] != rows.content_hash:
+        elif stored.content_hash != rows.content_hash:
             outcome.updated.append(rows.batch_id)
             to_write.append(rows)
         else:
             outcome.unchanged.append(rows.batch_id)
+            continue
+        old_status = stored.status if stored is not None else None
+        if old_status != rows.batch["status"]:
+            status_changes.append(
+                {
+                    "batch_id": rows.batch_id,
+                    "old_status": old_status,
+                    "new_status": rows.batch["status"],
+                    "observed_at": now,
+                    "run_id": run_id,
+                }
+            )
 
     if to_write:
         _write_datasets(connection, to_write, run_id, now)
         _write_batch_rows(connection, to_write, run_id, now)
         _write_links(connection, to_write, replaced=outcome.updated)
+    if status_changes:
+        connection.execute(insert(batch_status_history), status_changes)
     seen = [
         {"batch_id": batch_id, "last_seen_at": now, "last_seen_run_id": run_id} for batch_id in ids
     ]

@@ -322,7 +322,59 @@ etl_failures = Table(
     **_MYSQL,
 )
 
-TABLES = (etl_runs, batches, batch_last_seen, datasets, batch_datasets, etl_failures)
+batch_status_history = Table(
+    "batch_status_history",
+    metadata,
+    Column(
+        "history_id",
+        Integer,
+        primary_key=True,
+        autoincrement=True,
+        comment="Sequential id of the observation.",
+    ),
+    Column(
+        "batch_id",
+        Uuid,
+        ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="The batch.",
+    ),
+    Column(
+        "old_status",
+        String(16),
+        comment="Status before the change; NULL on the batch's first observation.",
+    ),
+    Column("new_status", String(16), nullable=False, comment="Status the sync found."),
+    Column(
+        "observed_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When the sync stored the change (UTC); the batch changed at or before it.",
+    ),
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that observed the change.",
+    ),
+    Index("ix_batch_status_history_batch_id", "batch_id", "observed_at"),
+    comment=(
+        "One row each time a sync finds a batch's status changed, and one when it first sees "
+        "the batch. Nothing is written while the status stays the same."
+    ),
+    **_MYSQL,
+)
+
+TABLES = (
+    etl_runs,
+    batches,
+    batch_last_seen,
+    datasets,
+    batch_datasets,
+    etl_failures,
+    batch_status_history,
+)
 
 # Columns of ``batches`` that come from the payload; the content hash covers these and the
 # batch's dataset list.

@@ -95,3 +95,17 @@ CREATE TABLE batch_datasets (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Which datasets each batch lists, as of its last sync.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_batch_datasets_dataset_id ON batch_datasets (dataset_id);
+
+CREATE TABLE batch_status_history (
+	history_id INTEGER NOT NULL COMMENT 'Sequential id of the observation.' AUTO_INCREMENT, 
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	old_status VARCHAR(16) COMMENT 'Status before the change; NULL on the batch''s first observation.', 
+	new_status VARCHAR(16) NOT NULL COMMENT 'Status the sync found.', 
+	observed_at DATETIME(6) NOT NULL COMMENT 'When the sync stored the change (UTC); the batch changed at or before it.', 
+	run_id INTEGER NOT NULL COMMENT 'Run that observed the change.', 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row each time a sync finds a batch''s status changed, and one when it first sees the batch. Nothing is written while the status stays the same.' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_batch_status_history_batch_id ON batch_status_history (batch_id, observed_at);

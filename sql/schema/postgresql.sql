@@ -215,3 +215,31 @@ COMMENT ON TABLE batch_datasets IS 'Which datasets each batch lists, as of its l
 COMMENT ON COLUMN batch_datasets.batch_id IS 'The batch.';
 
 COMMENT ON COLUMN batch_datasets.dataset_id IS 'A dataset the batch lists now.';
+
+CREATE TABLE batch_status_history (
+	history_id SERIAL NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	old_status VARCHAR(16), 
+	new_status VARCHAR(16) NOT NULL, 
+	observed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_batch_status_history_batch_id ON batch_status_history (batch_id, observed_at);
+
+COMMENT ON TABLE batch_status_history IS 'One row each time a sync finds a batch''s status changed, and one when it first sees the batch. Nothing is written while the status stays the same.';
+
+COMMENT ON COLUMN batch_status_history.history_id IS 'Sequential id of the observation.';
+
+COMMENT ON COLUMN batch_status_history.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN batch_status_history.old_status IS 'Status before the change; NULL on the batch''s first observation.';
+
+COMMENT ON COLUMN batch_status_history.new_status IS 'Status the sync found.';
+
+COMMENT ON COLUMN batch_status_history.observed_at IS 'When the sync stored the change (UTC); the batch changed at or before it.';
+
+COMMENT ON COLUMN batch_status_history.run_id IS 'Run that observed the change.';

@@ -95,3 +95,17 @@ CREATE TABLE batch_datasets (
 );
 
 CREATE INDEX ix_batch_datasets_dataset_id ON batch_datasets (dataset_id);
+
+CREATE TABLE batch_status_history (
+	history_id INTEGER NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	old_status VARCHAR(16), 
+	new_status VARCHAR(16) NOT NULL, 
+	observed_at DATETIME NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_batch_status_history_batch_id ON batch_status_history (batch_id, observed_at);
