@@ -3,7 +3,8 @@
 Exit codes (also in ``--help``):
   0  every batch loaded
   1  some batches or ID lines failed; the rest loaded
-  2  usage or configuration error (bad flag, missing token, unreadable or empty ID file)
+  2  usage or configuration error (bad flag, missing token, unreadable or empty ID file,
+     outdated database schema)
   3  fatal: token rejected, database unreachable
   4  another run holds the database's lock; nothing was done
   130  stopped by SIGINT or SIGTERM; the run is recorded as aborted
@@ -21,7 +22,7 @@ import click
 
 from . import __version__
 from .client import RetryPolicy
-from .config import load_settings
+from .config import load_database_url, load_settings, redact_url
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -29,6 +30,7 @@ from .errors import (
     EtlError,
     InputFileError,
     RunLockedError,
+    SchemaVersionError,
     TokenRejectedError,
 )
 from .ids import read_id_file
@@ -43,6 +45,7 @@ _EXIT_BY_STATUS = {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}
 _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (InputFileError, EXIT_USAGE),
+    (SchemaVersionError, EXIT_USAGE),
     (TokenRejectedError, EXIT_FATAL),
     (ApiUnreachableError, EXIT_FATAL),
     (DatabaseUnavailableError, EXIT_FATAL),
@@ -54,7 +57,8 @@ Exit codes:
   0    every batch loaded
   1    some batches or ID lines failed; the rest loaded
   2    usage or configuration error (bad flag, missing token,
-       unreadable ID file, or one with no valid batch ID)
+       unreadable ID file, or one with no valid batch ID,
+       database schema outdated: run `db upgrade`)
   3    fatal: the token was rejected, the API cannot be
        reached at all, the database is unreachable or
        stopped accepting writes, or an internal error
@@ -178,6 +182,11 @@ def main() -> None:
 @click.option(
     "--fail-fast", is_flag=True, help="Stop at the first failed batch or ID line (exit 1)."
 )
+@click.option(
+    "--auto-migrate",
+    is_flag=True,
+    help="Upgrade an outdated database schema first (as `db upgrade` does) instead of exiting 2.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print what happens to every batch.")
 def sync_command(
     ids_path,
@@ -192,6 +201,7 @@ def sync_command(
     max_attempts,
     max_retry_wait,
     fail_fast,
+    auto_migrate,
     verbose,
 ) -> None:
     """Fetch the batches listed in FILE and upsert them into the database."""
@@ -215,6 +225,7 @@ def sync_command(
             retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
             fail_fast=fail_fast,
             max_requests_per_second=max_rps,
+            auto_migrate=auto_migrate,
         )
     except EtlError as error:
         _fail(error, token)
@@ -241,9 +252,68 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
+@main.command("check")
+@click.option("--ids", "ids_path", metavar="FILE", help="Also check this ID file ('-' for stdin).")
+@click.option(
+    "--token", "token_flag", metavar="TOKEN", help="Prolific API token [env PROLIFIC_API_TOKEN]."
+)
+@click.option("--api-url", metavar="URL", help="API base URL [env PROLIFIC_API_URL].")
+@click.option("--database-url", metavar="URL", help="SQLAlchemy database URL [env DATABASE_URL].")
+def check_command(ids_path, token_flag, api_url, database_url) -> None:
+    """Check the setup: settings, token, database, schema and ID file; write nothing.
+
+    Makes one request to the API (for a batch ID nobody has) to see whether the token is
+    accepted. Exits 0 when every check passed or was skipped, 1 when any failed.
+    """
+    from .check import render, run_checks
+
+    checks = run_checks(
+        api_token=token_flag, api_url=api_url, database_url=database_url, ids_path=ids_path
+    )
+    render(checks, click.echo)
+    failed = sum(check.failed for check in checks)
+    click.echo(f"{failed} check(s) failed" if failed else "ready: every check passed")
+    sys.exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+)
+def upgrade_command(database_url: str | None) -> None:
+    """Bring the database's schema up to this version, in place, keeping every row.
+
+    Creates the schema in an empty database; does nothing when it is already current. Waits for
+    no one: if a sync is running on the database, exits 4.
+    """
+    from .db import connect
+    from .lock import run_lock
+    from .migrate import upgrade
+
+    try:
+        url = load_database_url(database_url)
+        engine = connect(url)
+        try:
+            with run_lock(engine):
+                before = upgrade(engine)
+        finally:
+            engine.dispose()
+    except EtlError as error:
+        _fail(error)
+    where = redact_url(url)
+    if before.is_current:
+        click.echo(f"{where}: already at revision {before.head}; nothing to do")
+    elif before.is_empty:
+        click.echo(f"{where}: created the schema at revision {before.head}")
+    else:
+        click.echo(f"{where}: upgraded from revision {before.current} to {before.head}")
 
 
 @db_group.command("ddl")

@@ -61,17 +61,7 @@ def load_settings(
 
     Raises ConfigError when the token is missing or a value is malformed.
     """
-    environ = os.environ if environ is None else environ
-    dotenv_path = Path(".env") if dotenv_path is None else dotenv_path
-    dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-
-    def pick(flag: object, name: str) -> str | None:
-        if flag is not None:
-            return str(flag)
-        if environ.get(name):
-            return environ[name]
-        return dotenv.get(name) or None
-
+    pick = _Sources(environ, dotenv_path).pick
     token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
     if not token:
         raise ConfigError(
@@ -98,6 +88,34 @@ def load_settings(
             pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
         ),
     )
+
+
+def load_database_url(
+    database_url: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+) -> str:
+    """The database URL alone, resolved like ``load_settings`` does, for commands that do not
+    talk to the API (and so need no token)."""
+    raw = _Sources(environ, dotenv_path).pick(database_url, "DATABASE_URL")
+    return normalize_database_url(raw or DEFAULT_DATABASE_URL)
+
+
+class _Sources:
+    """Flag, then environment, then ``.env`` in the working directory."""
+
+    def __init__(self, environ: Mapping[str, str] | None, dotenv_path: Path | None) -> None:
+        self.environ = os.environ if environ is None else environ
+        path = Path(".env") if dotenv_path is None else dotenv_path
+        self.dotenv = {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+    def pick(self, flag: object, name: str) -> str | None:
+        if flag is not None:
+            return str(flag)
+        if self.environ.get(name):
+            return self.environ[name]
+        return self.dotenv.get(name) or None
 
 
 def normalize_database_url(raw: str) -> str:

@@ -1,15 +1,13 @@
-"""Connecting to the database and making sure the schema exists."""
+"""Connecting to the database."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from . import __version__
 from .config import redact_url
 from .errors import DatabaseUnavailableError
-from .schema import metadata
 
 
 def connect(database_url: str, *, pool_size: int = 5) -> Engine:
@@ -41,29 +39,6 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
             f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
     return engine
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet, and check that the others match this version.
-
-    Raises DatabaseUnavailableError when the schema cannot be created or an existing table's
-    columns differ from what this version writes.
-    """
-    try:
-        metadata.create_all(engine, checkfirst=True)
-        inspector = inspect(engine)
-        for table in metadata.sorted_tables:
-            found = {column["name"] for column in inspector.get_columns(table.name)}
-            expected = set(table.columns.keys())
-            if found != expected:
-                raise DatabaseUnavailableError(
-                    f"table {table.name} does not match prolific-etl {__version__}: "
-                    f"missing {sorted(expected - found) or 'nothing'}, "
-                    f"unexpected {sorted(found - expected) or 'nothing'}; "
-                    "this database was made by another version"
-                )
-    except DBAPIError as exc:
-        raise DatabaseUnavailableError(f"cannot create the schema: {first_line(exc.orig)}") from exc
 
 
 def is_alive(engine: Engine) -> bool:

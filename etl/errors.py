@@ -47,6 +47,11 @@ class DatabaseUnavailableError(EtlError):
     """The database cannot be reached or written to (exit code 3)."""
 
 
+class SchemaVersionError(EtlError):
+    """The database's schema is not the one this version writes: outdated (run ``prolific-etl
+    db upgrade``), made by a newer version, or not made by prolific-etl (exit code 2)."""
+
+
 class RunLockedError(EtlError):
     """Another run holds the database's run lock (exit code 4)."""
 

@@ -101,26 +101,55 @@ def write_batches(
     connection: Connection, chunk: Sequence[BatchRows], run_id: int, now: datetime
 ) -> LoadOutcome:
     """Write ``chunk`` inside the caller's transaction and say what changed."""
-    outcome = LoadOutcome()
     ids = [rows.batch_id for rows in chunk]
+    outcome, status_changes = _compare_with_stored(connection, chunk, run_id, now)
+    unchanged = set(outcome.unchanged)
+    to_write = [rows for rows in chunk if rows.batch_id not in unchanged]
+    if to_write:
+        _write_datasets(connection, to_write, run_id, now)
+        _write_batch_rows(connection, to_write, run_id, now)
+        _write_links(connection, to_write, replaced=outcome.updated)
+    if status_changes:
+        connection.execute(insert(batch_status_history), status_changes)
+    seen = [
+        {"batch_id": batch_id, "last_seen_at": now, "last_seen_run_id": run_id} for batch_id in ids
+    ]
+    connection.execute(
+        upsert(batch_last_seen, connection.dialect, ("last_seen_at", "last_seen_run_id")), seen
+    )
+    return outcome
+
+
+def preview_chunk(engine: Engine, chunk: Sequence[BatchRows]) -> LoadOutcome:
+    """What ``load_chunk`` would do with ``chunk``, found by reading only (for --dry-run)."""
+    if not chunk:
+        return LoadOutcome()
+    with engine.connect() as connection:
+        outcome, _ = _compare_with_stored(connection, chunk, run_id=0, now=None)
+        connection.rollback()
+    return outcome
+
+
+def _compare_with_stored(
+    connection: Connection, chunk: Sequence[BatchRows], run_id: int, now: datetime | None
+) -> tuple[LoadOutcome, list[dict]]:
+    """Sort ``chunk`` into new, changed and unchanged batches, and list the status changes."""
+    outcome = LoadOutcome()
     known = {
         row.batch_id: row
         for row in connection.execute(
             select(batches.c.batch_id, batches.c.content_hash, batches.c.status).where(
-                batches.c.batch_id.in_(ids)
+                batches.c.batch_id.in_([rows.batch_id for rows in chunk])
             )
         )
     }
-    to_write: list[BatchRows] = []
     status_changes: list[dict] = []
     for rows in chunk:
         stored = known.get(rows.batch_id)
         if stored is None:
             outcome.inserted.append(rows.batch_id)
-            to_write.append(rows)
         elif stored.content_hash != rows.content_hash:
             outcome.updated.append(rows.batch_id)
-            to_write.append(rows)
         else:
             outcome.unchanged.append(rows.batch_id)
             continue
@@ -135,20 +164,7 @@ def write_batches(
                     "run_id": run_id,
                 }
             )
-
-    if to_write:
-        _write_datasets(connection, to_write, run_id, now)
-        _write_batch_rows(connection, to_write, run_id, now)
-        _write_links(connection, to_write, replaced=outcome.updated)
-    if status_changes:
-        connection.execute(insert(batch_status_history), status_changes)
-    seen = [
-        {"batch_id": batch_id, "last_seen_at": now, "last_seen_run_id": run_id} for batch_id in ids
-    ]
-    connection.execute(
-        upsert(batch_last_seen, connection.dialect, ("last_seen_at", "last_seen_run_id")), seen
-    )
-    return outcome
+    return outcome, status_changes
 
 
 def _write_batch_rows(

@@ -15,7 +15,7 @@ from itertools import islice
 
 from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy
 from .config import Settings
-from .db import connect, ensure_schema
+from .db import connect
 from .errors import (
     ApiUnavailableError,
     ApiUnreachableError,
@@ -28,6 +28,7 @@ from .errors import (
 from .ids import IdFile, read_id_file
 from .load import load_chunk
 from .lock import RunLock, run_lock
+from .migrate import ensure_schema
 from .runs import (
     Failure,
     finish_run,
@@ -101,13 +102,15 @@ def sync(
     retry_policy: RetryPolicy | None = None,
     fail_fast: bool = False,
     max_requests_per_second: float | None = None,
+    auto_migrate: bool = False,
 ) -> SyncResult:
     """Run the job once and return its result.
 
     ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
     after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
-    (retries included). Raises InputFileError for an unreadable or empty ID
-    file, RunLockedError when another run holds the database, TokenRejectedError and
+    (retries included); ``auto_migrate`` upgrades an outdated database schema instead of
+    refusing it. Raises InputFileError for an unreadable or empty ID file, RunLockedError when
+    another run holds the database, SchemaVersionError, TokenRejectedError and
     DatabaseUnavailableError; batch failures are recorded and reflected in the result.
     """
     started = time.monotonic()
@@ -115,7 +118,7 @@ def sync(
     engine = connect(settings.database_url, pool_size=2)
     try:
         with run_lock(engine) as lock:
-            ensure_schema(engine)
+            ensure_schema(engine, auto_migrate=auto_migrate)
             result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
             result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
             aborted = mark_interrupted_runs(engine, by_run=result.run_id)

@@ -269,17 +269,25 @@ def test_a_database_that_refuses_writes_is_fatal_and_the_next_run_recovers(
     assert [r["status"] for r in read_table(database_url, "etl_runs")] == ["aborted", "succeeded"]
 
 
-def test_a_database_made_by_another_version_is_refused_clearly(tmp_path, api, ids_file):
+def test_a_column_a_team_added_by_hand_does_not_stop_the_job(tmp_path, api, ids_file, batches):
+    # Versions are told apart by the schema revision (tests/test_migrations.py); a column of
+    # the team's own beside ours is theirs to keep.
     database_url = f"sqlite:///{tmp_path / 'etl.db'}"
     assert cli_sync(api.url, database_url, ids_file).exit_code == 0
     with sqlite3.connect(tmp_path / "etl.db") as connection:
-        connection.execute("ALTER TABLE batches ADD COLUMN legacy_column TEXT")
+        connection.execute("ALTER TABLE batches ADD COLUMN reviewer_notes TEXT")
+        connection.execute("UPDATE batches SET reviewer_notes = 'checked'")
+    changed = {**batches[0], "status": "ERROR" if batches[0]["status"] != "ERROR" else "READY"}
+    api.put_batch(changed)
 
     result = cli_sync(api.url, database_url, ids_file)
 
-    assert result.exit_code == 3
-    assert "table batches does not match prolific-etl" in result.stderr
-    assert "unexpected ['legacy_column']" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "1 updated" in result.stdout
+    with sqlite3.connect(tmp_path / "etl.db") as connection:
+        rows = connection.execute("SELECT batch_id, status, reviewer_notes FROM batches").fetchall()
+    assert {notes for _, _, notes in rows} == {"checked"}
+    assert (changed["id"], changed["status"], "checked") in rows
 
 
 def test_kill_9_inside_a_write_transaction_leaves_no_trace_of_it(tmp_path, many_batches, many_ids):

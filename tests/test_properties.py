@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete
 
-from etl.db import ensure_schema
 from etl.errors import BatchError
 from etl.load import load_chunk
+from etl.migrate import ensure_schema
 from etl.schema import TABLES, etl_runs
 from etl.transform import flatten_batch
 from etl.validate import parse_batch

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from etl.db import ensure_schema
+from etl.migrate import ensure_schema
 from etl.schema import DIALECTS, ddl, metadata
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "schema"

@@ -1,0 +1,223 @@
+"""``prolific-etl check``: is this setup ready for a nightly run, and if not, what to do.
+
+Each check reports passed, failed (with the fix) or skipped (when an earlier failure makes it
+meaningless). Nothing is written: no table, no run row, and no SQLite file is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from .client import ProlificClient, RetryPolicy
+from .config import Settings, load_database_url, load_settings, redact_url
+from .db import connect
+from .errors import (
+    ApiUnavailableError,
+    BatchError,
+    ConfigError,
+    DatabaseUnavailableError,
+    InputFileError,
+    TokenRejectedError,
+)
+from .ids import read_id_file
+from .migrate import schema_state
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+# A batch ID nobody has: asking for it costs the API a lookup and tells 401 from the rest.
+PROBE_BATCH_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+
+def run_checks(
+    *,
+    api_token: str | None = None,
+    api_url: str | None = None,
+    database_url: str | None = None,
+    ids_path: str | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+) -> list[Check]:
+    """Check configuration, token, database, schema and (when given) the ID file."""
+    checks: list[Check] = []
+    settings: Settings | None = None
+    try:
+        settings = load_settings(
+            api_token=api_token,
+            api_url=api_url,
+            database_url=database_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        checks.append(
+            Check(
+                "configuration",
+                PASSED,
+                f"API {settings.api_url}, database {redact_url(settings.database_url)}",
+            )
+        )
+    except ConfigError as error:
+        checks.append(
+            Check(
+                "configuration",
+                FAILED,
+                str(error),
+                "set it in the environment or in .env in the working directory (see .env.example)",
+            )
+        )
+    checks.append(_check_token(settings))
+    url = settings.database_url if settings else _database_url_or_none(database_url)
+    checks += _check_database(url)
+    checks.append(_check_id_file(ids_path))
+    return checks
+
+
+def _database_url_or_none(database_url: str | None) -> str | None:
+    try:
+        return load_database_url(database_url)
+    except ConfigError:
+        return None
+
+
+def _check_token(settings: Settings | None) -> Check:
+    name = "API token"
+    if settings is None:
+        return Check(name, SKIPPED, "no usable configuration")
+    client = ProlificClient(
+        settings.api_url,
+        settings.api_token,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retry_policy=RetryPolicy(max_attempts=1),
+        pool_size=1,
+    )
+    with client:
+        try:
+            client.fetch_batch(PROBE_BATCH_ID)
+        except TokenRejectedError:
+            return Check(
+                name,
+                FAILED,
+                f"{settings.api_url} rejected the token (HTTP 401)",
+                "create a new token in Prolific's workspace settings and set PROLIFIC_API_TOKEN",
+            )
+        except ApiUnavailableError as error:
+            return Check(
+                name,
+                FAILED,
+                f"cannot get an answer from {settings.api_url}: {error.message}",
+                "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
+            )
+        except BatchError as error:
+            status = f"HTTP {error.http_status}" if error.http_status else error.kind
+            return Check(name, PASSED, f"accepted by {settings.api_url} ({status} for a probe)")
+    return Check(name, PASSED, f"accepted by {settings.api_url}")
+
+
+def _check_database(url: str | None) -> list[Check]:
+    if url is None:
+        return [
+            Check("database", SKIPPED, "no usable configuration"),
+            Check("schema", SKIPPED, "no database"),
+        ]
+    where = redact_url(url)
+    missing_file = _missing_sqlite_file(url)
+    if missing_file is not None:
+        if not missing_file.parent.is_dir():
+            return [
+                Check(
+                    "database",
+                    FAILED,
+                    f"{where}: the directory {missing_file.parent} does not exist",
+                    "create the directory or point DATABASE_URL elsewhere",
+                ),
+                Check("schema", SKIPPED, "no database"),
+            ]
+        return [
+            Check("database", PASSED, f"{where}: the first sync creates this SQLite file"),
+            Check("schema", PASSED, "created by the first sync"),
+        ]
+    try:
+        engine = connect(url, pool_size=1)
+    except DatabaseUnavailableError as error:
+        return [
+            Check(
+                "database",
+                FAILED,
+                str(error),
+                "check DATABASE_URL (host, port, user, password, database name) and that the "
+                "server is running and reachable from here",
+            ),
+            Check("schema", SKIPPED, "no database"),
+        ]
+    try:
+        state = schema_state(engine)
+    finally:
+        engine.dispose()
+    database = Check("database", PASSED, f"{where}: reachable")
+    if state.is_empty or state.is_current:
+        return [database, Check("schema", PASSED, state.describe())]
+    fix = (
+        "upgrade prolific-etl to the version that made this database"
+        if not state.known
+        else "run `prolific-etl db upgrade` (or sync with --auto-migrate)"
+    )
+    return [database, Check("schema", FAILED, f"the database is at {state.describe()}", fix)]
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _check_id_file(ids_path: str | None) -> Check:
+    name = "ID file"
+    if ids_path is None:
+        return Check(name, SKIPPED, "no --ids given")
+    try:
+        id_file = read_id_file(ids_path)
+    except InputFileError as error:
+        lines = "".join(f"\n{bad}" for bad in error.bad_lines[:10])
+        return Check(name, FAILED, f"{error}{lines}", "fix the path or the file's contents")
+    if id_file.bad_lines:
+        shown = "\n".join(str(bad) for bad in id_file.bad_lines[:10])
+        more = len(id_file.bad_lines) - 10
+        shown += f"\n... and {more} more" if more > 0 else ""
+        return Check(
+            name,
+            FAILED,
+            f"{len(id_file.bad_lines)} bad line(s) beside {len(id_file.batch_ids)} valid ID(s):"
+            f"\n{shown}",
+            "correct or delete those lines (comments start with #); a sync would record each "
+            "as a failure and exit 1",
+        )
+    return Check(name, PASSED, f"{id_file.source}: {len(id_file.batch_ids)} batch ID(s)")
+
+
+def render(checks: list[Check], echo: Callable[[str], None]) -> None:
+    """Print the checks for a person: one line each, then the detail and fix of failures."""
+    width = max(len(check.name) for check in checks)
+    for check in checks:
+        lines = check.detail.splitlines() or [""]
+        echo(f"{check.status.upper():7} {check.name:{width}}  {lines[0]}")
+        for line in lines[1:]:
+            echo(f"{'':7} {'':{width}}    {line}")
+        if check.fix and check.failed:
+            echo(f"{'':7} {'':{width}}  fix: {check.fix}")

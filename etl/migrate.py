@@ -1,0 +1,165 @@
+"""Schema versions: Alembic migrations, run by the job on its own connection.
+
+A new database is created by running every migration; an existing one is upgraded in place by
+``upgrade`` (``prolific-etl db upgrade``, or ``sync --auto-migrate``). The revision a database is at
+is kept in the ``etl_schema_version`` table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.exc import DBAPIError
+
+from .db import first_line
+from .errors import DatabaseUnavailableError, SchemaVersionError
+
+VERSION_TABLE = "etl_schema_version"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for this package, bound to ``connection`` when one is given."""
+    config = Config()
+    config.set_main_option("script_location", "etl:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Which revision a database is at, next to the one this version of prolific-etl writes.
+
+    ``current`` is None for a database without our tables. ``unversioned`` marks a database made
+    by prolific-etl 0.1.0 (before migrations): it has the initial tables but no version table.
+    """
+
+    current: str | None
+    head: str
+    known: bool = True
+    unversioned: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.current is None
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+    def describe(self) -> str:
+        if self.is_empty:
+            return f"no prolific-etl tables yet (this version creates revision {self.head})"
+        if not self.known:
+            return (
+                f"revision {self.current}, which this version of prolific-etl does not know: "
+                "the database was upgraded by a newer version; upgrade prolific-etl"
+            )
+        if self.is_current:
+            return f"revision {self.current}, current"
+        made = " (made before schema versions were recorded)" if self.unversioned else ""
+        return (
+            f"revision {self.current}{made}, but this version needs {self.head}: "
+            "run `prolific-etl db upgrade` (or sync with --auto-migrate)"
+        )
+
+
+def head_revision() -> str:
+    return _scripts().get_current_head()
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where ``engine``'s database stands against this version's migrations."""
+    head = head_revision()
+    tables = set(inspect(engine).get_table_names())
+    if VERSION_TABLE in tables:
+        with engine.connect() as connection:
+            current = _migration_context(connection).get_current_revision()
+        known = current is None or _is_known(current)
+        return SchemaState(current=current, head=head, known=known)
+    if tables & set(INITIAL_TABLES):
+        return SchemaState(current=INITIAL_REVISION, head=head, unversioned=True)
+    return SchemaState(current=None, head=head)
+
+
+def upgrade(engine: Engine) -> SchemaState:
+    """Bring the database to this version's schema in place, keeping its rows.
+
+    Creates the schema in an empty database. Returns the state before the upgrade. Raises
+    SchemaVersionError for a database made by a newer version, DatabaseUnavailableError when
+    the database refuses the DDL.
+    """
+    before = schema_state(engine)
+    if not before.known:
+        raise SchemaVersionError(f"cannot upgrade: the database is at {before.describe()}")
+    if before.is_current:
+        return before
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(connection)
+            if before.unversioned:
+                _check_initial_tables(connection)
+                command.stamp(config, INITIAL_REVISION)
+            command.upgrade(config, "head")
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(
+            f"cannot upgrade the schema: {first_line(exc.orig)}"
+        ) from exc
+    return before
+
+
+def ensure_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
+    """Make sure the database has this version's schema before a run writes to it.
+
+    An empty database gets the schema. An outdated one is upgraded when ``auto_migrate`` is
+    set; otherwise SchemaVersionError says what to run. So is one made by a newer version.
+    """
+    state = schema_state(engine)
+    if state.is_current:
+        return
+    if state.is_empty or (auto_migrate and state.known):
+        upgrade(engine)
+        return
+    raise SchemaVersionError(f"the database schema is at {state.describe()}")
+
+
+# The tables of revision 0001, which prolific-etl 0.1.0 created without a version table.
+INITIAL_REVISION = "0001"
+INITIAL_TABLES = (
+    "etl_runs",
+    "batches",
+    "batch_last_seen",
+    "datasets",
+    "batch_datasets",
+    "etl_failures",
+)
+
+
+def _check_initial_tables(connection: Connection) -> None:
+    missing = set(INITIAL_TABLES) - set(inspect(connection).get_table_names())
+    if missing:
+        raise SchemaVersionError(
+            "the database has some prolific-etl tables but not "
+            f"{', '.join(sorted(missing))}, and no schema version; it was not made by "
+            "prolific-etl, or only partly: restore it or start from an empty database"
+        )
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _is_known(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _migration_context(connection: Connection) -> MigrationContext:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})

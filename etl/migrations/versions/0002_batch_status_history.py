@@ -1,0 +1,79 @@
+"""batch_status_history: one row per observed status change, for time-in-status reporting.
+
+Databases that already hold batches get one first observation per batch: its current status,
+observed when the batch last changed (the only time we know it had that status).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from etl.schema import UTCDateTime
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "batch_status_history",
+        sa.Column(
+            "history_id",
+            sa.Integer(),
+            autoincrement=True,
+            nullable=False,
+            comment="Sequential id of the observation.",
+        ),
+        sa.Column("batch_id", sa.String(length=36), nullable=False, comment="The batch."),
+        sa.Column(
+            "old_status",
+            sa.String(length=16),
+            nullable=True,
+            comment="Status before the change; NULL on the batch's first observation.",
+        ),
+        sa.Column(
+            "new_status", sa.String(length=16), nullable=False, comment="Status the sync found."
+        ),
+        sa.Column(
+            "observed_at",
+            UTCDateTime(),
+            nullable=False,
+            comment="When the sync stored the change (UTC); the batch changed at or before it.",
+        ),
+        sa.Column("run_id", sa.Integer(), nullable=False, comment="Run that observed the change."),
+        sa.ForeignKeyConstraint(["batch_id"], ["batches.batch_id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["etl_runs.run_id"],
+        ),
+        sa.PrimaryKeyConstraint("history_id"),
+        comment=(
+            "One row each time a sync finds a batch's status changed, and one when it first sees "
+            "the batch. Nothing is written while the status stays the same."
+        ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+        mysql_engine="InnoDB",
+    )
+    op.create_index(
+        "ix_batch_status_history_batch_id",
+        "batch_status_history",
+        ["batch_id", "observed_at"],
+        unique=False,
+    )
+    op.execute(
+        "INSERT INTO batch_status_history (batch_id, old_status, new_status, observed_at, run_id) "
+        "SELECT batch_id, NULL, status, last_changed_at, last_changed_run_id FROM batches "
+        "ORDER BY last_changed_at, batch_id"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("batch_status_history")

@@ -1,0 +1,169 @@
+"""``prolific-etl check``: every setup problem is named, with its fix, and nothing is written."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from click.testing import CliRunner
+from test_migrations import upgrade_to
+
+from etl.cli import main
+
+from conftest import TOKEN
+
+
+def run_check(api, database_url: str, *args: str, token: str | None = TOKEN):
+    env = {"PROLIFIC_API_URL": api.url, "DATABASE_URL": database_url}
+    if token is not None:
+        env["PROLIFIC_API_TOKEN"] = token
+    return CliRunner().invoke(main, ["check", *args], env=env, catch_exceptions=False)
+
+
+def statuses(output: str) -> dict[str, str]:
+    """{check name: PASSED/FAILED/SKIPPED} from the command's output."""
+    found = re.findall(
+        r"^(PASSED|FAILED|SKIPPED) +(configuration|API token|database|schema|ID file) ",
+        output,
+        re.MULTILINE,
+    )
+    return {name: status for status, name in found}
+
+
+def test_a_good_setup_passes_every_check(api, database_url, run_sync, ids_file):
+    assert run_sync(database_url, ids_file).exit_code == 0
+
+    result = run_check(api, database_url, "--ids", str(ids_file))
+
+    assert result.exit_code == 0, result.output
+    assert statuses(result.output) == {
+        "configuration": "PASSED",
+        "API token": "PASSED",
+        "database": "PASSED",
+        "schema": "PASSED",
+        "ID file": "PASSED",
+    }
+    assert "revision 0002, current" in result.output
+    assert f"{ids_file}: 12 batch ID(s)" in result.output
+    assert result.output.rstrip().endswith("ready: every check passed")
+    # The token probe asked for one made-up batch, with the token.
+    probe = api.requests[-1]
+    assert probe.authorized
+    assert probe.batch_id == "00000000-0000-0000-0000-000000000000"
+
+
+def test_a_new_sqlite_database_is_fine_and_is_not_created(api, tmp_path, ids_file):
+    database = tmp_path / "new.db"
+
+    result = run_check(api, f"sqlite:///{database}", "--ids", str(ids_file))
+
+    assert result.exit_code == 0, result.output
+    assert "the first sync creates this SQLite file" in result.output
+    assert not database.exists()
+
+
+def test_no_token_fails_configuration_and_skips_the_token_check(api, sqlite_url):
+    result = run_check(api, sqlite_url, token=None)
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["configuration"] == "FAILED"
+    assert statuses(result.output)["API token"] == "SKIPPED"
+    assert "no API token: set PROLIFIC_API_TOKEN" in result.output
+    assert "fix: set it in the environment or in .env" in result.output
+    assert statuses(result.output)["database"] == "PASSED"
+    assert api.requests == []
+
+
+def test_a_rejected_token_fails_with_the_fix(api, sqlite_url):
+    result = run_check(api, sqlite_url, token="revoked-token-123")
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["API token"] == "FAILED"
+    assert f"{api.url} rejected the token (HTTP 401)" in result.output
+    assert "fix: create a new token" in result.output
+    assert result.output.rstrip().endswith("1 check(s) failed")
+
+
+def test_an_unreachable_api_is_not_called_a_bad_token(sqlite_url):
+    result = CliRunner().invoke(
+        main,
+        ["check"],
+        env={
+            "PROLIFIC_API_TOKEN": TOKEN,
+            "PROLIFIC_API_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": sqlite_url,
+            "ETL_CONNECT_TIMEOUT": "2",
+        },
+    )
+    assert result.exit_code == 1
+    assert "cannot get an answer from http://127.0.0.1:9" in result.output
+    assert "fix: check PROLIFIC_API_URL" in result.output
+
+
+def test_an_unreachable_database_fails_and_skips_the_schema(api):
+    url = "postgresql://etl:secret-pw@127.0.0.1:9/nowhere"
+
+    result = run_check(api, url)
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["database"] == "FAILED"
+    assert statuses(result.output)["schema"] == "SKIPPED"
+    assert "cannot connect to postgresql+psycopg://etl:***@127.0.0.1:9/nowhere" in result.output
+    assert "secret-pw" not in result.output
+    assert "fix: check DATABASE_URL" in result.output
+
+
+def test_a_sqlite_file_in_a_missing_directory_fails(api, tmp_path):
+    result = run_check(api, f"sqlite:///{tmp_path / 'no-such-dir' / 'etl.db'}")
+
+    assert result.exit_code == 1
+    assert f"the directory {tmp_path / 'no-such-dir'} does not exist" in result.output
+
+
+def test_an_outdated_schema_fails_with_the_upgrade_command(api, database_url):
+    upgrade_to(database_url, "0001")
+
+    result = run_check(api, database_url)
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["database"] == "PASSED"
+    assert statuses(result.output)["schema"] == "FAILED"
+    assert "revision 0001, but this version needs 0002" in result.output
+    assert "fix: run `prolific-etl db upgrade`" in result.output
+
+
+def test_bad_id_lines_are_listed_with_file_and_line(api, sqlite_url, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(
+        "# tonight's batches\n"
+        "0b9c5c1e-8f1e-4a4e-9f3a-2d6f0c6b7a11\n"
+        "not-a-batch-id\n"
+        "0b9c5c1e-8f1e-4a4e-9f3a-2d6f0c6b7a1\n",
+        encoding="utf-8",
+    )
+
+    result = run_check(api, sqlite_url, "--ids", str(ids))
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["ID file"] == "FAILED"
+    assert "2 bad line(s) beside 1 valid ID(s)" in result.output
+    assert f"{ids}:3: " in result.output and "'not-a-batch-id'" in result.output
+    assert f"{ids}:4: " in result.output
+
+
+def test_a_missing_id_file_fails(api, sqlite_url, tmp_path):
+    result = run_check(api, sqlite_url, "--ids", str(tmp_path / "missing.txt"))
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["ID file"] == "FAILED"
+    assert "missing.txt" in result.output
+
+
+def test_check_writes_nothing(api, sqlite_url, run_sync, ids_file, tmp_path):
+    assert run_sync(sqlite_url, ids_file).exit_code == 0
+    database = tmp_path / "etl.db"
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
+
+    assert run_check(api, sqlite_url, "--ids", str(ids_file)).exit_code == 0
+
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before
