@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from .client import ProlificClient, RetryPolicy
 from .config import Settings, load_database_url, load_settings, redact_url
-from .db import connect
+from .db import connect, missing_sqlite_file
 from .errors import (
     ApiUnavailableError,
     BatchError,
@@ -135,7 +132,7 @@ def _check_database(url: str | None) -> list[Check]:
             Check("schema", SKIPPED, "no database"),
         ]
     where = redact_url(url)
-    missing_file = _missing_sqlite_file(url)
+    missing_file = missing_sqlite_file(url)
     if missing_file is not None:
         if not missing_file.parent.is_dir():
             return [
@@ -177,14 +174,6 @@ def _check_database(url: str | None) -> list[Check]:
         else "run `prolific-etl db upgrade` (or sync with --auto-migrate)"
     )
     return [database, Check("schema", FAILED, f"the database is at {state.describe()}", fix)]
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    path = Path(parsed.database)
-    return None if path.exists() else path
 
 
 def _check_id_file(ids_path: str | None) -> Check:

@@ -183,6 +183,11 @@ def main() -> None:
     "--fail-fast", is_flag=True, help="Stop at the first failed batch or ID line (exit 1)."
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Fetch and validate everything and say what would change; write nothing at all.",
+)
+@click.option(
     "--auto-migrate",
     is_flag=True,
     help="Upgrade an outdated database schema first (as `db upgrade` does) instead of exiting 2.",
@@ -201,6 +206,7 @@ def sync_command(
     max_attempts,
     max_retry_wait,
     fail_fast,
+    dry_run,
     auto_migrate,
     verbose,
 ) -> None:
@@ -226,6 +232,7 @@ def sync_command(
             fail_fast=fail_fast,
             max_requests_per_second=max_rps,
             auto_migrate=auto_migrate,
+            dry_run=dry_run,
         )
     except EtlError as error:
         _fail(error, token)

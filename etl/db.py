@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +41,15 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
             f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
     return engine
+
+
+def missing_sqlite_file(database_url: str) -> Path | None:
+    """The path of a SQLite database file that does not exist yet; None for anything else."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
 
 
 def is_alive(engine: Engine) -> bool:

@@ -120,8 +120,13 @@ def write_batches(
     return outcome
 
 
-def preview_chunk(engine: Engine, chunk: Sequence[BatchRows]) -> LoadOutcome:
-    """What ``load_chunk`` would do with ``chunk``, found by reading only (for --dry-run)."""
+def preview_chunk(engine: Engine | None, chunk: Sequence[BatchRows]) -> LoadOutcome:
+    """What ``load_chunk`` would do with ``chunk``, found by reading only (for --dry-run).
+
+    ``engine`` None stands for a database without our tables: every batch would be new.
+    """
+    if engine is None:
+        return LoadOutcome(inserted=[rows.batch_id for rows in chunk])
     if not chunk:
         return LoadOutcome()
     with engine.connect() as connection:

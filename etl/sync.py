@@ -15,20 +15,21 @@ from itertools import islice
 
 from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy
 from .config import Settings
-from .db import connect
+from .db import connect, missing_sqlite_file
 from .errors import (
     ApiUnavailableError,
     ApiUnreachableError,
     BatchError,
     DatabaseUnavailableError,
     EtlError,
+    SchemaVersionError,
     TokenRejectedError,
     UnexpectedBatchError,
 )
 from .ids import IdFile, read_id_file
-from .load import load_chunk
+from .load import load_chunk, preview_chunk
 from .lock import RunLock, run_lock
-from .migrate import ensure_schema
+from .migrate import ensure_schema, schema_state
 from .runs import (
     Failure,
     finish_run,
@@ -64,6 +65,7 @@ class SyncResult:
     failures: list[Failure] = field(default_factory=list)
     error_message: str | None = None
     duration: float = 0.0
+    dry_run: bool = False
 
     @property
     def failed(self) -> int:
@@ -81,6 +83,13 @@ class SyncResult:
         }
 
     def summary(self) -> str:
+        if self.dry_run:
+            return (
+                f"dry run {self.status}, nothing written: {self.ids_read} ids, "
+                f"{self.fetched} fetched; would insert {self.inserted}, update {self.updated}, "
+                f"leave {self.unchanged} unchanged; {self.failed} failed, {self.retries} retries "
+                f"in {self.duration:.1f}s"
+            )
         run = f"run {self.run_id}" if self.run_id is not None else "run"
         return (
             f"{run} {self.status}: {self.ids_read} ids, {self.fetched} fetched, "
@@ -103,18 +112,32 @@ def sync(
     fail_fast: bool = False,
     max_requests_per_second: float | None = None,
     auto_migrate: bool = False,
+    dry_run: bool = False,
 ) -> SyncResult:
     """Run the job once and return its result.
 
     ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
     after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
     (retries included); ``auto_migrate`` upgrades an outdated database schema instead of
-    refusing it. Raises InputFileError for an unreadable or empty ID file, RunLockedError when
-    another run holds the database, SchemaVersionError, TokenRejectedError and
-    DatabaseUnavailableError; batch failures are recorded and reflected in the result.
+    refusing it. ``dry_run`` fetches and validates everything and compares it with the
+    database, but writes nothing: no rows, no run, no failures, no schema.
+
+    Raises InputFileError for an unreadable or empty ID file, RunLockedError when another run
+    holds the database, SchemaVersionError, TokenRejectedError and DatabaseUnavailableError;
+    batch failures are recorded and reflected in the result.
     """
     started = time.monotonic()
     id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
+    options = _Options(
+        concurrency=max(1, concurrency),
+        chunk_size=max(1, chunk_size),
+        retry_policy=retry_policy,
+        fail_fast=fail_fast,
+        max_requests_per_second=max_requests_per_second,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        return _dry_run(settings, id_file, options, started)
     engine = connect(settings.database_url, pool_size=2)
     try:
         with run_lock(engine) as lock:
@@ -124,13 +147,6 @@ def sync(
             aborted = mark_interrupted_runs(engine, by_run=result.run_id)
             if aborted:
                 log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
-            options = _Options(
-                concurrency=max(1, concurrency),
-                chunk_size=max(1, chunk_size),
-                retry_policy=retry_policy,
-                fail_fast=fail_fast,
-                max_requests_per_second=max_requests_per_second,
-            )
             try:
                 _Run(engine, lock, settings, result, options).execute(id_file)
             except EtlError as error:
@@ -143,6 +159,35 @@ def sync(
         engine.dispose()
 
 
+def _dry_run(settings: Settings, id_file: IdFile, options: _Options, started: float) -> SyncResult:
+    """The run without a single write; compared with the database when it has our schema."""
+    result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids), dry_run=True)
+    engine = None
+    if missing_sqlite_file(settings.database_url) is None:  # never create the file
+        engine = connect(settings.database_url, pool_size=2)
+    try:
+        if engine is not None:
+            state = schema_state(engine)
+            if not (state.is_current or state.is_empty):
+                raise SchemaVersionError(
+                    f"cannot compare with the database: its schema is at {state.describe()}"
+                )
+            if state.is_empty:
+                engine.dispose()
+                engine = None
+        try:
+            _Run(engine, RunLock(), settings, result, options).execute(id_file)
+        except EtlError as error:
+            error.run_result = result
+            raise
+        finally:
+            result.duration = time.monotonic() - started
+        return result
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
 @dataclass(frozen=True)
 class _Options:
     concurrency: int
@@ -150,6 +195,7 @@ class _Options:
     retry_policy: RetryPolicy | None
     fail_fast: bool
     max_requests_per_second: float | None
+    dry_run: bool = False
 
 
 class _Run:
@@ -160,6 +206,7 @@ class _Run:
         self.lock = lock
         self.token = settings.api_token
         self.fail_fast = options.fail_fast
+        self.dry_run = options.dry_run
         self.result = result
         self.chunk_size = options.chunk_size
         self.concurrency = options.concurrency
@@ -263,8 +310,11 @@ class _Run:
         result.fetched += sum(
             1 for item in fetched if isinstance(item, BatchRows) or item.stage != "fetch"
         )
-        self.lock.verify()
-        outcome = load_chunk(self.engine, good, result.run_id, utcnow())
+        if self.dry_run:
+            outcome = preview_chunk(self.engine, good)
+        else:
+            self.lock.verify()
+            outcome = load_chunk(self.engine, good, result.run_id, utcnow())
         result.inserted += len(outcome.inserted)
         result.updated += len(outcome.updated)
         result.unchanged += len(outcome.unchanged)
@@ -277,7 +327,7 @@ class _Run:
                 log.info(
                     "batch %s %s",
                     batch_id,
-                    kind,
+                    f"would be {kind}" if self.dry_run else kind,
                     extra={"event": f"batch_{kind}", "batch_id": batch_id, "run_id": result.run_id},
                 )
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
@@ -286,7 +336,8 @@ class _Run:
         if not failures:
             return
         failures = [failure.redacted(self.token) for failure in failures]
-        record_failures(self.engine, self.result.run_id, failures)
+        if not self.dry_run:
+            record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
             log.warning(
@@ -316,6 +367,8 @@ class _Run:
         result.status = status
         result.error_message = redact(error_message, self.token) if error_message else None
         result.retries = self.client.retries
+        if self.dry_run:
+            return
         try:
             finish_run(
                 self.engine,

@@ -1,12 +1,14 @@
-"""Reading tables back for assertions, and the rows a payload should become."""
+"""Reading tables back for assertions, the rows a payload should become, and schema helpers."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
+from alembic import command
 from sqlalchemy import create_engine, select
 
+from etl.migrate import alembic_config
 from etl.schema import metadata
 
 BOOKKEEPING = {
@@ -140,3 +142,11 @@ class TcpProxy:
                     sock.close()
                 except OSError:
                     pass
+
+
+def upgrade_to(database_url: str, revision: str) -> None:
+    """Run the migrations up to ``revision`` ('0001', 'head') on the database."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    engine.dispose()

@@ -6,11 +6,11 @@ import hashlib
 import re
 
 from click.testing import CliRunner
-from test_migrations import upgrade_to
 
 from etl.cli import main
 
 from conftest import TOKEN
+from support import upgrade_to
 
 
 def run_check(api, database_url: str, *args: str, token: str | None = TOKEN):

@@ -30,14 +30,7 @@ from etl.migrate import (
 )
 from etl.schema import metadata
 
-from support import read_table
-
-
-def upgrade_to(database_url: str, revision: str) -> None:
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
-    engine.dispose()
+from support import read_table, upgrade_to
 
 
 def stored_revision(database_url: str) -> list[str]:
