@@ -1,0 +1,64 @@
+"""From a fresh install: the package as a wheel installs it, not as this checkout."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_demo_runs_from_a_fresh_install_in_a_temporary_directory(tmp_path):
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    # Dependencies come from the test environment; prolific-etl itself is built (pip fetches
+    # the build backend, as it does for any install) and installed as a regular package.
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site_packages, "test-dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
+    )
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", str(REPO)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    workdir = tmp_path / "somewhere-else"
+    workdir.mkdir()
+    installed = subprocess.run(
+        [python, "-c", "import etl; print(etl.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    ).stdout.strip()
+    assert installed.startswith(str(environment)), installed
+
+    demo = subprocess.run(
+        [environment / "bin" / "prolific-etl", "demo", "--database", "demo.db", "--batches", "7"],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=120,
+    )
+
+    assert demo.returncode == 0, demo.stderr
+    assert "7 inserted" in demo.stdout
+    assert str(workdir / "demo.db") in demo.stdout
+    with sqlite3.connect(workdir / "demo.db") as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM batches").fetchone()
+        (revision,) = connection.execute("SELECT version_num FROM etl_schema_version").fetchone()
+    assert count == 7
+    assert revision == "0002"
