@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -88,6 +88,24 @@ class SyncResult:
         )
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Told to ``sync()``'s ``on_progress`` once per batch, when that batch's outcome is known.
+
+    ``outcome`` is inserted, updated, unchanged or failed; the counts are the run's so far, over
+    batches (a bad ID line is not a batch), so ``done`` is their sum and ends at ``total``.
+    """
+
+    batch_id: str
+    outcome: str
+    done: int
+    total: int
+    inserted: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
 class _FailedFast(Exception):
     """The first failure under --fail-fast."""
 
@@ -101,12 +119,14 @@ def sync(
     retry_policy: RetryPolicy | None = None,
     fail_fast: bool = False,
     max_requests_per_second: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> SyncResult:
     """Run the job once and return its result.
 
     ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
     after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
-    (retries included). Raises InputFileError for an unreadable or empty ID
+    (retries included). ``on_progress`` is called with a Progress once per batch, in the calling
+    thread, as each chunk is loaded. Raises InputFileError for an unreadable or empty ID
     file, RunLockedError when another run holds the database, TokenRejectedError and
     DatabaseUnavailableError; batch failures are recorded and reflected in the result.
     """
@@ -118,23 +138,40 @@ def sync(
             ensure_schema(engine)
             result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
             result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
+            log.info(
+                "run %s started: %d batch ids from %s",
+                result.run_id,
+                result.ids_read,
+                id_file.source,
+                extra={
+                    "event": "run_started",
+                    "run_id": result.run_id,
+                    "ids_read": result.ids_read,
+                    "bad_lines": len(id_file.bad_lines),
+                    "id_source": id_file.source,
+                },
+            )
             aborted = mark_interrupted_runs(engine, by_run=result.run_id)
             if aborted:
-                log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
+                log.warning(
+                    "marked %d interrupted earlier run(s) as aborted",
+                    aborted,
+                    extra={"event": "interrupted_runs_aborted", "run_id": result.run_id},
+                )
             options = _Options(
                 concurrency=max(1, concurrency),
                 chunk_size=max(1, chunk_size),
                 retry_policy=retry_policy,
                 fail_fast=fail_fast,
                 max_requests_per_second=max_requests_per_second,
+                on_progress=on_progress,
+                started=started,
             )
             try:
                 _Run(engine, lock, settings, result, options).execute(id_file)
             except EtlError as error:
-                result.duration = time.monotonic() - started
                 error.run_result = result  # so that a caller can still report the counts
                 raise
-        result.duration = time.monotonic() - started
         return result
     finally:
         engine.dispose()
@@ -147,6 +184,8 @@ class _Options:
     retry_policy: RetryPolicy | None
     fail_fast: bool
     max_requests_per_second: float | None
+    on_progress: Callable[[Progress], None] | None
+    started: float  # time.monotonic() when sync() was called
 
 
 class _Run:
@@ -160,6 +199,12 @@ class _Run:
         self.result = result
         self.chunk_size = options.chunk_size
         self.concurrency = options.concurrency
+        self.on_progress = options.on_progress
+        self.started = options.started
+        self.total = result.ids_read
+        self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        # Seconds each batch spent being fetched and validated, until its outcome is logged.
+        self.durations: dict[str, float] = {}
         self.stopped = threading.Event()
         self.unreachable_streak = 0
         self.streak_lock = threading.Lock()
@@ -177,7 +222,6 @@ class _Run:
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
-        run_id = result.run_id
         try:
             self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
             with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
@@ -204,7 +248,6 @@ class _Run:
             self._finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
             raise
         self._finish("partial" if result.failures else "succeeded", None)
-        log.debug("run %s finished", run_id, extra={"event": "run_finished", "run_id": run_id})
 
     def _fetch_in_chunks(
         self, pool: ThreadPoolExecutor, batch_ids: Sequence[str]
@@ -224,6 +267,7 @@ class _Run:
     def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
         if self.stopped.is_set():
             raise RequestsStopped
+        started = time.monotonic()
         try:
             body = self.client.fetch_batch(batch_id)
             self._count_unreachable(None)
@@ -239,6 +283,8 @@ class _Run:
         except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
             log.debug("unexpected error for batch %s", batch_id, exc_info=True)
             return UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.durations[batch_id] = time.monotonic() - started
 
     def _count_unreachable(self, error: BatchError | None) -> None:
         """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
@@ -275,8 +321,14 @@ class _Run:
                     "batch %s %s",
                     batch_id,
                     kind,
-                    extra={"event": f"batch_{kind}", "batch_id": batch_id, "run_id": result.run_id},
+                    extra={
+                        "event": f"batch_{kind}",
+                        "batch_id": batch_id,
+                        "run_id": result.run_id,
+                        "duration": self.durations.pop(batch_id, None),
+                    },
                 )
+                self._advance(batch_id, kind)
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
 
     def _fail(self, failures: list[Failure]) -> None:
@@ -286,17 +338,31 @@ class _Run:
         record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
-            log.warning(
+            log.error(
                 "%s",
                 failure,
                 extra={
-                    "event": "failure",
+                    "event": "batch_failed" if failure.batch_id else "bad_id_line",
                     "batch_id": failure.batch_id,
                     "run_id": self.result.run_id,
+                    "duration": self.durations.pop(failure.batch_id, None),
+                    "error_kind": failure.error_kind,
+                    "stage": failure.stage,
+                    "http_status": failure.http_status,
+                    "field": failure.field,
+                    "line_number": failure.line_number,
                 },
             )
+            if failure.batch_id:
+                self._advance(failure.batch_id, "failed")
         if self.fail_fast:
             raise _FailedFast
+
+    def _advance(self, batch_id: str, outcome: str) -> None:
+        self.tally[outcome] += 1
+        if self.on_progress is not None:
+            done = sum(self.tally.values())
+            self.on_progress(Progress(batch_id, outcome, done, self.total, **self.tally))
 
     def _on_retry(self, event: RetryEvent) -> None:
         log.info(
@@ -305,7 +371,14 @@ class _Run:
             event.attempt,
             event.reason,
             event.wait,
-            extra={"event": "retry", "batch_id": event.batch_id, "run_id": self.result.run_id},
+            extra={
+                "event": "retry",
+                "batch_id": event.batch_id,
+                "run_id": self.result.run_id,
+                "attempt": event.attempt,
+                "reason": event.reason,
+                "wait": event.wait,
+            },
         )
 
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
@@ -313,6 +386,7 @@ class _Run:
         result.status = status
         result.error_message = redact(error_message, self.token) if error_message else None
         result.retries = self.client.retries
+        result.duration = time.monotonic() - self.started
         try:
             finish_run(
                 self.engine,
@@ -327,4 +401,18 @@ class _Run:
             log.error(
                 "could not record the end of run %s; the next run will mark it aborted",
                 result.run_id,
+                extra={"event": "run_not_recorded", "run_id": result.run_id},
+            )
+        finally:
+            log.info(
+                "%s",
+                result.summary(),
+                extra={
+                    "event": "run_finished",
+                    "run_id": result.run_id,
+                    "status": status,
+                    "duration": result.duration,
+                    "error_message": result.error_message,
+                    **result.counts(),
+                },
             )
