@@ -92,16 +92,17 @@ def _configure_logging(verbose: bool, *, quiet: bool = False, log_format: str = 
     configure_logging(VERBOSE if verbose else QUIET if quiet else NORMAL, log_format)
 
 
-def _error(message: str, *, exit_code: int, run_id: int | None = None) -> None:
+def _error(message: str, *, exit_code: int, event: str = "error", **fields) -> None:
     """An error on stderr, through logging so that --log-format json keeps it one JSON line."""
-    log.error("%s", message, extra={"event": "error", "exit_code": exit_code, "run_id": run_id})
+    log.error("%s", message, extra={"event": event, "exit_code": exit_code, **fields})
 
 
 def _fail(error: EtlError, token: str = "") -> None:
     """Print ``error`` and exit with the code its class maps to."""
     code = next((code for cls, code in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_FATAL)
     for bad in getattr(error, "bad_lines", ()):
-        _error(str(Failure.from_bad_line(bad, token)), exit_code=code)
+        failure = Failure.from_bad_line(bad, token)
+        _error(str(failure), exit_code=code, event="bad_id_line", line_number=failure.line_number)
     run_id = error.run_result.run_id if error.run_result is not None else None
     _error(str(error), exit_code=code, run_id=run_id)
     if error.run_result is not None:

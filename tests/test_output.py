@@ -140,26 +140,45 @@ def test_json_failures_name_kind_stage_status_and_field(
     api.inject(batches[0]["id"], Fault.http(404))
     broken = dict(batches[1], datasets=[{"id": "not-a-uuid", "name": "x"}])
     api.put_batch(broken)
+    ids_file.write_text("nope\n" + ids_file.read_text())
     result = run_sync(sqlite_url, ids_file, "--log-format", "json")
     assert result.exit_code == 1
     events = _json_lines(result.stderr)
     assert [e["event"] for e in events] == [
         "run_started",
+        "bad_id_line",
         "batch_failed",
         "batch_failed",
         "run_finished",
     ]
-    not_found, invalid = events[1:3]
+    bad_line, not_found, invalid = events[1:4]
+    assert (bad_line["line_number"], bad_line["batch_id"], bad_line["run_id"]) == (1, None, 1)
+    assert (bad_line["error_kind"], bad_line["stage"]) == ("bad_id_line", "input")
     assert not_found["batch_id"] == batches[0]["id"] and not_found["level"] == "error"
     assert (not_found["error_kind"], not_found["stage"]) == ("not_found", "fetch")
     assert (not_found["http_status"], not_found["field"]) == (404, None)
     assert invalid["batch_id"] == batches[1]["id"]
     assert (invalid["error_kind"], invalid["stage"]) == ("invalid_payload", "validate")
     assert invalid["field"] == "datasets[0].id" and invalid["http_status"] is None
-    assert all(e["duration"] >= 0 for e in events[1:])
+    assert all(e["duration"] >= 0 for e in events[2:])
     finished = events[-1]
-    assert (finished["status"], finished["failed"], finished["inserted"]) == ("partial", 2, 10)
+    assert (finished["status"], finished["failed"], finished["inserted"]) == ("partial", 3, 10)
     assert result.stdout.startswith("run 1 partial: 12 ids, 11 fetched, 10 inserted")
+
+
+def test_json_id_file_without_a_valid_id_lists_its_lines(run_sync, sqlite_url, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("foo\nbar\n")
+    result = run_sync(sqlite_url, ids, "--log-format", "json")
+    assert result.exit_code == 2
+    events = _json_lines(result.stderr)
+    assert [(e["event"], e.get("line_number"), e["exit_code"]) for e in events] == [
+        ("bad_id_line", 1, 2),
+        ("bad_id_line", 2, 2),
+        ("error", None, 2),
+    ]
+    assert events[0]["message"] == f"{ids}:1: not a batch ID (UUID): 'foo'"
+    assert result.stdout == ""
 
 
 def test_json_fatal_errors_are_json_too(run_sync, sqlite_url, ids_file):
