@@ -34,6 +34,7 @@ from .errors import (
     TokenRejectedError,
 )
 from .ids import read_id_file
+from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
 from .runs import Failure
 from .schema import DIALECTS, ddl
 from .sync import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
@@ -74,28 +75,40 @@ def exit_code_for(result: SyncResult) -> int:
     return _EXIT_BY_STATUS.get(result.status, EXIT_FATAL)
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = "error: " if record.levelno >= logging.WARNING else ""
-        return f"prolific-etl: {prefix}{record.getMessage()}"
+OUTPUT_HELP = """\b
+Output:
+  stdout     one summary line at the end, whatever the flags
+  stderr     failed batches, warnings and errors; a progress
+             bar with counts when stderr is a terminal
+  -v         also a line per batch and per retry
+  --quiet    only errors: no warnings, no progress bar
+  --log-format json
+             stderr as JSON lines (ts, level, event, message,
+             run_id, batch_id, duration) and no progress bar;
+             run_started and run_finished events always
+             (with --quiet only run_finished)
+"""
+
+log = logging.getLogger("etl")
 
 
-def _configure_logging(verbose: bool) -> None:
-    logger = logging.getLogger("etl")
-    logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
+def _configure_logging(verbose: bool, *, quiet: bool = False, log_format: str = "text") -> None:
+    configure_logging(VERBOSE if verbose else QUIET if quiet else NORMAL, log_format)
+
+
+def _error(message: str, *, exit_code: int, event: str = "error", **fields) -> None:
+    """An error on stderr, through logging so that --log-format json keeps it one JSON line."""
+    log.error("%s", message, extra={"event": event, "exit_code": exit_code, **fields})
 
 
 def _fail(error: EtlError, token: str = "") -> None:
     """Print ``error`` and exit with the code its class maps to."""
     code = next((code for cls, code in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_FATAL)
     for bad in getattr(error, "bad_lines", ()):
-        click.echo(f"prolific-etl: error: {Failure.from_bad_line(bad, token)}", err=True)
-    click.echo(f"prolific-etl: error: {error}", err=True)
+        failure = Failure.from_bad_line(bad, token)
+        _error(str(failure), exit_code=code, event="bad_id_line", line_number=failure.line_number)
+    run_id = error.run_result.run_id if error.run_result is not None else None
+    _error(str(error), exit_code=code, run_id=run_id)
     if error.run_result is not None:
         click.echo(error.run_result.summary())
     sys.exit(code)
@@ -105,9 +118,10 @@ def _fail(error: EtlError, token: str = "") -> None:
 @click.version_option(__version__, prog_name="prolific-etl")
 def main() -> None:
     """Export Prolific AI Task Builder batches into SQLite, PostgreSQL or MySQL/MariaDB."""
+    _configure_logging(False)  # errors on this stderr; `sync` refines it with its flags
 
 
-@main.command("sync", epilog=EXIT_CODES_HELP)
+@main.command("sync", epilog=OUTPUT_HELP + "\n" + EXIT_CODES_HELP)
 @click.option(
     "--ids",
     "ids_path",
@@ -192,7 +206,17 @@ def main() -> None:
     is_flag=True,
     help="Upgrade an outdated database schema first (as `db upgrade` does) instead of exiting 2.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Print what happens to every batch.")
+@click.option("-v", "--verbose", is_flag=True, help="Also log every batch and every retry.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Log only errors; no progress bar. The summary stays."
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="Logs on stderr as text, or as JSON lines for a log shipper.",
+)
 def sync_command(
     ids_path,
     token_flag,
@@ -209,9 +233,13 @@ def sync_command(
     dry_run,
     auto_migrate,
     verbose,
+    quiet,
+    log_format,
 ) -> None:
     """Fetch the batches listed in FILE and upsert them into the database."""
-    _configure_logging(verbose)
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose cannot be used together")
+    _configure_logging(verbose, quiet=quiet, log_format=log_format)
     _stop_on_sigterm()
     token = ""
     try:
@@ -223,29 +251,33 @@ def sync_command(
             read_timeout=read_timeout,
         )
         token = settings.api_token
-        result = sync(
-            settings,
-            ids_path,
-            concurrency=concurrency,
-            chunk_size=chunk_size,
-            retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
-            fail_fast=fail_fast,
-            max_requests_per_second=max_rps,
-            auto_migrate=auto_migrate,
-            dry_run=dry_run,
-        )
+        id_file = read_id_file(ids_path)  # here, so that the bar knows its total from the start
+        show_bar = sys.stderr.isatty() and not quiet and log_format == "text"
+        with progress_bar(len(id_file.batch_ids), show=show_bar) as on_progress:
+            result = sync(
+                settings,
+                id_file,
+                concurrency=concurrency,
+                chunk_size=chunk_size,
+                retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
+                fail_fast=fail_fast,
+                max_requests_per_second=max_rps,
+                on_progress=on_progress,
+                auto_migrate=auto_migrate,
+                dry_run=dry_run,
+            )
     except EtlError as error:
         _fail(error, token)
     except KeyboardInterrupt:
-        click.echo("prolific-etl: error: interrupted; the run is recorded as aborted", err=True)
+        _error("interrupted; the run is recorded as aborted", exit_code=EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
         message = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else str(exc)
-        click.echo(f"prolific-etl: internal error: {message}", err=True)
+        _error(f"internal error: {message}", exit_code=EXIT_FATAL)
         sys.exit(EXIT_FATAL)
     click.echo(result.summary())
     if result.error_message:
-        click.echo(f"prolific-etl: error: {result.error_message}", err=True)
+        _error(result.error_message, exit_code=exit_code_for(result), run_id=result.run_id)
     sys.exit(exit_code_for(result))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -98,6 +98,24 @@ class SyncResult:
         )
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Told to ``sync()``'s ``on_progress`` once per batch, when that batch's outcome is known.
+
+    ``outcome`` is inserted, updated, unchanged or failed; the counts are the run's so far, over
+    batches (a bad ID line is not a batch), so ``done`` is their sum and ends at ``total``.
+    """
+
+    batch_id: str
+    outcome: str
+    done: int
+    total: int
+    inserted: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
 class _FailedFast(Exception):
     """The first failure under --fail-fast."""
 
@@ -113,6 +131,7 @@ def sync(
     max_requests_per_second: float | None = None,
     auto_migrate: bool = False,
     dry_run: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> SyncResult:
     """Run the job once and return its result.
 
@@ -120,7 +139,8 @@ def sync(
     after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
     (retries included); ``auto_migrate`` upgrades an outdated database schema instead of
     refusing it. ``dry_run`` fetches and validates everything and compares it with the
-    database, but writes nothing: no rows, no run, no failures, no schema.
+    database, but writes nothing: no rows, no run, no failures, no schema. ``on_progress`` is
+    called with a Progress once per batch, in the calling thread, as each chunk is loaded.
 
     Raises InputFileError for an unreadable or empty ID file, RunLockedError when another run
     holds the database, SchemaVersionError, TokenRejectedError and DatabaseUnavailableError;
@@ -135,31 +155,48 @@ def sync(
         fail_fast=fail_fast,
         max_requests_per_second=max_requests_per_second,
         dry_run=dry_run,
+        on_progress=on_progress,
+        started=started,
     )
     if dry_run:
-        return _dry_run(settings, id_file, options, started)
+        return _dry_run(settings, id_file, options)
     engine = connect(settings.database_url, pool_size=2)
     try:
         with run_lock(engine) as lock:
             ensure_schema(engine, auto_migrate=auto_migrate)
             result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
             result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
+            log.info(
+                "run %s started: %d batch ids from %s",
+                result.run_id,
+                result.ids_read,
+                id_file.source,
+                extra={
+                    "event": "run_started",
+                    "run_id": result.run_id,
+                    "ids_read": result.ids_read,
+                    "bad_lines": len(id_file.bad_lines),
+                    "id_source": id_file.source,
+                },
+            )
             aborted = mark_interrupted_runs(engine, by_run=result.run_id)
             if aborted:
-                log.warning("marked %d interrupted earlier run(s) as aborted", aborted)
+                log.warning(
+                    "marked %d interrupted earlier run(s) as aborted",
+                    aborted,
+                    extra={"event": "interrupted_runs_aborted", "run_id": result.run_id},
+                )
             try:
                 _Run(engine, lock, settings, result, options).execute(id_file)
             except EtlError as error:
-                result.duration = time.monotonic() - started
                 error.run_result = result  # so that a caller can still report the counts
                 raise
-        result.duration = time.monotonic() - started
         return result
     finally:
         engine.dispose()
 
 
-def _dry_run(settings: Settings, id_file: IdFile, options: _Options, started: float) -> SyncResult:
+def _dry_run(settings: Settings, id_file: IdFile, options: _Options) -> SyncResult:
     """The run without a single write; compared with the database when it has our schema."""
     result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids), dry_run=True)
     engine = None
@@ -180,8 +217,6 @@ def _dry_run(settings: Settings, id_file: IdFile, options: _Options, started: fl
         except EtlError as error:
             error.run_result = result
             raise
-        finally:
-            result.duration = time.monotonic() - started
         return result
     finally:
         if engine is not None:
@@ -195,7 +230,9 @@ class _Options:
     retry_policy: RetryPolicy | None
     fail_fast: bool
     max_requests_per_second: float | None
-    dry_run: bool = False
+    dry_run: bool
+    on_progress: Callable[[Progress], None] | None
+    started: float  # time.monotonic() when sync() was called
 
 
 class _Run:
@@ -210,6 +247,12 @@ class _Run:
         self.result = result
         self.chunk_size = options.chunk_size
         self.concurrency = options.concurrency
+        self.on_progress = options.on_progress
+        self.started = options.started
+        self.total = result.ids_read
+        self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        # Seconds each batch spent being fetched and validated, until its outcome is logged.
+        self.durations: dict[str, float] = {}
         self.stopped = threading.Event()
         self.unreachable_streak = 0
         self.streak_lock = threading.Lock()
@@ -227,7 +270,6 @@ class _Run:
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
-        run_id = result.run_id
         try:
             self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
             with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
@@ -254,7 +296,6 @@ class _Run:
             self._finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
             raise
         self._finish("partial" if result.failures else "succeeded", None)
-        log.debug("run %s finished", run_id, extra={"event": "run_finished", "run_id": run_id})
 
     def _fetch_in_chunks(
         self, pool: ThreadPoolExecutor, batch_ids: Sequence[str]
@@ -274,6 +315,7 @@ class _Run:
     def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
         if self.stopped.is_set():
             raise RequestsStopped
+        started = time.monotonic()
         try:
             body = self.client.fetch_batch(batch_id)
             self._count_unreachable(None)
@@ -289,6 +331,8 @@ class _Run:
         except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
             log.debug("unexpected error for batch %s", batch_id, exc_info=True)
             return UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.durations[batch_id] = time.monotonic() - started
 
     def _count_unreachable(self, error: BatchError | None) -> None:
         """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
@@ -328,8 +372,15 @@ class _Run:
                     "batch %s %s",
                     batch_id,
                     f"would be {kind}" if self.dry_run else kind,
-                    extra={"event": f"batch_{kind}", "batch_id": batch_id, "run_id": result.run_id},
+                    extra={
+                        "event": f"batch_{kind}",
+                        "batch_id": batch_id,
+                        "run_id": result.run_id,
+                        "duration": self.durations.pop(batch_id, None),
+                        "dry_run": self.dry_run,
+                    },
                 )
+                self._advance(batch_id, kind)
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
 
     def _fail(self, failures: list[Failure]) -> None:
@@ -340,17 +391,31 @@ class _Run:
             record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
-            log.warning(
+            log.error(
                 "%s",
                 failure,
                 extra={
-                    "event": "failure",
+                    "event": "batch_failed" if failure.batch_id else "bad_id_line",
                     "batch_id": failure.batch_id,
                     "run_id": self.result.run_id,
+                    "duration": self.durations.pop(failure.batch_id, None),
+                    "error_kind": failure.error_kind,
+                    "stage": failure.stage,
+                    "http_status": failure.http_status,
+                    "field": failure.field,
+                    "line_number": failure.line_number,
                 },
             )
+            if failure.batch_id:
+                self._advance(failure.batch_id, "failed")
         if self.fail_fast:
             raise _FailedFast
+
+    def _advance(self, batch_id: str, outcome: str) -> None:
+        self.tally[outcome] += 1
+        if self.on_progress is not None:
+            done = sum(self.tally.values())
+            self.on_progress(Progress(batch_id, outcome, done, self.total, **self.tally))
 
     def _on_retry(self, event: RetryEvent) -> None:
         log.info(
@@ -359,7 +424,14 @@ class _Run:
             event.attempt,
             event.reason,
             event.wait,
-            extra={"event": "retry", "batch_id": event.batch_id, "run_id": self.result.run_id},
+            extra={
+                "event": "retry",
+                "batch_id": event.batch_id,
+                "run_id": self.result.run_id,
+                "attempt": event.attempt,
+                "reason": event.reason,
+                "wait": event.wait,
+            },
         )
 
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
@@ -367,20 +439,34 @@ class _Run:
         result.status = status
         result.error_message = redact(error_message, self.token) if error_message else None
         result.retries = self.client.retries
-        if self.dry_run:
-            return
+        result.duration = time.monotonic() - self.started
         try:
-            finish_run(
-                self.engine,
-                result.run_id,
-                status=status,
-                counts=result.counts(),
-                error_message=error_message,
-            )
+            if not self.dry_run:
+                finish_run(
+                    self.engine,
+                    result.run_id,
+                    status=status,
+                    counts=result.counts(),
+                    error_message=error_message,
+                )
         except DatabaseUnavailableError:
             if not best_effort:
                 raise
             log.error(
                 "could not record the end of run %s; the next run will mark it aborted",
                 result.run_id,
+                extra={"event": "run_not_recorded", "run_id": result.run_id},
+            )
+        finally:
+            log.info(
+                "%s",
+                result.summary(),
+                extra={
+                    "event": "run_finished",
+                    "run_id": result.run_id,
+                    "status": status,
+                    "duration": result.duration,
+                    "error_message": result.error_message,
+                    **result.counts(),
+                },
             )
