@@ -21,7 +21,7 @@ import click
 
 from . import __version__
 from .client import RetryPolicy
-from .config import load_settings
+from .config import load_database_url, load_settings, redact_url
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -30,9 +30,20 @@ from .errors import (
     InputFileError,
     RunLockedError,
     TokenRejectedError,
+    UnknownRunError,
+)
+from .history import (
+    DEFAULT_LIMIT,
+    open_run_log,
+    recent_runs,
+    run_details,
+    run_details_json,
+    run_details_text,
+    runs_json,
+    runs_table,
 )
 from .ids import read_id_file
-from .runs import Failure
+from .runs import Failure, utcnow
 from .schema import DIALECTS, ddl
 from .sync import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 
@@ -47,6 +58,7 @@ _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ApiUnreachableError, EXIT_FATAL),
     (DatabaseUnavailableError, EXIT_FATAL),
     (RunLockedError, EXIT_LOCKED),
+    (UnknownRunError, EXIT_USAGE),
 )
 
 EXIT_CODES_HELP = """\b
@@ -239,6 +251,83 @@ def _stop_on_sigterm() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
+
+
+_RUNS_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  the runs were listed (or none are recorded yet)
+  2  usage error, or no such run
+  3  the database cannot be read
+"""
+
+
+def _runs_options(command):
+    command = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="A table for people, or JSON (timestamps ISO 8601 in UTC).",
+    )(command)
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+    )(command)
+
+
+@main.group("runs", invoke_without_command=True, epilog=_RUNS_EXIT_CODES_HELP)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="How many runs to list, newest first.",
+)
+@_runs_options
+@click.pass_context
+def runs_group(ctx: click.Context, limit: int, output_format: str, database_url: str | None):
+    """List the last runs from etl_runs, newest first; no token needed.
+
+    JSON is one array of objects. `prolific-etl runs show RUN_ID` shows one run and its failures.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        url = load_database_url(database_url)
+        with open_run_log(url) as engine:
+            runs = recent_runs(engine, limit) if engine is not None else []
+    except EtlError as error:
+        _fail(error)
+    if not runs:
+        click.echo(f"prolific-etl: no runs recorded in {redact_url(url)}", err=True)
+    if output_format == "json":
+        click.echo(runs_json(runs, utcnow()))
+    elif runs:
+        click.echo(runs_table(runs, utcnow()))
+
+
+@runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
+@click.argument("run_id", type=int)
+@_runs_options
+@click.pass_context
+def runs_show_command(
+    ctx: click.Context, run_id: int, output_format: str, database_url: str | None
+) -> None:
+    """Show run RUN_ID in full, with its failures from etl_failures."""
+    try:
+        url = load_database_url(database_url or ctx.parent.params["database_url"])
+        with open_run_log(url) as engine:
+            if engine is None:
+                raise UnknownRunError(f"no runs recorded in {redact_url(url)}")
+            details = run_details(engine, run_id)
+    except EtlError as error:
+        _fail(error)
+    if output_format == "json":
+        click.echo(run_details_json(details, utcnow()))
+    else:
+        click.echo(run_details_text(details, utcnow()))
 
 
 @main.group("db")

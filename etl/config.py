@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +61,7 @@ def load_settings(
 
     Raises ConfigError when the token is missing or a value is malformed.
     """
-    environ = os.environ if environ is None else environ
-    dotenv_path = Path(".env") if dotenv_path is None else dotenv_path
-    dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-
-    def pick(flag: object, name: str) -> str | None:
-        if flag is not None:
-            return str(flag)
-        if environ.get(name):
-            return environ[name]
-        return dotenv.get(name) or None
-
+    pick = _picker(environ, dotenv_path)
     token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
     if not token:
         raise ConfigError(
@@ -98,6 +88,38 @@ def load_settings(
             pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
         ),
     )
+
+
+def load_database_url(
+    database_url: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+) -> str:
+    """The database URL alone, resolved like ``load_settings`` but with no token needed.
+
+    For commands that only read the database (``prolific-etl runs``).
+    """
+    pick = _picker(environ, dotenv_path)
+    return normalize_database_url(pick(database_url, "DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def _picker(
+    environ: Mapping[str, str] | None, dotenv_path: Path | None
+) -> Callable[[object, str], str | None]:
+    """``pick(flag, name)``: the flag if given, else the environment, else the ``.env`` file."""
+    environ = os.environ if environ is None else environ
+    dotenv_path = Path(".env") if dotenv_path is None else dotenv_path
+    dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+
+    def pick(flag: object, name: str) -> str | None:
+        if flag is not None:
+            return str(flag)
+        if environ.get(name):
+            return environ[name]
+        return dotenv.get(name) or None
+
+    return pick
 
 
 def normalize_database_url(raw: str) -> str:
