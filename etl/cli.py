@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .client import RetryPolicy
@@ -255,7 +256,7 @@ def _stop_on_sigterm() -> None:
 
 _RUNS_EXIT_CODES_HELP = """\b
 Exit codes:
-  0  the runs were listed (or none are recorded yet)
+  0  done (also when no run is recorded yet)
   2  usage error, or no such run
   3  the database cannot be read
 """
@@ -316,6 +317,9 @@ def runs_show_command(
     ctx: click.Context, run_id: int, output_format: str, database_url: str | None
 ) -> None:
     """Show run RUN_ID in full, with its failures from etl_failures."""
+    # `runs --format json show 3` means the same as `runs show 3 --format json`.
+    if ctx.get_parameter_source("output_format") is ParameterSource.DEFAULT:
+        output_format = ctx.parent.params["output_format"]
     try:
         url = load_database_url(database_url or ctx.parent.params["database_url"])
         with open_run_log(url) as engine:

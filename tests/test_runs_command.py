@@ -241,6 +241,9 @@ def test_database_url_from_flag_then_environment_then_dotenv(
     from_flag = CliRunner().invoke(main, args, env={"DATABASE_URL": elsewhere})
     assert json.loads(from_flag.stdout)["run_id"] == 1
 
+    before_show = ["runs", "--database-url", database_url, "--format", "json", "show", "1"]
+    assert json.loads(CliRunner().invoke(main, before_show).stdout)["run_id"] == 1
+
 
 def test_the_default_database_is_prolific_db_in_the_working_directory():
     result = CliRunner().invoke(main, ["runs"], env={})
