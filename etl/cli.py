@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .client import RetryPolicy
@@ -32,10 +33,21 @@ from .errors import (
     RunLockedError,
     SchemaVersionError,
     TokenRejectedError,
+    UnknownRunError,
+)
+from .history import (
+    DEFAULT_LIMIT,
+    open_run_log,
+    recent_runs,
+    run_details,
+    run_details_json,
+    run_details_text,
+    runs_json,
+    runs_table,
 )
 from .ids import read_id_file
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
-from .runs import Failure
+from .runs import Failure, utcnow
 from .schema import DIALECTS, ddl
 from .sync import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 
@@ -51,6 +63,7 @@ _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ApiUnreachableError, EXIT_FATAL),
     (DatabaseUnavailableError, EXIT_FATAL),
     (RunLockedError, EXIT_LOCKED),
+    (UnknownRunError, EXIT_USAGE),
 )
 
 EXIT_CODES_HELP = """\b
@@ -313,6 +326,86 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
     failed = sum(check.failed for check in checks)
     click.echo(f"{failed} check(s) failed" if failed else "ready: every check passed")
     sys.exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
+_RUNS_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  done (also when no run is recorded yet)
+  2  usage error, or no such run
+  3  the database cannot be read
+"""
+
+
+def _runs_options(command):
+    command = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="A table for people, or JSON (timestamps ISO 8601 in UTC).",
+    )(command)
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+    )(command)
+
+
+@main.group("runs", invoke_without_command=True, epilog=_RUNS_EXIT_CODES_HELP)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="How many runs to list, newest first.",
+)
+@_runs_options
+@click.pass_context
+def runs_group(ctx: click.Context, limit: int, output_format: str, database_url: str | None):
+    """List the last runs from etl_runs, newest first; no token needed.
+
+    JSON is one array of objects. `prolific-etl runs show RUN_ID` shows one run and its failures.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        url = load_database_url(database_url)
+        with open_run_log(url) as engine:
+            runs = recent_runs(engine, limit) if engine is not None else []
+    except EtlError as error:
+        _fail(error)
+    if not runs:
+        click.echo(f"prolific-etl: no runs recorded in {redact_url(url)}", err=True)
+    if output_format == "json":
+        click.echo(runs_json(runs, utcnow()))
+    elif runs:
+        click.echo(runs_table(runs, utcnow()))
+
+
+@runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
+@click.argument("run_id", type=int)
+@_runs_options
+@click.pass_context
+def runs_show_command(
+    ctx: click.Context, run_id: int, output_format: str, database_url: str | None
+) -> None:
+    """Show run RUN_ID in full, with its failures from etl_failures."""
+    # `runs --format json show 3` means the same as `runs show 3 --format json`.
+    if ctx.get_parameter_source("output_format") is ParameterSource.DEFAULT:
+        output_format = ctx.parent.params["output_format"]
+    try:
+        url = load_database_url(database_url or ctx.parent.params["database_url"])
+        with open_run_log(url) as engine:
+            if engine is None:
+                raise UnknownRunError(f"no runs recorded in {redact_url(url)}")
+            details = run_details(engine, run_id)
+    except EtlError as error:
+        _fail(error)
+    if output_format == "json":
+        click.echo(run_details_json(details, utcnow()))
+    else:
+        click.echo(run_details_text(details, utcnow()))
 
 
 @main.group("db")

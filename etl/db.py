@@ -48,6 +48,8 @@ def missing_sqlite_file(database_url: str) -> Path | None:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
+    if "uri" in url.query:  # a file: URI, not a path
+        return None
     path = Path(url.database)
     return None if path.exists() else path
 

@@ -56,6 +56,10 @@ class RunLockedError(EtlError):
     """Another run holds the database's run lock (exit code 4)."""
 
 
+class UnknownRunError(EtlError):
+    """``prolific-etl runs show`` was given a run id the run log does not hold (exit code 2)."""
+
+
 # --- batch-level -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,268 @@
+"""`prolific-etl runs` and `runs show`: the run log read back, as a table and as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect
+
+from etl.cli import main
+from etl.config import redact_url
+from etl.fake_api import Fault
+from etl.runs import start_run
+
+from support import read_table
+
+RUN_COLUMNS = [
+    "run",
+    "status",
+    "started (UTC)",
+    "duration",
+    "ids",
+    "fetched",
+    "inserted",
+    "updated",
+    "unchanged",
+    "failed",
+    "retries",
+    "error",
+]
+
+
+def runs(database_url: str, *args: str):
+    """``prolific-etl runs ARGS`` with the database in the environment and no token."""
+    return CliRunner().invoke(main, ["runs", *args], env={"DATABASE_URL": database_url})
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The cells of a text table, header first; cells are separated by two or more spaces."""
+    return [re.split(r"\s{2,}", line.strip()) for line in output.strip().splitlines()]
+
+
+@pytest.fixture
+def three_runs(database_url, run_sync, api, batches, ids_file, tmp_path):
+    """Run 1 loads all 12 batches; run 2 meets a 404 and a bad ID line; run 3 a rejected token."""
+    assert run_sync(database_url, ids_file).exit_code == 0
+    api.inject(batches[3]["id"], Fault.http(404))
+    with_bad_line = tmp_path / "with_bad_line.txt"
+    lines = [b["id"] for b in batches[:5]]
+    lines.insert(2, "batch-7")
+    with_bad_line.write_text("\n".join(lines) + "\n")
+    assert run_sync(database_url, with_bad_line).exit_code == 1
+    assert run_sync(database_url, ids_file, token="not-the-token").exit_code == 3
+    return with_bad_line
+
+
+def test_runs_lists_every_run_newest_first_with_its_counts(database_url, three_runs):
+    result = runs(database_url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    stored = {row["run_id"]: row for row in read_table(database_url, "etl_runs")}
+    assert [run["run_id"] for run in listed] == [3, 2, 1]
+    third, second, first = listed
+    counts = ("ids_read", "fetched", "inserted", "updated", "unchanged", "failed", "retries")
+    assert (first["status"], *(first[c] for c in counts)) == ("succeeded", 12, 12, 12, 0, 0, 0, 0)
+    assert (second["status"], *(second[c] for c in counts)) == ("partial", 5, 4, 0, 0, 4, 2, 0)
+    assert (third["status"], *(third[c] for c in counts)) == ("failed", 12, 0, 0, 0, 0, 0, 0)
+    assert first["error_message"] is None and second["error_message"] is None
+    assert third["error_message"].startswith("the API rejected the token (HTTP 401")
+    for run in listed:
+        row = stored[run["run_id"]]
+        assert run["started_at"] == row["started_at"].isoformat().replace("+00:00", "Z")
+        assert run["finished_at"] == row["finished_at"].isoformat().replace("+00:00", "Z")
+        assert run["started_at"].endswith("Z") and run["finished_at"].endswith("Z")
+        expected = (row["finished_at"] - row["started_at"]).total_seconds()
+        assert run["duration_seconds"] == round(expected, 3)
+        assert run["tool_version"] == row["tool_version"]
+        assert run["id_source"] == row["id_source"]
+
+
+def test_runs_table_shows_the_same_runs_with_the_error_shortened(database_url, three_runs):
+    listed = json.loads(runs(database_url, "--format", "json").stdout)
+    result = runs(database_url)
+    assert result.exit_code == 0, result.output
+    header, *rows = table_rows(result.stdout)
+    assert header == RUN_COLUMNS
+    assert [row[:3] for row in rows] == [
+        [str(run["run_id"]), run["status"], run["started_at"][:19].replace("T", " ")]
+        for run in listed
+    ]
+    assert [row[4:11] for row in rows] == [
+        ["12", "0", "0", "0", "0", "0", "0"],
+        ["5", "4", "0", "0", "4", "2", "0"],
+        ["12", "12", "12", "0", "0", "0", "0"],
+    ]
+    assert all(re.fullmatch(r"\d+\.\ds", row[3]) for row in rows)
+    error = rows[0][11]
+    assert error.endswith("...") and len(error) == 48
+    assert listed[0]["error_message"].startswith(error[:-3])
+    assert [len(row) for row in rows[1:]] == [11, 11]  # no error: an empty last cell
+
+
+def test_runs_show_gives_the_run_and_each_failure(database_url, three_runs, batches):
+    result = runs(database_url, "show", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    listed = json.loads(runs(database_url, "--format", "json").stdout)
+    assert {key: value for key, value in shown.items() if key != "failures"} == listed[1]
+    bad_line, not_found = shown["failures"]
+    assert {k: v for k, v in bad_line.items() if k not in ("failure_id", "occurred_at")} == {
+        "batch_id": None,
+        "line_number": 3,
+        "input_line": "batch-7",
+        "stage": "input",
+        "error_kind": "bad_id_line",
+        "http_status": None,
+        "field": None,
+        "message": f"{three_runs}:3: not a batch ID (UUID): 'batch-7'",
+    }
+    assert {k: v for k, v in not_found.items() if k not in ("failure_id", "occurred_at")} == {
+        "batch_id": batches[3]["id"],
+        "line_number": None,
+        "input_line": None,
+        "stage": "fetch",
+        "error_kind": "not_found",
+        "http_status": 404,
+        "field": None,
+        "message": not_found["message"],
+    }
+    assert not_found["message"].startswith("HTTP 404: not found or not visible to this token")
+    stored = [row for row in read_table(database_url, "etl_failures") if row["run_id"] == 2]
+    assert [f["failure_id"] for f in shown["failures"]] == [row["failure_id"] for row in stored]
+    assert [f["occurred_at"] for f in shown["failures"]] == [
+        row["occurred_at"].isoformat().replace("+00:00", "Z") for row in stored
+    ]
+
+
+def test_runs_show_as_text(database_url, three_runs, batches):
+    result = runs(database_url, "show", "2")
+    assert result.exit_code == 0, result.output
+    fields, failures = result.stdout.split("\n\nfailures (2):\n")
+    values = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in fields.splitlines())
+    assert values["run"] == "2"
+    assert values["status"] == "partial"
+    assert (values["ids read"], values["fetched"], values["unchanged"]) == ("5", "4", "4")
+    assert (values["failed"], values["retries"], values["error"]) == ("2", "0", "-")
+    assert values["id source"] == str(three_runs)
+    assert values["started"].endswith(" UTC") and values["finished"].endswith(" UTC")
+    header, bad_line, not_found = table_rows(failures)
+    assert header == ["batch / line", "stage", "kind", "http", "field", "message"]
+    assert bad_line == [
+        "line 3",
+        "input",
+        "bad_id_line",
+        "-",
+        "-",
+        f"{three_runs}:3: not a batch ID (UUID): 'batch-7'",
+    ]
+    assert not_found[:5] == [batches[3]["id"], "fetch", "not_found", "404", "-"]
+
+
+def test_a_run_without_failures_says_so(database_url, three_runs):
+    result = runs(database_url, "show", "1")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith("\n\nno failures recorded")
+    assert json.loads(runs(database_url, "show", "1", "--format", "json").stdout)["failures"] == []
+
+
+def test_limit_keeps_the_newest_runs(database_url, three_runs):
+    result = runs(database_url, "--limit", "2", "--format", "json")
+    assert [run["run_id"] for run in json.loads(result.stdout)] == [3, 2]
+    header, *rows = table_rows(runs(database_url, "--limit", "1").stdout)
+    assert [row[0] for row in rows] == ["3"]
+    assert runs(database_url, "--limit", "0").exit_code == 2
+
+
+def test_a_run_still_running_shows_its_elapsed_time(database_url, run_sync, ids_file):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    engine = create_engine(database_url)
+    try:
+        running = start_run(engine, id_source="nightly.txt", ids_read=7)
+    finally:
+        engine.dispose()
+    newest = json.loads(runs(database_url, "--format", "json").stdout)[0]
+    assert (newest["run_id"], newest["status"], newest["finished_at"]) == (running, "running", None)
+    assert newest["ids_read"] == 7 and newest["duration_seconds"] >= 0
+    header, row, _ = table_rows(runs(database_url).stdout)
+    assert row[:2] == [str(running), "running"]
+    assert re.fullmatch(r"(\d+\.\ds|\d+m \d\ds|\d+h \d\dm) so far", row[3])
+    shown = table_rows(runs(database_url, "show", str(running)).stdout.split("\n\n")[0])
+    assert ["finished", "-"] in shown
+
+
+def test_an_empty_database_has_no_runs_and_gets_no_tables(database_url):
+    for args in ([], ["--format", "json"]):
+        result = runs(database_url, *args)
+        assert result.exit_code == 0
+        assert result.stderr == f"prolific-etl: no runs recorded in {redact_url(database_url)}\n"
+    assert result.stdout == "[]\n"
+    shown = runs(database_url, "show", "1")
+    assert shown.exit_code == 2
+    assert f"no runs recorded in {redact_url(database_url)}" in shown.stderr
+    if database_url.startswith("sqlite:///"):
+        assert not Path(database_url.removeprefix("sqlite:///")).exists()
+    else:
+        engine = create_engine(database_url)
+        try:
+            assert inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+
+
+def test_an_unknown_run_id_is_a_usage_error(database_url, run_sync, ids_file):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    for args in (["show", "99"], ["show", "99", "--format", "json"]):
+        result = runs(database_url, *args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"prolific-etl: error: no run 99 recorded in {redact_url(database_url)}\n"
+        )
+    assert runs(database_url, "show", "latest").exit_code == 2
+
+
+def test_database_url_from_flag_then_environment_then_dotenv(
+    database_url, run_sync, ids_file, tmp_path
+):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    (tmp_path / ".env").write_text(f"DATABASE_URL={database_url}\n")
+    from_dotenv = CliRunner().invoke(main, ["runs", "--format", "json"], env={})
+    assert [run["run_id"] for run in json.loads(from_dotenv.stdout)] == [1]
+
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    from_env = CliRunner().invoke(main, ["runs"], env={"DATABASE_URL": elsewhere})
+    assert from_env.stderr == f"prolific-etl: no runs recorded in {elsewhere}\n"
+
+    args = ["runs", "--database-url", database_url, "show", "1", "--format", "json"]
+    from_flag = CliRunner().invoke(main, args, env={"DATABASE_URL": elsewhere})
+    assert json.loads(from_flag.stdout)["run_id"] == 1
+
+    before_show = ["runs", "--database-url", database_url, "--format", "json", "show", "1"]
+    assert json.loads(CliRunner().invoke(main, before_show).stdout)["run_id"] == 1
+
+
+def test_the_default_database_is_prolific_db_in_the_working_directory():
+    result = CliRunner().invoke(main, ["runs"], env={})
+    assert result.exit_code == 0
+    assert result.stderr == "prolific-etl: no runs recorded in sqlite:///prolific.db\n"
+    assert not Path("prolific.db").exists()
+
+
+def test_a_password_in_the_url_is_never_shown():
+    url = "postgresql://etl:s3cret-pw@127.0.0.1:1/none"
+    result = CliRunner().invoke(main, ["runs", "show", "1"], env={"DATABASE_URL": url})
+    assert result.exit_code == 3
+    assert "s3cret-pw" not in result.output
+    assert "cannot connect to postgresql+psycopg://etl:***@127.0.0.1:1/none" in result.stderr
+
+
+def test_runs_needs_no_token(database_url, run_sync, ids_file):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    result = CliRunner().invoke(
+        main, ["runs", "--database-url", database_url], env={"PROLIFIC_API_TOKEN": ""}
+    )
+    assert result.exit_code == 0 and "succeeded" in result.stdout
