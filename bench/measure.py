@@ -50,7 +50,7 @@ def main() -> None:
     started = time.perf_counter()
     if args.contender == "tool":
         from etl.config import Settings, normalize_database_url
-        from etl.sync import sync
+        from etl.job import sync
 
         settings = Settings(
             api_token=args.token,

@@ -46,10 +46,10 @@ from .history import (
     runs_table,
 )
 from .ids import read_id_file
+from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
 from .runs import Failure, utcnow
 from .schema import DIALECTS, ddl
-from .sync import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import Settings
 from .fake_api import FakeProlificAPI, sample_batches
-from .sync import SyncResult, sync
+from .job import SyncResult, sync
 
 # Shown after the demo: three questions the tables answer.
 DEMO_QUERIES = (

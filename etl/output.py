@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from tqdm import tqdm
 
-from .sync import Progress
+from .job import Progress
 
 QUIET, NORMAL, VERBOSE = "quiet", "normal", "verbose"
 LOG_FORMATS = ("text", "json")

@@ -20,7 +20,7 @@ from etl.cli import main
 from etl.config import Settings
 from etl.errors import DatabaseUnavailableError
 from etl.fake_api import FakeProlificAPI, sample_batches
-from etl.sync import sync
+from etl.job import sync
 
 from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
 from support import (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sysconfig
@@ -29,8 +30,14 @@ def test_demo_runs_from_a_fresh_install_in_a_temporary_directory(tmp_path):
     Path(site_packages, "test-dependencies.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
     )
+    source = tmp_path / "checkout"  # pip builds in the source tree; keep that out of the repo
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", str(REPO)],
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
         check=True,
         capture_output=True,
         cwd=tmp_path,

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from etl.cli import main
 from etl.config import Settings
 from etl.fake_api import Fault
-from etl.sync import Progress, sync
+from etl.job import Progress, sync
 
 from conftest import TOKEN
 
