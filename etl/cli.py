@@ -498,7 +498,7 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
 
     to_stdout = output == "-"
     fmt = fmt or format_for(None if to_stdout else output)
-    stdout = click.get_binary_stream("stdout")
+    stdout = sys.stdout.buffer
     try:
         if to_stdout and fmt == "parquet" and stdout.isatty():
             raise ConfigError(

@@ -20,7 +20,7 @@ from typing import IO, Any
 import pandas as pd
 from sqlalchemy import Engine, MetaData, Table, inspect, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 from .config import redact_url
 from .db import connect, first_line, missing_sqlite_file
@@ -81,21 +81,25 @@ def export_relation(
     if fmt == "parquet":
         _require_pyarrow()
     table = _relation(engine, name)
-    columns = [_Column(column.name, _kind(column.type)) for column in table.columns]
+    declared = [(column.name, _kind(column.type)) for column in table.columns]
     order = list(table.primary_key.columns) or list(table.columns)
     statement = select(table).order_by(*order)
 
     def write(stream: IO[bytes]) -> int:
-        written = 0
-        writer = writer_class(stream, columns)
+        written, writer, columns = 0, None, []
         try:
             with engine.connect() as connection:
                 result = connection.execution_options(yield_per=chunk_size).execute(statement)
                 for partition in result.partitions():
+                    if writer is None:
+                        columns = _settle(declared, partition)
+                        writer = writer_class(stream, columns)
                     writer.write([_normalize_row(columns, row) for row in partition])
                     written += len(partition)
         except DBAPIError as exc:
             raise DatabaseUnavailableError(f"cannot read {name}: {first_line(exc.orig)}") from exc
+        if writer is None:
+            writer = writer_class(stream, _settle(declared, []))
         writer.close()
         return written
 
@@ -145,15 +149,20 @@ class _Column:
     kind: str  # int, bool, float, timestamp, date or text
 
 
-def _kind(sql_type: TypeEngine) -> str:
-    """What a column holds, from the Python type its SQLAlchemy type returns; text otherwise
-    (Numeric as exact text, and expression columns of SQLite views, which have no type)."""
+def _kind(sql_type: TypeEngine) -> str | None:
+    """What a column holds, from the Python type its SQLAlchemy type returns (Numeric: exact
+    text); None when it has no type, as expression columns of SQLite views."""
     while isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime, whose python_type is object
         sql_type = sql_type.impl_instance
+    if isinstance(sql_type, NullType):
+        return None
     try:
-        python_type = sql_type.python_type
+        return _kind_of(sql_type.python_type)
     except NotImplementedError:
         return "text"
+
+
+def _kind_of(python_type: type) -> str:
     for kind, candidate in (
         ("bool", bool),
         ("int", int),
@@ -164,6 +173,18 @@ def _kind(sql_type: TypeEngine) -> str:
         if issubclass(python_type, candidate):
             return kind
     return "text"
+
+
+def _settle(declared: Sequence[tuple[str, str | None]], rows: Sequence[Row]) -> list[_Column]:
+    """The columns' kinds, those without a type taking the kind of their first value in the
+    first chunk (so that a view's COUNT(*) stays an integer on SQLite); text if all are NULL."""
+    columns = []
+    for index, (name, kind) in enumerate(declared):
+        if kind is None:
+            first = next((row[index] for row in rows if row[index] is not None), None)
+            kind = _kind_of(type(first))
+        columns.append(_Column(name, kind))
+    return columns
 
 
 def _utc(value: datetime) -> datetime:
