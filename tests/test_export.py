@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -137,6 +138,25 @@ def test_each_table_reads_back_with_its_values_and_types(database_url, synced, t
         frame = read_back(path, fmt, types_of(name))
         assert_dtypes(frame, types_of(name))
         assert records(frame) == rows, name
+
+
+def test_the_readme_recipe_reads_an_export_back(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+    for fmt in FORMATS:  # into the working directory, where the recipe reads
+        result = export("etl_failures", "-o", f"etl_failures.{fmt}", database_url=sqlite_url)
+        assert result.exit_code == 0, result.output
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    export_section = readme.split("## Export\n", 1)[1].split("\n## ", 1)[0]
+    recipe = export_section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(recipe, namespace)
+
+    assert namespace["types"] == types_of("etl_failures")
+    rows = read_table(sqlite_url, "etl_failures")
+    for fmt in FORMATS:
+        frame = namespace[f"from_{fmt}"]
+        assert_dtypes(frame, types_of("etl_failures"))
+        assert records(frame) == rows, fmt
 
 
 def test_the_sample_data_holds_what_the_round_trip_must_survive(database_url, synced):
@@ -335,3 +355,12 @@ def test_an_existing_file_is_replaced_whole(sqlite_url, synced, tmp_path):
         sqlite_url, "datasets"
     )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_the_database_url_comes_from_dotenv_like_for_sync(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+    (tmp_path / ".env").write_text(f"DATABASE_URL={sqlite_url}\n")  # the working directory
+    result = CliRunner().invoke(main, ["export", "datasets", "--format", "jsonl"])
+    assert result.exit_code == 0, result.stderr
+    frame = read_back(io.BytesIO(result.stdout_bytes), "jsonl", types_of("datasets"))
+    assert records(frame) == read_table(sqlite_url, "datasets")
