@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 
 from etl.cli import main
-from etl.db import connect, ensure_schema
+from etl.db import connect
 from etl.export import export_relation
 from etl.fake_api import sample_batches
+from etl.migrate import ensure_schema
 from etl.schema import UTCDateTime, metadata
 
 from support import read_table
@@ -223,7 +224,7 @@ def test_unknown_name_is_a_usage_error_naming_what_exists(database_url, synced, 
     assert result.stderr == (
         "prolific-etl: error: the database has no table or view named 'batch'; "
         "tables: batch_datasets, batch_last_seen, batch_status_history, batches, datasets, "
-        "etl_failures, etl_runs; views: batch_dataset_counts\n"
+        "etl_failures, etl_runs, etl_schema_version; views: batch_dataset_counts\n"
     )
     assert not output.exists() and list(tmp_path.glob(".out.csv*")) == []
 
