@@ -35,6 +35,9 @@ from .errors import (
     TokenRejectedError,
     UnknownRunError,
 )
+from .export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
+from .export import FORMATS as EXPORT_FORMATS
+from .export import export_relation, format_for, open_database
 from .history import (
     DEFAULT_LIMIT,
     open_run_log,
@@ -469,7 +472,7 @@ Exit codes:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "jsonl", "parquet"]),
+    type=click.Choice(EXPORT_FORMATS),
     help="Output format [default: from the --output file's extension, else csv].",
 )
 @click.option(
@@ -487,15 +490,13 @@ Exit codes:
 @click.option(
     "--chunk-size",
     type=click.IntRange(1, 1_000_000),
-    default=10_000,
+    default=DEFAULT_EXPORT_CHUNK_SIZE,
     show_default=True,
     help="Rows read and written at a time (one Parquet row group each).",
 )
 def export_command(name: str, fmt: str | None, output: str, database_url, chunk_size) -> None:
     """Write table or view NAME to CSV, JSON Lines or Parquet, ordered by its key. No token
     needed."""
-    from .export import export_relation, format_for, open_database
-
     to_stdout = output == "-"
     fmt = fmt or format_for(None if to_stdout else output)
     stdout = sys.stdout.buffer

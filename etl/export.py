@@ -17,7 +17,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
 from sqlalchemy import Engine, MetaData, Table, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
@@ -237,13 +236,16 @@ class _CsvWriter:
     _DTYPES = {"int": "Int64", "bool": "boolean", "float": "Float64"}
 
     def __init__(self, out: IO[bytes], columns: Sequence[_Column]) -> None:
+        import pandas as pd  # here, so that importing this module (the CLI does) stays cheap
+
+        self._pd = pd
         self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         self._columns = columns
         self._header = True
 
     def write(self, rows: list[tuple]) -> None:
         values = _transpose(rows, len(self._columns))
-        frame = pd.DataFrame(
+        frame = self._pd.DataFrame(
             {
                 column.name: self._series(column, column_values)
                 for column, column_values in zip(self._columns, values, strict=True)
@@ -252,10 +254,10 @@ class _CsvWriter:
         frame.to_csv(self._text, header=self._header, index=False, lineterminator="\n")
         self._header = False
 
-    def _series(self, column: _Column, values: Sequence[Any]) -> pd.Series:
+    def _series(self, column: _Column, values: Sequence[Any]):
         if column.kind in ("timestamp", "date"):
-            return pd.Series([_iso(value) for value in values], dtype=object)
-        return pd.Series(values, dtype=self._DTYPES.get(column.kind, object))
+            return self._pd.Series([_iso(value) for value in values], dtype=object)
+        return self._pd.Series(values, dtype=self._DTYPES.get(column.kind, object))
 
     def close(self) -> None:
         if self._header:  # an empty relation still gets its header line
