@@ -35,6 +35,9 @@ from .errors import (
     TokenRejectedError,
     UnknownRunError,
 )
+from .export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
+from .export import FORMATS as EXPORT_FORMATS
+from .export import export_relation, format_for, open_database
 from .history import (
     DEFAULT_LIMIT,
     open_run_log,
@@ -453,6 +456,66 @@ def upgrade_command(database_url: str | None) -> None:
 def ddl_command(dialect: str) -> None:
     """Print the CREATE statements for a database dialect."""
     click.echo(ddl(dialect), nl=False)
+
+
+EXPORT_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  written
+  2  no such table or view (the message lists them),
+     bad option, unwritable file, Parquet to a terminal
+  3  the database is missing or unreachable
+"""
+
+
+@main.command("export", epilog=EXPORT_EXIT_CODES_HELP)
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    help="Output format [default: from the --output file's extension, else csv].",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    metavar="FILE",
+    help="File to write, replaced once complete ('-' for stdout, the default).",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1_000_000),
+    default=DEFAULT_EXPORT_CHUNK_SIZE,
+    show_default=True,
+    help="Rows read and written at a time (one Parquet row group each).",
+)
+def export_command(name: str, fmt: str | None, output: str, database_url, chunk_size) -> None:
+    """Write table or view NAME to CSV, JSON Lines or Parquet, ordered by its key. No token
+    needed."""
+    to_stdout = output == "-"
+    fmt = fmt or format_for(None if to_stdout else output)
+    stdout = sys.stdout.buffer
+    try:
+        if to_stdout and fmt == "parquet" and stdout.isatty():
+            raise ConfigError(
+                "Parquet is binary and stdout is a terminal: pass --output FILE or redirect stdout"
+            )
+        engine = open_database(load_database_url(database_url))
+        try:
+            rows = export_relation(
+                engine, name, fmt, stdout if to_stdout else output, chunk_size=chunk_size
+            )
+        finally:
+            engine.dispose()
+    except EtlError as error:
+        _fail(error)
+    if not to_stdout:
+        click.echo(f"{rows} rows of {name} written to {output} ({fmt})")
 
 
 @main.command("demo")

@@ -60,6 +60,10 @@ class UnknownRunError(EtlError):
     """``prolific-etl runs show`` was given a run id the run log does not hold (exit code 2)."""
 
 
+class UnknownRelationError(ConfigError):
+    """``export`` was asked for a table or view that the database does not have (exit code 2)."""
+
+
 # --- batch-level -----------------------------------------------------------------------------
 
 
