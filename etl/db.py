@@ -10,6 +10,7 @@ from . import __version__
 from .config import redact_url
 from .errors import DatabaseUnavailableError
 from .schema import metadata
+from .views import create_views
 
 
 def connect(database_url: str, *, pool_size: int = 5) -> Engine:
@@ -44,7 +45,8 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet, and check that the others match this version.
+    """Create the tables that do not exist yet, check that the others match this version, and
+    (re)create the reporting views.
 
     Raises DatabaseUnavailableError when the schema cannot be created or an existing table's
     columns differ from what this version writes.
@@ -62,6 +64,8 @@ def ensure_schema(engine: Engine) -> None:
                     f"unexpected {sorted(found - expected) or 'nothing'}; "
                     "this database was made by another version"
                 )
+        with engine.begin() as connection:
+            create_views(connection)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(f"cannot create the schema: {first_line(exc.orig)}") from exc
 
