@@ -10,7 +10,7 @@ from . import __version__
 from .config import redact_url
 from .errors import DatabaseUnavailableError
 from .schema import metadata
-from .views import create_views
+from .views import VIEWS, create_views
 
 
 def connect(database_url: str, *, pool_size: int = 5) -> Engine:
@@ -46,7 +46,7 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
 
 def ensure_schema(engine: Engine) -> None:
     """Create the tables that do not exist yet, check that the others match this version, and
-    (re)create the reporting views.
+    create the reporting views when any of them is missing.
 
     Raises DatabaseUnavailableError when the schema cannot be created or an existing table's
     columns differ from what this version writes.
@@ -64,8 +64,11 @@ def ensure_schema(engine: Engine) -> None:
                     f"unexpected {sorted(found - expected) or 'nothing'}; "
                     "this database was made by another version"
                 )
-        with engine.begin() as connection:
-            create_views(connection)
+        # Not every run: that would need DDL rights and, on PostgreSQL, wait for every BI
+        # query reading a view to finish. A changed view comes with a migration instead.
+        if {view.name for view in VIEWS} - set(inspector.get_view_names()):
+            with engine.begin() as connection:
+                create_views(connection)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(f"cannot create the schema: {first_line(exc.orig)}") from exc
 

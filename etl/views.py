@@ -555,8 +555,8 @@ def drop_views(connection: Connection, views: Sequence[View] = VIEWS) -> None:
 def create_views(connection: Connection, views: Sequence[View] = VIEWS) -> None:
     """Drop and create the reporting views, so that they match this version; repeatable.
 
-    Needs the tables to exist. Run it inside a transaction (``engine.begin()``): on SQLite
-    and PostgreSQL a reader then never sees the views missing; MySQL commits each statement.
+    Needs the tables to exist. Inside a transaction (``engine.begin()``) PostgreSQL swaps
+    them atomically; SQLite (through Python's sqlite3) and MySQL commit each statement.
     """
     drop_views(connection, views)
     for view in views:

@@ -521,6 +521,19 @@ def test_ensure_schema_creates_the_views_and_create_views_is_repeatable(database
     engine.dispose()
 
 
+def test_ensure_schema_recreates_a_missing_view(database_url):
+    engine = create_engine(database_url)
+    ensure_schema(engine)
+    with engine.begin() as connection:
+        drop_views(connection, [v_run_health, v_latest_run_failures])
+
+    ensure_schema(engine)
+
+    with engine.connect() as connection:
+        assert view_names(connection) == {view.name for view in VIEWS}
+    engine.dispose()
+
+
 def test_views_come_after_the_views_they_read():
     created: set[str] = set()
     for view in VIEWS:
