@@ -518,6 +518,32 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
         click.echo(f"{rows} rows of {name} written to {output} ({fmt})")
 
 
+@db_group.command("views")
+@click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
+def views_command(dialect: str) -> None:
+    """Print the reporting views' DROP and CREATE VIEW statements for a database dialect."""
+    from .views import views_sql
+
+    click.echo(views_sql(dialect), nl=False)
+
+
+@db_group.command("docs")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the dictionary to FILE instead of standard output.",
+)
+def docs_command(output: Path | None) -> None:
+    """Print the data dictionary (tables, views, ER diagram) as Markdown."""
+    from .docs import data_dictionary
+
+    text = data_dictionary()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
 @main.command("demo")
 @click.option(
     "--database",

@@ -3,6 +3,9 @@
 A new database is created by running every migration; an existing one is upgraded in place by
 ``upgrade`` (``prolific-etl db upgrade``, or ``sync --auto-migrate``). The revision a database is at
 is kept in the ``etl_schema_version`` table.
+
+The reporting views (etl/views.py) are not part of any revision: an upgrade drops them, migrates
+the tables under them and creates them again as this version defines them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .db import first_line
 from .errors import DatabaseUnavailableError, SchemaVersionError
+from .views import VIEWS, create_views, drop_views
 
 VERSION_TABLE = "etl_schema_version"
 
@@ -105,7 +109,9 @@ def upgrade(engine: Engine) -> SchemaState:
             if before.unversioned:
                 _check_initial_tables(connection)
                 command.stamp(config, INITIAL_REVISION)
+            drop_views(connection)
             command.upgrade(config, "head")
+            create_views(connection)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(
             f"cannot upgrade the schema: {first_line(exc.orig)}"
@@ -120,12 +126,25 @@ def ensure_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
     set; otherwise SchemaVersionError says what to run. So is one made by a newer version.
     """
     state = schema_state(engine)
-    if state.is_current:
-        return
-    if state.is_empty or (auto_migrate and state.known):
+    if state.is_empty or (auto_migrate and state.known and not state.is_current):
         upgrade(engine)
-        return
-    raise SchemaVersionError(f"the database schema is at {state.describe()}")
+    elif not state.is_current:
+        raise SchemaVersionError(f"the database schema is at {state.describe()}")
+    else:
+        _restore_missing_views(engine)
+
+
+def _restore_missing_views(engine: Engine) -> None:
+    # Not every run: that would need DDL rights and, on PostgreSQL, wait for every BI query
+    # reading a view to finish. A changed view definition comes with a new version's upgrade.
+    try:
+        if {view.name for view in VIEWS} - set(inspect(engine).get_view_names()):
+            with engine.begin() as connection:
+                create_views(connection)
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(
+            f"cannot create the reporting views: {first_line(exc.orig)}"
+        ) from exc
 
 
 # The tables of revision 0001, which prolific-etl 0.1.0 created without a version table.

@@ -29,6 +29,7 @@ from etl.migrate import (
     schema_state,
 )
 from etl.schema import metadata
+from etl.views import VIEWS
 
 from support import read_table, upgrade_to
 
@@ -88,6 +89,8 @@ def test_upgrade_from_the_initial_revision_keeps_every_row(
     assert result.exit_code == 0, result.output
     assert "upgraded from revision 0001 to 0002" in result.stdout
     assert {name: read_table(database_url, name) for name in INITIAL_TABLES} == before
+    views = set(inspect(create_engine(database_url)).get_view_names())
+    assert views >= {view.name for view in VIEWS}
     assert stored_revision(database_url) == ["0002"]
     # ...and the new history table starts with each batch's status as of its last change.
     history = read_table(database_url, "batch_status_history")

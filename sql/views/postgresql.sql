@@ -1,0 +1,54 @@
+-- prolific-etl reporting views for postgresql.
+-- Generated from etl/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_latest_run_failures;
+
+DROP VIEW IF EXISTS v_run_health;
+
+DROP VIEW IF EXISTS v_batch_processing_time;
+
+DROP VIEW IF EXISTS v_batch_status_intervals;
+
+DROP VIEW IF EXISTS v_dataset_usage;
+
+DROP VIEW IF EXISTS v_workspace_summary;
+
+DROP VIEW IF EXISTS v_batches;
+
+CREATE VIEW v_batches AS
+SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, batches.created_at, batches.created_by, batches.schema_version, batches.total_task_count, batches.total_instruction_count, batches.total_task_groups, batches.task_name, batches.task_introduction, batches.task_steps, CAST(coalesce(dataset_totals.dataset_count, 0) AS BIGINT) AS dataset_count, CAST(coalesce(dataset_totals.total_datapoint_count, 0) AS BIGINT) AS total_datapoint_count, batches.first_seen_at, batches.last_changed_at, batch_last_seen.last_seen_at 
+FROM batches LEFT OUTER JOIN (SELECT batch_datasets.batch_id AS batch_id, count(*) AS dataset_count, sum(datasets.total_datapoint_count) AS total_datapoint_count 
+FROM batch_datasets JOIN datasets ON datasets.dataset_id = batch_datasets.dataset_id GROUP BY batch_datasets.batch_id) AS dataset_totals ON dataset_totals.batch_id = batches.batch_id LEFT OUTER JOIN batch_last_seen ON batch_last_seen.batch_id = batches.batch_id;
+
+CREATE VIEW v_workspace_summary AS
+SELECT v_batches.workspace_id, CAST(count(*) AS BIGINT) AS batch_count, CAST(sum(CASE WHEN (v_batches.status = 'UNINITIALISED') THEN 1 ELSE 0 END) AS BIGINT) AS uninitialised_batches, CAST(sum(CASE WHEN (v_batches.status = 'PROCESSING') THEN 1 ELSE 0 END) AS BIGINT) AS processing_batches, CAST(sum(CASE WHEN (v_batches.status = 'READY') THEN 1 ELSE 0 END) AS BIGINT) AS ready_batches, CAST(sum(CASE WHEN (v_batches.status = 'ERROR') THEN 1 ELSE 0 END) AS BIGINT) AS error_batches, CAST(sum(v_batches.total_task_count) AS BIGINT) AS total_task_count, CAST(sum(v_batches.total_instruction_count) AS BIGINT) AS total_instruction_count, CAST(sum(v_batches.total_datapoint_count) AS BIGINT) AS total_datapoint_count 
+FROM v_batches GROUP BY v_batches.workspace_id;
+
+CREATE VIEW v_dataset_usage AS
+SELECT datasets.dataset_id, datasets.filename, datasets.total_datapoint_count, CAST(count(batch_datasets.batch_id) OVER (PARTITION BY datasets.dataset_id) AS BIGINT) AS batches_using, batch_datasets.batch_id, batches.name AS batch_name, batches.status AS batch_status, batches.workspace_id 
+FROM datasets LEFT OUTER JOIN batch_datasets ON batch_datasets.dataset_id = datasets.dataset_id LEFT OUTER JOIN batches ON batches.batch_id = batch_datasets.batch_id;
+
+CREATE VIEW v_batch_status_intervals AS
+SELECT steps.history_id, steps.batch_id, batches.name AS batch_name, batches.workspace_id, steps.old_status AS previous_status, steps.new_status AS status, steps.observed_at AS entered_at, steps.left_at, steps.next_status, CAST(EXTRACT(EPOCH FROM steps.left_at - steps.observed_at) AS DOUBLE PRECISION) AS seconds_in_status 
+FROM (SELECT batch_status_history.history_id AS history_id, batch_status_history.batch_id AS batch_id, batch_status_history.old_status AS old_status, batch_status_history.new_status AS new_status, batch_status_history.observed_at AS observed_at, lead(batch_status_history.observed_at) OVER (PARTITION BY batch_status_history.batch_id ORDER BY batch_status_history.observed_at, batch_status_history.history_id) AS left_at, lead(batch_status_history.new_status) OVER (PARTITION BY batch_status_history.batch_id ORDER BY batch_status_history.observed_at, batch_status_history.history_id) AS next_status 
+FROM batch_status_history) AS steps JOIN batches ON batches.batch_id = steps.batch_id;
+
+CREATE VIEW v_batch_processing_time AS
+SELECT starts.batch_id, batches.name AS batch_name, batches.workspace_id, batches.status AS current_status, starts.processing_started_at, ends.entered_at AS finished_at, ends.status AS final_status, CAST(EXTRACT(EPOCH FROM ends.entered_at - starts.processing_started_at) AS DOUBLE PRECISION) AS seconds_processing 
+FROM (SELECT v_batch_status_intervals.batch_id AS batch_id, min(v_batch_status_intervals.entered_at) AS processing_started_at 
+FROM v_batch_status_intervals 
+WHERE v_batch_status_intervals.status = 'PROCESSING' GROUP BY v_batch_status_intervals.batch_id) AS starts JOIN batches ON batches.batch_id = starts.batch_id LEFT OUTER JOIN (SELECT v_batch_status_intervals.batch_id AS batch_id, v_batch_status_intervals.status AS status, v_batch_status_intervals.entered_at AS entered_at, row_number() OVER (PARTITION BY v_batch_status_intervals.batch_id ORDER BY v_batch_status_intervals.entered_at, v_batch_status_intervals.history_id) AS nth 
+FROM v_batch_status_intervals JOIN (SELECT v_batch_status_intervals.batch_id AS batch_id, min(v_batch_status_intervals.entered_at) AS processing_started_at 
+FROM v_batch_status_intervals 
+WHERE v_batch_status_intervals.status = 'PROCESSING' GROUP BY v_batch_status_intervals.batch_id) AS starts ON starts.batch_id = v_batch_status_intervals.batch_id 
+WHERE v_batch_status_intervals.status IN ('READY', 'ERROR') AND v_batch_status_intervals.entered_at > starts.processing_started_at) AS ends ON ends.batch_id = starts.batch_id AND ends.nth = 1;
+
+CREATE VIEW v_run_health AS
+SELECT etl_runs.run_id, etl_runs.status, etl_runs.started_at, etl_runs.finished_at, CAST(EXTRACT(EPOCH FROM etl_runs.finished_at - etl_runs.started_at) AS DOUBLE PRECISION) AS duration_seconds, etl_runs.ids_read, etl_runs.fetched, etl_runs.inserted, etl_runs.updated, etl_runs.unchanged, etl_runs.failed, CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS failed_batches, CAST(coalesce(failure_counts.bad_id_lines, 0) AS BIGINT) AS bad_id_lines, CAST(CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS DOUBLE PRECISION) / NULLIF(etl_runs.ids_read, 0) AS failure_rate, etl_runs.retries, etl_runs.tool_version, etl_runs.id_source, etl_runs.error_message 
+FROM etl_runs LEFT OUTER JOIN (SELECT etl_failures.run_id AS run_id, count(DISTINCT etl_failures.batch_id) AS failed_batches, sum(CASE WHEN (etl_failures.stage = 'input') THEN 1 ELSE 0 END) AS bad_id_lines 
+FROM etl_failures GROUP BY etl_failures.run_id) AS failure_counts ON failure_counts.run_id = etl_runs.run_id;
+
+CREATE VIEW v_latest_run_failures AS
+SELECT etl_failures.run_id, etl_runs.status AS run_status, etl_runs.started_at AS run_started_at, etl_failures.failure_id, etl_failures.batch_id, etl_failures.line_number, etl_failures.input_line, etl_failures.stage, etl_failures.error_kind, etl_failures.http_status, etl_failures.field, etl_failures.message, etl_failures.occurred_at 
+FROM etl_failures JOIN etl_runs ON etl_runs.run_id = etl_failures.run_id 
+WHERE etl_failures.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs);

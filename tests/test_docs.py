@@ -1,0 +1,99 @@
+"""The data dictionary is generated from the code, complete, and its ER diagram is right."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from etl.cli import main
+from etl.docs import data_dictionary, readable_type
+from etl.schema import TABLES
+from etl.views import VIEWS, views_sql
+
+DICTIONARY = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md"
+
+
+def test_committed_dictionary_matches_the_code():
+    assert DICTIONARY.read_text(encoding="utf-8") == data_dictionary(), (
+        "docs/data-dictionary.md is stale: run "
+        "`prolific-etl db docs --output docs/data-dictionary.md`"
+    )
+
+
+def test_every_table_and_column_is_described_with_a_readable_type():
+    for table in TABLES:
+        assert table.comment, table.name
+        for column in table.columns:
+            assert column.comment and column.comment.strip(), f"{table.name}.{column.name}"
+            assert readable_type(column.type), f"{table.name}.{column.name}"
+
+
+def test_every_view_and_column_is_described_with_a_readable_type():
+    for view in VIEWS:
+        assert view.description.strip(), view.name
+        assert list(view.columns) == [c.name for c in view.query.selected_columns], view.name
+        for selected in view.query.selected_columns:
+            assert view.columns[selected.name].strip(), f"{view.name}.{selected.name}"
+            assert readable_type(selected.type), f"{view.name}.{selected.name}"
+
+
+def section(text: str, name: str) -> str:
+    start = text.index(f"### `{name}`\n")
+    end = text.find("\n### ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_every_table_and_view_column_has_a_row_in_the_dictionary():
+    text = data_dictionary()
+    for thing, columns in [(t.name, t.columns.keys()) for t in TABLES] + [
+        (v.name, v.columns) for v in VIEWS
+    ]:
+        rows = re.findall(r"^\| `(\w+)` \|", section(text, thing), re.MULTILINE)
+        assert rows == list(columns), thing
+
+
+def parse_erd(text: str) -> tuple[dict[str, list[str]], set[tuple[str, str, str]]]:
+    """The entities (with their column names) and relationships of the Mermaid diagram."""
+    diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    entities = {
+        name: re.findall(r"^\s+\w+ (\w+)", body, re.MULTILINE)
+        for name, body in re.findall(r"^    (\w+) \{\n(.*?)^    \}", diagram, re.M | re.S)
+    }
+    relationships = set(
+        re.findall(r'^    (\w+) [|o]{2}--[|o{]{2} (\w+) : "([\w, ]+)"$', diagram, re.MULTILINE)
+    )
+    return entities, relationships
+
+
+def test_erd_lists_every_table_and_every_foreign_key():
+    entities, relationships = parse_erd(data_dictionary())
+
+    assert entities == {table.name: list(table.columns.keys()) for table in TABLES}
+    assert relationships == {
+        (
+            fk.referred_table.name,
+            table.name,
+            ", ".join(column.name for column in fk.columns),
+        )
+        for table in TABLES
+        for fk in table.foreign_key_constraints
+    }
+    assert len(relationships) == 10
+
+
+def test_db_docs_command_prints_or_writes_the_dictionary(tmp_path):
+    printed = CliRunner().invoke(main, ["db", "docs"])
+    written = CliRunner().invoke(main, ["db", "docs", "--output", str(tmp_path / "dd.md")])
+
+    assert (printed.exit_code, written.exit_code) == (0, 0)
+    assert printed.output == data_dictionary()
+    assert (tmp_path / "dd.md").read_text(encoding="utf-8") == data_dictionary()
+
+
+def test_db_views_command_prints_the_views_for_a_dialect():
+    result = CliRunner().invoke(main, ["db", "views", "--dialect", "postgresql"])
+
+    assert result.exit_code == 0
+    assert result.output == views_sql("postgresql")
