@@ -107,6 +107,13 @@ Output:
 
 log = logging.getLogger("etl")
 
+# Every command that touches the database takes the same option, resolved the same way.
+database_url_option = click.option(
+    "--database-url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
+)
+
 
 def _configure_logging(verbose: bool, *, quiet: bool = False, log_format: str = "text") -> None:
     configure_logging(VERBOSE if verbose else QUIET if quiet else NORMAL, log_format)
@@ -157,11 +164,7 @@ def main() -> None:
     metavar="URL",
     help="API base URL [env PROLIFIC_API_URL; default https://api.prolific.com].",
 )
-@click.option(
-    "--database-url",
-    metavar="URL",
-    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
-)
+@database_url_option
 @click.option(
     "--connect-timeout",
     type=float,
@@ -313,7 +316,7 @@ def _stop_on_sigterm() -> None:
     "--token", "token_flag", metavar="TOKEN", help="Prolific API token [env PROLIFIC_API_TOKEN]."
 )
 @click.option("--api-url", metavar="URL", help="API base URL [env PROLIFIC_API_URL].")
-@click.option("--database-url", metavar="URL", help="SQLAlchemy database URL [env DATABASE_URL].")
+@database_url_option
 def check_command(ids_path, token_flag, api_url, database_url) -> None:
     """Check the setup: settings, token, database, schema and ID file; write nothing.
 
@@ -348,11 +351,7 @@ def _runs_options(command):
         show_default=True,
         help="A table for people, or JSON (timestamps ISO 8601 in UTC).",
     )(command)
-    return click.option(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
-    )(command)
+    return database_url_option(command)
 
 
 @main.group("runs", invoke_without_command=True, epilog=_RUNS_EXIT_CODES_HELP)
@@ -417,11 +416,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option(
-    "--database-url",
-    metavar="URL",
-    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
-)
+@database_url_option
 def upgrade_command(database_url: str | None) -> None:
     """Bring the database's schema up to this version, in place, keeping every row.
 
@@ -482,11 +477,7 @@ Exit codes:
     metavar="FILE",
     help="File to write, replaced once complete ('-' for stdout, the default).",
 )
-@click.option(
-    "--database-url",
-    metavar="URL",
-    help="SQLAlchemy database URL [env DATABASE_URL; default sqlite:///prolific.db].",
-)
+@database_url_option
 @click.option(
     "--chunk-size",
     type=click.IntRange(1, 1_000_000),

@@ -20,7 +20,8 @@ Generated from `etl/schema.py` and `etl/views.py` by
 
 Timestamps are UTC everywhere (PostgreSQL `timestamptz`; SQLite and MySQL/MariaDB store UTC
 wall time). The views are for reading: BI tools and the example queries in `sql/queries/` use
-them; the job writes only the tables.
+them; the job writes only the tables. One more table, `etl_schema_version` (Alembic's), holds
+the schema revision the database is at; `prolific-etl db upgrade` moves it forward.
 """
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, MetaData, Table, inspect, select
+from sqlalchemy import Engine, MetaData, Table, TableClause, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
@@ -25,6 +25,7 @@ from .config import redact_url
 from .db import connect, first_line, missing_sqlite_file
 from .errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
 from .schema import metadata
+from .views import VIEWS_BY_NAME
 
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_CHUNK_SIZE = 10_000
@@ -81,7 +82,7 @@ def export_relation(
         _require_pyarrow()
     table = _relation(engine, name)
     declared = [(column.name, _kind(column.type)) for column in table.columns]
-    order = list(table.primary_key.columns) or list(table.columns)
+    order = list(table.primary_key) or list(table.columns)
     statement = select(table).order_by(*order)
 
     def write(stream: IO[bytes]) -> int:
@@ -107,8 +108,9 @@ def export_relation(
     return write(out)
 
 
-def _relation(engine: Engine, name: str) -> Table:
-    """The Table to select from: ours (with its UTC types) for our tables, else reflected."""
+def _relation(engine: Engine, name: str) -> TableClause:
+    """What to select from: our tables and views with their types (UTC timestamps included),
+    anything else reflected from the database."""
     try:
         tables, views = relation_names(engine)
         if name not in tables and name not in views:
@@ -118,6 +120,8 @@ def _relation(engine: Engine, name: str) -> Table:
             )
         if name in tables and name in metadata.tables:
             return metadata.tables[name]
+        if name in views and name in VIEWS_BY_NAME:
+            return VIEWS_BY_NAME[name].table  # typed by its query, which SQLite cannot tell
         return Table(name, MetaData(), autoload_with=engine)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(f"cannot read {name}: {first_line(exc.orig)}") from exc

@@ -520,6 +520,7 @@ VIEWS: tuple[View, ...] = (
     v_run_health,
     v_latest_run_failures,
 )
+VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 
 
 # --- creating and dropping ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Column, Integer, MetaData, String, Table, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from etl.cli import main
 from etl.db import connect
@@ -21,6 +22,7 @@ from etl.export import export_relation
 from etl.fake_api import sample_batches
 from etl.migrate import ensure_schema
 from etl.schema import UTCDateTime, metadata
+from etl.views import VIEWS
 
 from support import read_table
 
@@ -224,7 +226,9 @@ def test_unknown_name_is_a_usage_error_naming_what_exists(database_url, synced, 
     assert result.stderr == (
         "prolific-etl: error: the database has no table or view named 'batch'; "
         "tables: batch_datasets, batch_last_seen, batch_status_history, batches, datasets, "
-        "etl_failures, etl_runs, etl_schema_version; views: batch_dataset_counts\n"
+        "etl_failures, etl_runs, etl_schema_version; views: batch_dataset_counts, "
+        + ", ".join(sorted(view.name for view in VIEWS))
+        + "\n"
     )
     assert not output.exists() and list(tmp_path.glob(".out.csv*")) == []
 
@@ -365,3 +369,44 @@ def test_the_database_url_comes_from_dotenv_like_for_sync(sqlite_url, synced, tm
     assert result.exit_code == 0, result.stderr
     frame = read_back(io.BytesIO(result.stdout_bytes), "jsonl", types_of("datasets"))
     assert records(frame) == read_table(sqlite_url, "datasets")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_every_reporting_view_exports_with_its_types(
+    database_url, synced, api, batches, tmp_path, fmt
+):
+    synced(database_url)
+    moved = {**batches[2], "status": "READY" if batches[2]["status"] != "READY" else "ERROR"}
+    api.put_batch(moved)
+    synced(database_url)  # a second run: a status interval with an end, and two runs' health
+    engine = connect(database_url)
+    exported = {}
+    for view in VIEWS:
+        with engine.connect() as connection:
+            expected = [
+                dict(row._mapping)
+                for row in connection.execute(select(view.table).order_by(*view.table.columns))
+            ]
+        path = tmp_path / f"{view.name}.{fmt}"
+
+        result = export(view.name, "--output", str(path), database_url=database_url)
+
+        assert result.exit_code == 0, result.output
+        if fmt == "parquet":
+            frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
+        else:
+            timestamps = [c.name for c in view.table.columns if isinstance(c.type, UTCDateTime)]
+            frame = pd.read_json(
+                path,
+                lines=True,
+                dtype=False,
+                dtype_backend="numpy_nullable",
+                precise_float=True,  # pandas' default parser rounds the last digits
+            )
+            frame = frame.astype({name: "datetime64[us, UTC]" for name in timestamps})
+        assert records(frame) == expected, view.name
+        exported[view.name] = expected
+    engine.dispose()
+    ended = [row for row in exported["v_batch_status_intervals"] if row["left_at"] is not None]
+    assert [row["batch_id"] for row in ended] == [moved["id"]]
+    assert ended[0]["left_at"].tzinfo == timezone.utc  # an expression (LEAD), typed all the same

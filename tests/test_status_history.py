@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, select
 
 from etl.fake_api import FakeProlificAPI, Fault, sample_batches
+from etl.views import VIEWS_BY_NAME
 
 from support import read_table
+
+
+def view_rows(database_url: str, name: str) -> list[dict]:
+    """Every row of one of the reporting views, read with the view's column types."""
+    view = VIEWS_BY_NAME[name]
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(select(view.table))]
+    engine.dispose()
+    return rows
 
 
 @pytest.fixture
@@ -54,6 +66,53 @@ def test_three_syncs_record_exactly_the_transitions_in_order(
     for row in read_table(database_url, "batch_status_history"):
         run = runs[row["run_id"]]
         assert run["started_at"] <= row["observed_at"] <= run["finished_at"]
+    # The time-in-status views, read back from the database, agree with the observations.
+    history = read_table(database_url, "batch_status_history")
+    observed = {(row["batch_id"], row["run_id"]): row["observed_at"] for row in history}
+    intervals = sorted(
+        view_rows(database_url, "v_batch_status_intervals"),
+        key=lambda row: row["history_id"],
+    )
+    expected_intervals = []
+    for row in history:
+        later = [
+            h for h in history if h["batch_id"] == row["batch_id"] and h["run_id"] > row["run_id"]
+        ]
+        following = later[0] if later else None
+        expected_intervals.append(
+            (
+                row["batch_id"],
+                row["new_status"],
+                row["observed_at"],
+                following["observed_at"] if following else None,
+                following["new_status"] if following else None,
+            )
+        )
+    assert [
+        (r["batch_id"], r["status"], r["entered_at"], r["left_at"], r["next_status"])
+        for r in intervals
+    ] == expected_intervals
+    for row in intervals:
+        if row["left_at"] is None:
+            assert row["seconds_in_status"] is None
+        else:
+            seconds = (row["left_at"] - row["entered_at"]).total_seconds()
+            assert row["seconds_in_status"] == pytest.approx(seconds, abs=0.001)
+    processing = {
+        row["batch_id"]: row for row in view_rows(database_url, "v_batch_processing_time")
+    }
+    assert set(processing) == {a["id"], b["id"], c["id"]}
+    for batch, final in ((a, "READY"), (b, "READY"), (c, "ERROR")):
+        row = processing[batch["id"]]
+        started, finished = observed[(batch["id"], 2)], observed[(batch["id"], 3)]
+        assert (row["final_status"], row["processing_started_at"], row["finished_at"]) == (
+            final,
+            started,
+            finished,
+        )
+        assert row["seconds_processing"] == pytest.approx(
+            (finished - started).total_seconds(), abs=0.001
+        )
     # d's rename was stored as a change of content, not of status.
     stored_d = next(r for r in read_table(database_url, "batches") if r["batch_id"] == d["id"])
     assert (stored_d["name"], stored_d["last_changed_run_id"]) == (
