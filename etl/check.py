@@ -22,6 +22,7 @@ from .errors import (
 )
 from .ids import read_id_file
 from .migrate import schema_state
+from .validate import parse_batch
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # A batch ID nobody has: asking for it costs the API a lookup and tells 401 from the rest.
@@ -77,17 +78,18 @@ def run_checks(
             )
         )
     checks.append(_check_token(settings))
-    url = settings.database_url if settings else _database_url_or_none(database_url)
-    checks += _check_database(url)
+    if settings is not None:
+        checks += _check_database(settings.database_url)
+    else:
+        try:
+            checks += _check_database(load_database_url(database_url))
+        except ConfigError as error:
+            checks += [
+                Check("database", FAILED, str(error), "fix DATABASE_URL"),
+                Check("schema", SKIPPED, "no database"),
+            ]
     checks.append(_check_id_file(ids_path))
     return checks
-
-
-def _database_url_or_none(database_url: str | None) -> str | None:
-    try:
-        return load_database_url(database_url)
-    except ConfigError:
-        return None
 
 
 def _check_token(settings: Settings | None) -> Check:
@@ -104,7 +106,7 @@ def _check_token(settings: Settings | None) -> Check:
     )
     with client:
         try:
-            client.fetch_batch(PROBE_BATCH_ID)
+            body = client.fetch_batch(PROBE_BATCH_ID)
         except TokenRejectedError:
             return Check(
                 name,
@@ -120,17 +122,31 @@ def _check_token(settings: Settings | None) -> Check:
                 "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
             )
         except BatchError as error:
-            status = f"HTTP {error.http_status}" if error.http_status else error.kind
-            return Check(name, PASSED, f"accepted by {settings.api_url} ({status} for a probe)")
+            if error.api_detail is None:  # not the API's documented error body
+                return _not_the_api(settings.api_url, f"HTTP {error.http_status}")
+            return Check(
+                name,
+                PASSED,
+                f"accepted by {settings.api_url} (HTTP {error.http_status} for a made-up batch: "
+                f"{error.api_detail})",
+            )
+    try:
+        parse_batch(PROBE_BATCH_ID, body)
+    except BatchError:
+        return _not_the_api(settings.api_url, "HTTP 200 with something that is not a batch")
     return Check(name, PASSED, f"accepted by {settings.api_url}")
 
 
-def _check_database(url: str | None) -> list[Check]:
-    if url is None:
-        return [
-            Check("database", SKIPPED, "no usable configuration"),
-            Check("schema", SKIPPED, "no database"),
-        ]
+def _not_the_api(api_url: str, answer: str) -> Check:
+    return Check(
+        "API token",
+        FAILED,
+        f"{api_url} answered {answer}, not as Prolific's API does; the token is not checked",
+        "check PROLIFIC_API_URL: it is the API's base URL, such as https://api.prolific.com",
+    )
+
+
+def _check_database(url: str) -> list[Check]:
     where = redact_url(url)
     missing_file = missing_sqlite_file(url)
     if missing_file is not None:
@@ -163,6 +179,11 @@ def _check_database(url: str | None) -> list[Check]:
         ]
     try:
         state = schema_state(engine)
+    except DatabaseUnavailableError as error:
+        return [
+            Check("database", FAILED, str(error), "point DATABASE_URL at the job's database"),
+            Check("schema", SKIPPED, "cannot read it"),
+        ]
     finally:
         engine.dispose()
     database = Check("database", PASSED, f"{where}: reachable")

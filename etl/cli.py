@@ -1,13 +1,6 @@
 """The ``prolific-etl`` command: a thin click layer over the library.
 
-Exit codes (also in ``--help``):
-  0  every batch loaded
-  1  some batches or ID lines failed; the rest loaded
-  2  usage or configuration error (bad flag, missing token, unreadable or empty ID file,
-     outdated database schema)
-  3  fatal: token rejected, database unreachable
-  4  another run holds the database's lock; nothing was done
-  130  stopped by SIGINT or SIGTERM; the run is recorded as aborted
+Outcomes become exit codes here and nowhere else; EXIT_CODES_HELP lists them for ``--help``.
 """
 
 from __future__ import annotations
@@ -288,7 +281,8 @@ def sync_command(
     except EtlError as error:
         _fail(error, token)
     except KeyboardInterrupt:
-        _error("interrupted; the run is recorded as aborted", exit_code=EXIT_INTERRUPTED)
+        outcome = "nothing was written" if dry_run else "the run is recorded as aborted"
+        _error(f"interrupted; {outcome}", exit_code=EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
         message = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else str(exc)

@@ -225,10 +225,14 @@ class ProlificClient:
                 f"HTTP {status}: not found or not visible to this token"
                 + (f" ({detail})" if detail else ""),
                 http_status=status,
+                api_detail=detail or None,
             )
         if 400 <= status < 500:
             raise BatchRequestError(
-                batch_id, f"HTTP {status}" + (f": {detail}" if detail else ""), http_status=status
+                batch_id,
+                f"HTTP {status}" + (f": {detail}" if detail else ""),
+                http_status=status,
+                api_detail=detail or None,
             )
         raise BatchRequestError(batch_id, f"unexpected HTTP {status}", http_status=status)
 

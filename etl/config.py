@@ -122,11 +122,16 @@ def normalize_database_url(raw: str) -> str:
     """Parse a database URL and fill in the driver (and utf8mb4 for MySQL) when left out."""
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
+        url.port  # noqa: B018 - a port that is not a number only fails when read
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
     drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
     url = url.set(drivername=drivername)
     if url.get_backend_name() in ("mysql", "mariadb"):
+        if not url.database:
+            raise ConfigError(
+                f"DATABASE_URL names no database: {redact_url(raw)} (add /<database> at the end)"
+            )
         charset = url.query.get("charset", "utf8mb4")
         if charset != "utf8mb4":
             raise ConfigError(
@@ -140,7 +145,8 @@ def normalize_database_url(raw: str) -> str:
 def redact_url(raw: str) -> str:
     try:
         url: URL = make_url(raw)
-    except ArgumentError:
+        url.port  # noqa: B018 - a port that is not a number only fails when read
+    except (ArgumentError, ValueError):
         return "<unparseable URL>"
     return url.render_as_string(hide_password=True)
 

@@ -29,7 +29,8 @@ def connect(database_url: str, *, pool_size: int = 5) -> Engine:
             options["connect_args"] = {"keepalives": 1, "keepalives_idle": 30}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_utc)
     try:
@@ -73,10 +74,19 @@ def _postgres_utc(dbapi_connection, _record) -> None:
     dbapi_connection.commit()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Python's sqlite3 opens a transaction by itself, and only before INSERT/UPDATE/DELETE, so
+    # DDL (a migration, the views) would commit statement by statement and a failed upgrade
+    # would leave half a schema. Transactions are opened by _sqlite_begin instead (SQLAlchemy's
+    # documented recipe for pysqlite).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def first_line(error: object) -> str:

@@ -77,11 +77,19 @@ class BatchError(EtlError):
     stage = "fetch"
     kind = "batch_error"
 
-    def __init__(self, batch_id: str, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        batch_id: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        api_detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.batch_id = batch_id
         self.message = message
         self.http_status = http_status
+        self.api_detail = api_detail  # the API's own error body, when it sent the documented one
 
     def __str__(self) -> str:
         return f"batch {self.batch_id}: {self.message}"

@@ -136,7 +136,10 @@ def _write_whole_file(path: Path, write: Callable[[IO[bytes]], int]) -> int:
     try:
         with stream:
             written = write(stream)
-        os.replace(partial, path)
+        try:
+            os.replace(partial, path)
+        except OSError as exc:  # a directory of that name, say
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -447,7 +447,7 @@ class _Run:
                     result.run_id,
                     status=status,
                     counts=result.counts(),
-                    error_message=error_message,
+                    error_message=result.error_message,
                 )
         except DatabaseUnavailableError:
             if not best_effort:

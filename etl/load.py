@@ -129,9 +129,8 @@ def preview_chunk(engine: Engine | None, chunk: Sequence[BatchRows]) -> LoadOutc
         return LoadOutcome(inserted=[rows.batch_id for rows in chunk])
     if not chunk:
         return LoadOutcome()
-    with engine.connect() as connection:
+    with engine.connect() as connection:  # closed without a commit
         outcome, _ = _compare_with_stored(connection, chunk, run_id=0, now=None)
-        connection.rollback()
     return outcome
 
 

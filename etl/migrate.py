@@ -10,6 +10,7 @@ the tables under them and creates them again as this version defines them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from alembic import command
@@ -25,6 +26,7 @@ from .errors import DatabaseUnavailableError, SchemaVersionError
 from .views import VIEWS, create_views, drop_views
 
 VERSION_TABLE = "etl_schema_version"
+log = logging.getLogger("etl")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -78,14 +80,20 @@ def head_revision() -> str:
 
 
 def schema_state(engine: Engine) -> SchemaState:
-    """Where ``engine``'s database stands against this version's migrations."""
+    """Where ``engine``'s database stands against this version's migrations.
+
+    Raises DatabaseUnavailableError when the database cannot be read (or is not a database).
+    """
     head = head_revision()
-    tables = set(inspect(engine).get_table_names())
-    if VERSION_TABLE in tables:
-        with engine.connect() as connection:
-            current = _migration_context(connection).get_current_revision()
-        known = current is None or _is_known(current)
-        return SchemaState(current=current, head=head, known=known)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        if VERSION_TABLE in tables:
+            with engine.connect() as connection:
+                current = _migration_context(connection).get_current_revision()
+            known = current is None or _is_known(current)
+            return SchemaState(current=current, head=head, known=known)
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(f"cannot read the schema: {first_line(exc.orig)}") from exc
     if tables & set(INITIAL_TABLES):
         return SchemaState(current=INITIAL_REVISION, head=head, unversioned=True)
     return SchemaState(current=None, head=head)
@@ -105,17 +113,23 @@ def upgrade(engine: Engine) -> SchemaState:
         return before
     try:
         with engine.begin() as connection:
+            drop_views(connection)
+        # One transaction for every step: on PostgreSQL and SQLite a failure leaves the database
+        # as it was. MySQL/MariaDB commit each DDL statement, so the migrations are written to
+        # pick up where a failed one stopped.
+        with engine.begin() as connection:
             config = alembic_config(connection)
             if before.unversioned:
                 _check_initial_tables(connection)
                 command.stamp(config, INITIAL_REVISION)
-            drop_views(connection)
             command.upgrade(config, "head")
-            create_views(connection)
     except DBAPIError as exc:
+        at = before.current or "no schema"
         raise DatabaseUnavailableError(
-            f"cannot upgrade the schema: {first_line(exc.orig)}"
+            f"cannot upgrade the schema from {at}: {first_line(exc.orig)}; "
+            "fix the cause and run `prolific-etl db upgrade` again"
         ) from exc
+    create_views_or_warn(engine)
     return before
 
 
@@ -138,13 +152,30 @@ def _restore_missing_views(engine: Engine) -> None:
     # Not every run: that would need DDL rights and, on PostgreSQL, wait for every BI query
     # reading a view to finish. A changed view definition comes with a new version's upgrade.
     try:
-        if {view.name for view in VIEWS} - set(inspect(engine).get_view_names()):
-            with engine.begin() as connection:
-                create_views(connection)
+        missing = {view.name for view in VIEWS} - set(inspect(engine).get_view_names())
     except DBAPIError as exc:
-        raise DatabaseUnavailableError(
-            f"cannot create the reporting views: {first_line(exc.orig)}"
-        ) from exc
+        raise DatabaseUnavailableError(f"cannot read the schema: {first_line(exc.orig)}") from exc
+    if missing:
+        create_views_or_warn(engine)
+
+
+def create_views_or_warn(engine: Engine) -> bool:
+    """(Re)create the reporting views; a failure is logged, never fatal.
+
+    The views are for reading; a database user without CREATE VIEW, or a team's own object
+    in the way, must not stop the nightly load.
+    """
+    try:
+        with engine.begin() as connection:
+            create_views(connection)
+    except DBAPIError as exc:
+        log.warning(
+            "could not create the reporting views (the tables are loaded all the same): %s",
+            first_line(exc.orig),
+            extra={"event": "views_not_created"},
+        )
+        return False
+    return True
 
 
 # The tables of revision 0001, which prolific-etl 0.1.0 created without a version table.

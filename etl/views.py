@@ -397,7 +397,9 @@ def _processing_time_view() -> View:
         "v_batch_processing_time",
         "One row per batch that a sync has seen PROCESSING: from the first time it was seen "
         "PROCESSING to the first time it was seen READY or ERROR after that. Batches first seen "
-        "already READY or ERROR are not here: their processing time is unknown.",
+        "already READY or ERROR are not here: their processing time is unknown. For a batch "
+        "stored before status history existed (upgraded from revision 0001), the first "
+        "observation is dated when it last changed, so its time may be understated.",
         query,
         {
             "batch_id": batches.c.batch_id.comment,

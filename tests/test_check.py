@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from click.testing import CliRunner
 
@@ -167,3 +170,48 @@ def test_check_writes_nothing(api, sqlite_url, run_sync, ids_file, tmp_path):
     assert run_check(api, sqlite_url, "--ids", str(ids_file)).exit_code == 0
 
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+
+
+def test_a_server_that_is_not_the_api_is_not_taken_for_an_accepted_token(sqlite_url, tmp_path):
+    # A static file server answers 404 for any path, but not with the API's error body.
+    (tmp_path / "www").mkdir()
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = CliRunner().invoke(
+            main,
+            ["check"],
+            env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": url, "DATABASE_URL": sqlite_url},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["API token"] == "FAILED"
+    assert f"{url} answered HTTP 404, not as Prolific's API does" in result.output
+
+
+def test_a_bad_database_url_is_named_even_without_a_token(api):
+    result = run_check(api, "postgresql://etl:pw@db.example:notaport/etl", token=None)
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["database"] == "FAILED"
+    assert "DATABASE_URL is not a database URL" in result.output
+    assert "pw" not in result.output
+
+
+def test_a_file_that_is_not_a_database_fails_cleanly(api, tmp_path):
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
+
+    result = run_check(api, f"sqlite:///{not_a_database}")
+
+    assert result.exit_code == 1
+    assert statuses(result.output)["database"] == "FAILED"
+    assert "cannot read the schema: file is not a database" in result.output
+    assert statuses(result.output)["schema"] == "SKIPPED"

@@ -6,6 +6,7 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from etl.cli import main
@@ -132,3 +133,19 @@ def test_an_internal_error_is_exit_3_never_exit_1(run_sync, sqlite_url, ids_file
     result = run_sync(sqlite_url, ids_file)
     assert result.exit_code == 3
     assert "internal error: RuntimeError: bug" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sync", "--ids", "ids.txt"], ["runs"], ["export", "batches"], ["db", "upgrade"]],
+    ids=["sync", "runs", "export", "db upgrade"],
+)
+def test_a_malformed_database_url_is_a_usage_error_without_the_password(command, tmp_path):
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": "postgresql://etl:s3cret@db:port/etl"}
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "DATABASE_URL is not a database URL" in result.stderr
+    assert "s3cret" not in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from etl.cli import main
@@ -12,7 +13,8 @@ from etl.docs import data_dictionary, readable_type
 from etl.schema import TABLES
 from etl.views import VIEWS, views_sql
 
-DICTIONARY = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md"
+ROOT = Path(__file__).resolve().parent.parent
+DICTIONARY = ROOT / "docs" / "data-dictionary.md"
 
 
 def test_committed_dictionary_matches_the_code():
@@ -97,3 +99,24 @@ def test_db_views_command_prints_the_views_for_a_dialect():
 
     assert result.exit_code == 0
     assert result.output == views_sql("postgresql")
+
+
+def commands(group: click.Group, path: tuple[str, ...] = ()):
+    """Every command of the CLI, as (path, command)."""
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+
+
+def test_every_command_and_option_is_documented():
+    docs = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    )
+    for path, command in commands(main):
+        assert f"prolific-etl {' '.join(path)}" in docs, f"command {' '.join(path)}"
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                longest = max(parameter.opts, key=len)
+                assert f"{longest}" in docs, f"{' '.join(path)} {longest}"

@@ -410,3 +410,14 @@ def test_every_reporting_view_exports_with_its_types(
     ended = [row for row in exported["v_batch_status_intervals"] if row["left_at"] is not None]
     assert [row["batch_id"] for row in ended] == [moved["id"]]
     assert ended[0]["left_at"].tzinfo == timezone.utc  # an expression (LEAD), typed all the same
+
+
+def test_an_output_path_that_is_a_directory_is_a_usage_error(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+    (tmp_path / "out.csv").mkdir()
+
+    result = export("batches", "-o", str(tmp_path / "out.csv"), database_url=sqlite_url)
+
+    assert result.exit_code == 2
+    assert f"cannot write {tmp_path / 'out.csv'}: Is a directory" in result.stderr
+    assert list(tmp_path.glob(".out.csv*")) == []

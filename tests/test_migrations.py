@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -9,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import (
     Column,
+    Connection,
     MetaData,
     String,
     Table,
@@ -18,8 +23,10 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import make_url
 
 from etl.cli import main
+from etl.db import connect
 from etl.migrate import (
     INITIAL_TABLES,
     VERSION_TABLE,
@@ -29,9 +36,11 @@ from etl.migrate import (
     schema_state,
 )
 from etl.schema import metadata
-from etl.views import VIEWS
+from etl.views import VIEWS, drop_views
 
 from support import read_table, upgrade_to
+
+SCHEMA_0_1_0 = Path(__file__).resolve().parent / "data" / "schema-0.1.0"
 
 
 def stored_revision(database_url: str) -> list[str]:
@@ -46,6 +55,33 @@ def db_upgrade(database_url: str):
     return CliRunner().invoke(main, ["db", "upgrade", "--database-url", database_url])
 
 
+def create_0_1_0_schema(database_url: str) -> None:
+    """The tables exactly as prolific-etl 0.1.0 created them (its shipped DDL, frozen)."""
+    dialect = make_url(database_url).get_backend_name()
+    ddl = (SCHEMA_0_1_0 / f"{dialect}.sql").read_text(encoding="utf-8")
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        for statement in ddl.split(";\n"):
+            if statement.strip():
+                connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+@contextmanager
+def foreign_keys_off(database_url: str) -> Iterator[Connection]:
+    """A transaction in which foreign keys are not checked (to plant bad data)."""
+    engine = create_engine(database_url)
+    off = {
+        "sqlite": "PRAGMA foreign_keys = OFF",
+        "postgresql": "SET session_replication_role = replica",
+        "mysql": "SET FOREIGN_KEY_CHECKS = 0",
+    }[engine.dialect.name]
+    with engine.begin() as connection:
+        connection.exec_driver_sql(off)
+        yield connection
+    engine.dispose()
+
+
 def copy_rows(source_url: str, target_url: str, tables: tuple[str, ...]) -> None:
     """Copy the rows of ``tables`` (in foreign-key order) from one database to another."""
     source, target = create_engine(source_url), create_engine(target_url)
@@ -55,6 +91,13 @@ def copy_rows(source_url: str, target_url: str, tables: tuple[str, ...]) -> None
             rows = [row._asdict() for row in reading.execute(select(table))]
             if rows:
                 writing.execute(insert(table), rows)
+            if writing.dialect.name == "postgresql" and table.autoincrement_column is not None:
+                # explicit ids do not move a serial's sequence; the next run must not reuse one
+                key = table.autoincrement_column.name
+                writing.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', '{key}'), "
+                    f"(SELECT COALESCE(MAX({key}), 0) + 1 FROM {name}), false)"
+                )
     source.dispose()
     target.dispose()
 
@@ -135,15 +178,15 @@ def test_sync_with_auto_migrate_upgrades_then_loads(database_url, run_sync, ids_
     )
 
 
-def test_a_database_from_before_schema_versions_is_stamped_and_upgraded(
-    database_url, run_sync, ids_file
+def test_a_database_made_by_0_1_0_is_stamped_and_upgraded_keeping_its_rows(
+    database_url, run_sync, ids_file, tmp_path
 ):
-    # prolific-etl 0.1.0 created the initial tables without a version table.
-    upgrade_to(database_url, "0001")
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
-    engine.dispose()
+    # prolific-etl 0.1.0 created its tables from its own DDL, without a version table.
+    create_0_1_0_schema(database_url)
+    filled_url = f"sqlite:///{tmp_path / 'filled.db'}"
+    assert run_sync(filled_url, ids_file).exit_code == 0
+    copy_rows(filled_url, database_url, INITIAL_TABLES)
+    before = {name: read_table(database_url, name) for name in INITIAL_TABLES}
     assert schema_state(create_engine(database_url)).unversioned
 
     refused = run_sync(database_url, ids_file)
@@ -154,7 +197,54 @@ def test_a_database_from_before_schema_versions_is_stamped_and_upgraded(
 
     assert result.exit_code == 0, result.output
     assert stored_revision(database_url) == ["0002"]
-    assert run_sync(database_url, ids_file).exit_code == 0
+    assert {name: read_table(database_url, name) for name in INITIAL_TABLES} == before
+    assert len(read_table(database_url, "batch_status_history")) == len(before["batches"])
+    rerun = run_sync(database_url, ids_file)
+    assert rerun.exit_code == 0, rerun.output
+
+
+def test_a_failed_upgrade_can_be_run_again(database_url, run_sync, ids_file, tmp_path):
+    filled_url = f"sqlite:///{tmp_path / 'filled.db'}"
+    assert run_sync(filled_url, ids_file).exit_code == 0
+    upgrade_to(database_url, "0001")
+    copy_rows(filled_url, database_url, INITIAL_TABLES)
+    # A batch whose last run is gone: the history backfill cannot refer to it, so the
+    # upgrade fails after its CREATE TABLE.
+    orphan = read_table(database_url, "batches")[0]["batch_id"]
+    with foreign_keys_off(database_url) as connection:
+        connection.execute(
+            text("UPDATE batches SET last_changed_run_id = 999 WHERE batch_id = :id"),
+            {"id": orphan},
+        )
+
+    failed = db_upgrade(database_url)
+
+    assert failed.exit_code == 3
+    assert "cannot upgrade the schema from 0001" in failed.stderr
+    assert "run `prolific-etl db upgrade` again" in failed.stderr
+    assert stored_revision(database_url) == ["0001"]
+    assert read_table(database_url, "etl_runs")  # the data is all there
+    tables = set(inspect(create_engine(database_url)).get_table_names())
+    if make_url(database_url).get_backend_name() == "mysql":
+        assert "batch_status_history" in tables  # MySQL commits DDL statement by statement
+    else:
+        assert "batch_status_history" not in tables  # one transaction: nothing was left
+
+    with foreign_keys_off(database_url) as connection:
+        connection.execute(
+            text("UPDATE batches SET last_changed_run_id = 1 WHERE batch_id = :id"),
+            {"id": orphan},
+        )
+    again = db_upgrade(database_url)
+
+    assert again.exit_code == 0, again.output
+    assert stored_revision(database_url) == ["0002"]
+    history = read_table(database_url, "batch_status_history")
+    assert sorted(row["batch_id"] for row in history) == sorted(
+        row["batch_id"] for row in read_table(database_url, "batches")
+    )
+    views = set(inspect(create_engine(database_url)).get_view_names())
+    assert views >= {view.name for view in VIEWS}
 
 
 def test_a_database_from_a_newer_version_is_left_alone(database_url, run_sync, ids_file):
@@ -189,9 +279,37 @@ def test_partial_tables_without_a_version_are_not_mistaken_for_ours(database_url
 
 @pytest.mark.parametrize("revision", ["0001", "head"])
 def test_every_migration_can_be_undone(database_url, revision):
-    upgrade_to(database_url, revision)
+    if revision == "head":
+        ensure_schema(connect(database_url))  # with the views, which read the tables
+    else:
+        upgrade_to(database_url, revision)
     engine = create_engine(database_url)
     with engine.begin() as connection:
         command.downgrade(alembic_config(connection), "base")
     assert set(inspect(engine).get_table_names()) <= {VERSION_TABLE}
     engine.dispose()
+
+
+def test_views_that_cannot_be_created_do_not_stop_the_load(
+    database_url, api, run_sync, ids_file, batches
+):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    # A team's own table where a view of ours should be: creating the views fails.
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        drop_views(connection)
+        connection.exec_driver_sql("CREATE TABLE v_run_health (note VARCHAR(20))")
+    engine.dispose()
+    api.put_batch({**batches[0], "name": "renamed upstream"})
+
+    result = run_sync(database_url, ids_file)
+
+    assert result.exit_code == 0, result.output
+    assert "could not create the reporting views (the tables are loaded all the same)" in (
+        result.stderr
+    )
+    assert "renamed upstream" in {row["name"] for row in read_table(database_url, "batches")}
+    assert [run["status"] for run in read_table(database_url, "etl_runs")] == [
+        "succeeded",
+        "succeeded",
+    ]

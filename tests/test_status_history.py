@@ -129,3 +129,48 @@ def test_a_failed_fetch_records_no_status(database_url, api, run_sync, ids_file,
     assert run_sync(database_url, ids_file).exit_code == 1
 
     assert [row for row in transitions(database_url) if row[3] == 2] == []
+
+
+REFUSE_ONE_UPDATE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_one BEFORE UPDATE ON batches WHEN NEW.batch_id = '{id}' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.batch_id = '{id}' THEN "
+        "RAISE EXCEPTION 'refused by a trigger' USING ERRCODE = 'check_violation'; END IF; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_one BEFORE UPDATE ON batches FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_one()",
+    ],
+    "mysql": [
+        "CREATE TRIGGER refuse_one BEFORE UPDATE ON batches FOR EACH ROW BEGIN "
+        "IF NEW.batch_id = '{id}' THEN SIGNAL SQLSTATE '23000' "
+        "SET MYSQL_ERRNO = 1062, MESSAGE_TEXT = 'refused by a trigger'; END IF; END"
+    ],
+}
+
+
+def test_a_batch_the_database_refuses_leaves_no_history_and_the_rest_keep_theirs(
+    database_url, api, run_sync, ids_file, batches
+):
+    assert run_sync(database_url, ids_file).exit_code == 0
+    refused = batches[1]
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        for statement in REFUSE_ONE_UPDATE[engine.dialect.name]:
+            connection.exec_driver_sql(statement.format(id=refused["id"]))
+    engine.dispose()
+    for batch in batches:
+        move(api, batch, status="PROCESSING")
+
+    result = run_sync(database_url, ids_file)  # the chunk falls back to a batch at a time
+
+    assert result.exit_code == 1, result.output
+    assert "refused by a trigger" in result.stderr
+    assert [row for row in transitions(database_url) if row[3] == 2] == [
+        (batch["id"], "UNINITIALISED", "PROCESSING", 2) for batch in batches if batch is not refused
+    ]
+    stored = {row["batch_id"]: row["status"] for row in read_table(database_url, "batches")}
+    assert stored[refused["id"]] == "UNINITIALISED"

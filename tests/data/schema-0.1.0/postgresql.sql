@@ -1,0 +1,217 @@
+-- prolific-etl schema for postgresql.
+-- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.
+CREATE TABLE etl_runs (
+	run_id SERIAL NOT NULL, 
+	started_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	finished_at TIMESTAMP WITH TIME ZONE, 
+	status VARCHAR(16) NOT NULL, 
+	ids_read INTEGER NOT NULL, 
+	fetched INTEGER NOT NULL, 
+	inserted INTEGER NOT NULL, 
+	updated INTEGER NOT NULL, 
+	unchanged INTEGER NOT NULL, 
+	failed INTEGER NOT NULL, 
+	retries INTEGER NOT NULL, 
+	tool_version VARCHAR(32) NOT NULL, 
+	id_source TEXT, 
+	error_message TEXT, 
+	PRIMARY KEY (run_id), 
+	CONSTRAINT ck_etl_runs_status CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'aborted'))
+);
+
+COMMENT ON TABLE etl_runs IS 'One row per run of the job.';
+
+COMMENT ON COLUMN etl_runs.run_id IS 'Sequential id of the run.';
+
+COMMENT ON COLUMN etl_runs.started_at IS 'When the run started (UTC).';
+
+COMMENT ON COLUMN etl_runs.finished_at IS 'When the run ended (UTC); NULL while running.';
+
+COMMENT ON COLUMN etl_runs.status IS 'running, succeeded, partial (some batches failed), failed, aborted.';
+
+COMMENT ON COLUMN etl_runs.ids_read IS 'Distinct valid batch IDs read from the ID file.';
+
+COMMENT ON COLUMN etl_runs.fetched IS 'Batches fetched from the API with a 200.';
+
+COMMENT ON COLUMN etl_runs.inserted IS 'Batches seen for the first time.';
+
+COMMENT ON COLUMN etl_runs.updated IS 'Known batches whose content changed.';
+
+COMMENT ON COLUMN etl_runs.unchanged IS 'Known batches whose content did not change.';
+
+COMMENT ON COLUMN etl_runs.failed IS 'Rows written to etl_failures by this run (bad ID lines and failed batches).';
+
+COMMENT ON COLUMN etl_runs.retries IS 'Requests retried after a 429, 5xx, timeout or dropped connection.';
+
+COMMENT ON COLUMN etl_runs.tool_version IS 'prolific-etl version.';
+
+COMMENT ON COLUMN etl_runs.id_source IS 'The ID file the run read (<stdin> for standard input).';
+
+COMMENT ON COLUMN etl_runs.error_message IS 'Why the run failed, when it failed as a whole.';
+
+CREATE TABLE batches (
+	batch_id VARCHAR(36) NOT NULL, 
+	name TEXT NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	created_by VARCHAR(255) NOT NULL, 
+	workspace_id VARCHAR(255) NOT NULL, 
+	schema_version INTEGER NOT NULL, 
+	total_task_count BIGINT NOT NULL, 
+	total_instruction_count BIGINT NOT NULL, 
+	total_task_groups BIGINT NOT NULL, 
+	task_name TEXT NOT NULL, 
+	task_introduction TEXT NOT NULL, 
+	task_steps TEXT NOT NULL, 
+	content_hash VARCHAR(64) NOT NULL, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	first_seen_run_id INTEGER NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
+	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_batches_status ON batches (status);
+
+CREATE INDEX ix_batches_workspace_id ON batches (workspace_id);
+
+COMMENT ON TABLE batches IS 'One row per AI Task Builder batch, with its task details.';
+
+COMMENT ON COLUMN batches.batch_id IS 'Batch UUID (lower case).';
+
+COMMENT ON COLUMN batches.name IS 'Batch name.';
+
+COMMENT ON COLUMN batches.status IS 'UNINITIALISED, PROCESSING, READY or ERROR.';
+
+COMMENT ON COLUMN batches.created_at IS 'Creation time at Prolific (UTC).';
+
+COMMENT ON COLUMN batches.created_by IS 'User ID of the Prolific user who created the batch.';
+
+COMMENT ON COLUMN batches.workspace_id IS 'Prolific workspace ID.';
+
+COMMENT ON COLUMN batches.schema_version IS 'Batch schema version.';
+
+COMMENT ON COLUMN batches.total_task_count IS 'Tasks in the batch.';
+
+COMMENT ON COLUMN batches.total_instruction_count IS 'Instructions in the batch.';
+
+COMMENT ON COLUMN batches.total_task_groups IS 'Task groups in the batch.';
+
+COMMENT ON COLUMN batches.task_name IS 'task_details.task_name.';
+
+COMMENT ON COLUMN batches.task_introduction IS 'task_details.task_introduction: HTML, exactly as sent.';
+
+COMMENT ON COLUMN batches.task_steps IS 'task_details.task_steps: HTML, exactly as sent.';
+
+COMMENT ON COLUMN batches.content_hash IS 'SHA-256 of the batch''s content; a sync rewrites the row only when it changes.';
+
+COMMENT ON COLUMN batches.first_seen_at IS 'When a sync first stored the batch.';
+
+COMMENT ON COLUMN batches.last_changed_at IS 'When a sync last stored a change to the batch.';
+
+COMMENT ON COLUMN batches.first_seen_run_id IS 'Run that first stored the batch.';
+
+COMMENT ON COLUMN batches.last_changed_run_id IS 'Run that last stored a change to the batch.';
+
+CREATE TABLE datasets (
+	dataset_id VARCHAR(36) NOT NULL, 
+	filename TEXT NOT NULL, 
+	total_datapoint_count BIGINT NOT NULL, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (dataset_id), 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE datasets IS 'One row per dataset, however many batches use it.';
+
+COMMENT ON COLUMN datasets.dataset_id IS 'Dataset UUID (lower case).';
+
+COMMENT ON COLUMN datasets.filename IS 'File name of the dataset.';
+
+COMMENT ON COLUMN datasets.total_datapoint_count IS 'Datapoints in the dataset.';
+
+COMMENT ON COLUMN datasets.first_seen_at IS 'When a sync first stored the dataset.';
+
+COMMENT ON COLUMN datasets.last_changed_at IS 'When a sync last stored a change to the dataset.';
+
+COMMENT ON COLUMN datasets.last_changed_run_id IS 'Run that last stored a change to the dataset.';
+
+CREATE TABLE etl_failures (
+	failure_id SERIAL NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	batch_id VARCHAR(36), 
+	input_line TEXT, 
+	line_number INTEGER, 
+	stage VARCHAR(16) NOT NULL, 
+	http_status INTEGER, 
+	error_kind VARCHAR(32) NOT NULL, 
+	field TEXT, 
+	message TEXT NOT NULL, 
+	occurred_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (failure_id), 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_etl_failures_run_id ON etl_failures (run_id);
+
+COMMENT ON TABLE etl_failures IS 'One row per batch or ID line that failed in a run.';
+
+COMMENT ON COLUMN etl_failures.failure_id IS 'Sequential id of the failure.';
+
+COMMENT ON COLUMN etl_failures.run_id IS 'The run.';
+
+COMMENT ON COLUMN etl_failures.batch_id IS 'The batch; NULL for a bad ID line.';
+
+COMMENT ON COLUMN etl_failures.input_line IS 'The bad ID line, as read (shortened).';
+
+COMMENT ON COLUMN etl_failures.line_number IS 'Line number of the bad ID line.';
+
+COMMENT ON COLUMN etl_failures.stage IS 'input, fetch, validate or load.';
+
+COMMENT ON COLUMN etl_failures.http_status IS 'HTTP status of the last response, when there was one.';
+
+COMMENT ON COLUMN etl_failures.error_kind IS 'Stable error name: bad_id_line, not_found, invalid_payload, ...';
+
+COMMENT ON COLUMN etl_failures.field IS 'The payload field that failed validation.';
+
+COMMENT ON COLUMN etl_failures.message IS 'What went wrong, for a person.';
+
+COMMENT ON COLUMN etl_failures.occurred_at IS 'When it happened (UTC).';
+
+CREATE TABLE batch_last_seen (
+	batch_id VARCHAR(36) NOT NULL, 
+	last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_seen_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE batch_last_seen IS 'When each batch was last fetched. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.';
+
+COMMENT ON COLUMN batch_last_seen.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN batch_last_seen.last_seen_at IS 'When a sync last fetched it.';
+
+COMMENT ON COLUMN batch_last_seen.last_seen_run_id IS 'Run that last fetched it.';
+
+CREATE TABLE batch_datasets (
+	batch_id VARCHAR(36) NOT NULL, 
+	dataset_id VARCHAR(36) NOT NULL, 
+	PRIMARY KEY (batch_id, dataset_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(dataset_id) REFERENCES datasets (dataset_id)
+);
+
+CREATE INDEX ix_batch_datasets_dataset_id ON batch_datasets (dataset_id);
+
+COMMENT ON TABLE batch_datasets IS 'Which datasets each batch lists, as of its last sync.';
+
+COMMENT ON COLUMN batch_datasets.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN batch_datasets.dataset_id IS 'A dataset the batch lists now.';
