@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from etl.cli import main
 from etl.config import normalize_database_url
@@ -65,7 +66,9 @@ def api(batches: list[dict]) -> Iterator[FakeProlificAPI]:
         yield server
 
 
-def _scratch_database(base: str, create: str, drop: str, url_for) -> Iterator[str]:
+def _scratch_database(
+    base: str, create: str, drop: str, url_for, before_drop=lambda connection, name: None
+) -> Iterator[str]:
     """Create a uniquely named schema or database, yield a URL into it, drop it afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = make_url(normalize_database_url(base))
@@ -81,6 +84,7 @@ def _scratch_database(base: str, create: str, drop: str, url_for) -> Iterator[st
         # A fresh connection: tests cut connections (TcpProxy), and once in a long while a
         # pooled one was caught by it and the DROP waited on it for a minute.
         with admin.connect() as connection:
+            before_drop(connection, name)
             connection.execute(text(drop.format(name=name)))
         admin.dispose()
 
@@ -100,7 +104,28 @@ def _mysql_database(base: str) -> Iterator[str]:
         "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
         "DROP DATABASE `{name}`",
         lambda url, name: url.set(database=name),
+        before_drop=_end_sessions_in,
     )
+
+
+def _end_sessions_in(connection, name: str) -> None:
+    """End the sessions still using database ``name``, so that dropping it does not wait.
+
+    A test that cuts a connection mid-transaction (TcpProxy) can leave its server session
+    holding table locks for a while; DROP DATABASE would wait for them.
+    """
+    sessions = connection.execute(
+        text(
+            "SELECT id FROM information_schema.processlist "
+            "WHERE db = :name AND id <> CONNECTION_ID()"
+        ),
+        {"name": name},
+    ).scalars()
+    for session in list(sessions):
+        try:
+            connection.execute(text(f"KILL {int(session)}"))
+        except DBAPIError:
+            pass  # it ended meanwhile
 
 
 @pytest.fixture(params=DIALECT_PARAMS)
