@@ -34,10 +34,15 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "a
 
 
 class TextFormatter(logging.Formatter):
-    """``prolific-etl: error: …`` for warnings and errors, ``prolific-etl: …`` for the rest."""
+    """``prolific-etl: error: …``, ``prolific-etl: warning: …``, ``prolific-etl: …``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        prefix = "error: " if record.levelno >= logging.WARNING else ""
+        if record.levelno >= logging.ERROR:
+            prefix = "error: "
+        elif record.levelno >= logging.WARNING:
+            prefix = "warning: "
+        else:
+            prefix = ""
         return f"prolific-etl: {prefix}{record.getMessage()}"
 
 

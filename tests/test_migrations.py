@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import (
     Column,
@@ -29,6 +30,7 @@ from etl.cli import main
 from etl.db import connect
 from etl.migrate import (
     INITIAL_TABLES,
+    REVISIONS,
     VERSION_TABLE,
     alembic_config,
     ensure_schema,
@@ -103,8 +105,8 @@ def copy_rows(source_url: str, target_url: str, tables: tuple[str, ...]) -> None
 
 
 def test_migrations_build_exactly_the_schema_in_code(database_url):
+    upgrade_to(database_url, "head")
     engine = create_engine(database_url)
-    ensure_schema(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
@@ -113,6 +115,22 @@ def test_migrations_build_exactly_the_schema_in_code(database_url):
     engine.dispose()
     assert differences == []
     assert stored_revision(database_url) == [head_revision()]
+
+
+def test_a_new_database_is_stamped_where_alembic_says_the_head_is(database_url):
+    ensure_schema(connect(database_url))
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert REVISIONS == tuple(
+        script.revision for script in reversed(list(scripts.walk_revisions()))
+    )
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        assert context.get_current_revision() == scripts.get_current_head() == head_revision()
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    assert differences == []
 
 
 def test_upgrade_from_the_initial_revision_keeps_every_row(
