@@ -134,11 +134,11 @@ def upgrade(engine: Engine) -> SchemaState:
         raise SchemaVersionError(f"cannot upgrade: the database is at {before.describe()}")
     if before.is_current:
         return before
-    with _transactional_ddl(engine) as engine:
+    with _transactional_ddl(engine) as ddl_engine:
         if before.is_empty:
-            _create(engine)
+            _create(ddl_engine)
         else:
-            _migrate(engine, before)
+            _migrate(ddl_engine, before)
     return before
 
 
@@ -205,7 +205,7 @@ def _restore_missing_views(engine: Engine) -> None:
         create_views_or_warn(engine)
 
 
-def create_views_or_warn(engine: Engine) -> bool:
+def create_views_or_warn(engine: Engine) -> None:
     """(Re)create the reporting views; a failure is logged, never fatal.
 
     The views are for reading; a database user without CREATE VIEW, or a team's own object
@@ -220,8 +220,6 @@ def create_views_or_warn(engine: Engine) -> bool:
             first_line(exc.orig),
             extra={"event": "views_not_created"},
         )
-        return False
-    return True
 
 
 # The tables of revision 0001, which prolific-etl 0.1.0 created without a version table.
