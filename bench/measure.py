@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--ids", required=True)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--chunk-size", type=int, default=500)
     args = parser.parse_args()
 
@@ -57,7 +58,13 @@ def main() -> None:
             api_url=args.api_url,
             database_url=normalize_database_url(args.database_url),
         )
-        result = sync(settings, args.ids, concurrency=args.concurrency, chunk_size=args.chunk_size)
+        result = sync(
+            settings,
+            args.ids,
+            concurrency=args.concurrency,
+            processes=args.processes,
+            chunk_size=args.chunk_size,
+        )
         counts = result.counts()
         loaded = result.inserted + result.updated + result.unchanged
     else:
@@ -72,12 +79,17 @@ def main() -> None:
         )
         counts = {"loaded": loaded}
     seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # --processes' workers, when used
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "loaded": loaded,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": own.ru_maxrss / 1024,
+                "worker_peak_rss_mb": workers.ru_maxrss / 1024,
+                "cpu_seconds": own.ru_utime + own.ru_stime,
+                "worker_cpu_seconds": workers.ru_utime + workers.ru_stime,
                 "counts": counts,
                 "statements": dict(statements),
             }

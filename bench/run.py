@@ -81,7 +81,13 @@ class FreshDatabase:
 
 
 def measure(
-    contender: str, api_url: str, database_url: str, ids: Path, args, concurrency: int
+    contender: str,
+    api_url: str,
+    database_url: str,
+    ids: Path,
+    args,
+    concurrency: int,
+    processes: int,
 ) -> dict:
     completed = subprocess.run(
         [
@@ -98,6 +104,8 @@ def measure(
             str(ids),
             "--concurrency",
             str(concurrency),
+            "--processes",
+            str(processes),
             "--chunk-size",
             str(args.chunk_size),
         ],
@@ -123,6 +131,12 @@ def main() -> None:
         default=2,
         help="workers when latency is 0: the work is CPU-bound, and threads beyond the cores "
         "only contend for the GIL",
+    )
+    parser.add_argument(
+        "--processes-at-0ms",
+        type=int,
+        default=2,
+        help="worker processes when latency is 0 (one at any other latency, the default)",
     )
     parser.add_argument("--chunk-size", type=int, default=500)
     parser.add_argument(
@@ -153,19 +167,20 @@ def main() -> None:
                     for size in sizes:
                         ids = id_files[size]
                         workers = args.concurrency if latency else args.concurrency_at_0ms
+                        processes = 1 if latency else args.processes_at_0ms
                         row = {
                             "latency_ms": latency,
                             "database": kind,
                             "n": size,
                             "workers": workers,
+                            "processes": processes,
                         }
                         database = FreshDatabase(kind, scratch)
                         try:
-                            row["tool"] = measure("tool", api_url, database.url, ids, args, workers)
+                            tool = ("tool", api_url, database.url, ids, args, workers, processes)
+                            row["tool"] = measure(*tool)
                             if size <= 10_000:
-                                row["rerun"] = measure(
-                                    "tool", api_url, database.url, ids, args, workers
-                                )
+                                row["rerun"] = measure(*tool)
                         finally:
                             database.drop()
                         # The loop fetches one at a time: about latency + 2 ms per batch.
@@ -173,7 +188,9 @@ def main() -> None:
                         if naive_estimate <= args.naive_max_seconds:
                             database = FreshDatabase(kind, scratch)
                             try:
-                                row["naive"] = measure("naive", api_url, database.url, ids, args, 1)
+                                row["naive"] = measure(
+                                    "naive", api_url, database.url, ids, args, 1, 1
+                                )
                             finally:
                                 database.drop()
                         rows.append(row)
@@ -212,8 +229,8 @@ def format_row(row: dict) -> str:
 
 def table(rows: list[dict]) -> str:
     header = (
-        "| latency | database | N | workers | tool s | tool batches/s | % of ceiling "
-        "| tool peak RSS MB "
+        "| latency | database | N | workers | processes | tool s | tool batches/s "
+        "| % of ceiling | tool peak RSS MB (main / each worker) "
         "| naive s | naive batches/s | naive peak RSS MB | speed-up | rerun s | rerun writes "
         "to batches |"
     )
@@ -233,6 +250,9 @@ def table(rows: list[dict]) -> str:
             if naive
             else "skipped | | | "
         )
+        rss = f"{tool['peak_rss_mb']:.0f}"
+        if tool.get("worker_peak_rss_mb"):
+            rss += f" / {tool['worker_peak_rss_mb']:.0f}"
         rerun = row.get("rerun")
         rerun_cells = "| "
         if rerun:
@@ -247,7 +267,8 @@ def table(rows: list[dict]) -> str:
             )
         lines.append(
             f"| {row['latency_ms']:.0f} ms | {row['database']} | {row['n']:,} | {row['workers']} | "
-            f"{tool['seconds']:.1f} | {rate:.0f} | {ceiling} | {tool['peak_rss_mb']:.0f} | "
+            f"{row.get('processes', 1)} | {tool['seconds']:.1f} | {rate:.0f} | {ceiling} | "
+            f"{rss} | "
             f"{naive_cells} | {rerun_cells} |"
         )
     return "\n".join(lines)

@@ -175,7 +175,15 @@ def main() -> None:
     type=click.IntRange(1, 64),
     default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Batches fetched at once.",
+    help="Batches fetched at once (requests in flight, over all processes).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes that fetch, validate and flatten; more than 1 helps when the API "
+    "answers faster than one core keeps up with.",
 )
 @click.option(
     "--chunk-size",
@@ -237,6 +245,7 @@ def sync_command(
     connect_timeout,
     read_timeout,
     concurrency,
+    processes,
     chunk_size,
     max_rps,
     max_attempts,
@@ -270,6 +279,7 @@ def sync_command(
                 settings,
                 id_file,
                 concurrency=concurrency,
+                processes=processes,
                 chunk_size=chunk_size,
                 retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
                 fail_fast=fail_fast,

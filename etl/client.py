@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import certifi
 import tenacity
@@ -61,23 +62,81 @@ class RetryEvent:
     wait: float
 
 
-class RateLimiter:
-    """Spaces requests at least ``1 / per_second`` apart across all threads (client-side quota)."""
+class _Cell:
+    """A number shared by the threads of one process.
 
-    def __init__(self, per_second: float, clock=time.monotonic, sleep=time.sleep) -> None:
+    It has the two members of ``multiprocessing.Value`` that the client uses (``value`` and
+    ``get_lock()``), so that SharedState can hold either.
+    """
+
+    __slots__ = ("value", "_lock")
+
+    def __init__(self, value: float = 0) -> None:
+        self.value = value
+        self._lock = threading.Lock()
+
+    def get_lock(self) -> threading.Lock:
+        return self._lock
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What every worker of one run shares, be they threads of one process or several processes.
+
+    ``stop``: no request once it is set. ``not_before``: the monotonic time before which no
+    request is sent, after a 429 or 503 (the API's limit is per token, not per worker).
+    ``next_slot``: the rate cap's next free slot. ``retries``: retries so far.
+    ``unreachable_streak``: batches in a row that could not connect at all. ``in_flight``:
+    bounds the requests in flight over all processes (None in one process, whose thread pool
+    bounds them). Times are ``time.monotonic()``, one clock for the whole machine.
+    """
+
+    stop: Any
+    not_before: Any
+    next_slot: Any
+    retries: Any
+    unreachable_streak: Any
+    in_flight: Any = None
+
+    @classmethod
+    def for_threads(cls, stop: threading.Event | None = None) -> SharedState:
+        return cls(stop or threading.Event(), _Cell(0.0), _Cell(0.0), _Cell(0), _Cell(0))
+
+    @classmethod
+    def for_processes(cls, context: Any, concurrency: int) -> SharedState:
+        """Shared memory and semaphores of a ``multiprocessing`` context, for worker processes."""
+        return cls(
+            context.Event(),
+            context.Value("d", 0.0),
+            context.Value("d", 0.0),
+            context.Value("q", 0),
+            context.Value("q", 0),
+            context.BoundedSemaphore(concurrency),
+        )
+
+
+class RateLimiter:
+    """Spaces requests at least ``1 / per_second`` apart across all workers (client-side quota).
+
+    ``next_slot`` is where the next free slot is kept; pass SharedState's to share it between
+    processes.
+    """
+
+    def __init__(
+        self, per_second: float, clock=time.monotonic, sleep=time.sleep, next_slot: Any = None
+    ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.interval = 1.0 / per_second
         self._clock = clock
         self._sleep = sleep
-        self._next_slot = 0.0
-        self._lock = threading.Lock()
+        self._next_slot = next_slot if next_slot is not None else _Cell(0.0)
 
     def wait(self) -> None:
-        with self._lock:
+        with self._next_slot.get_lock():
             now = self._clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self.interval
+            slot = max(now, self._next_slot.value)
+            self._next_slot.value = slot + self.interval
         if slot > now:
             self._sleep(slot - now)
 
@@ -111,6 +170,7 @@ class ProlificClient:
         on_retry: Callable[[RetryEvent], None] | None = None,
         max_requests_per_second: float | None = None,
         stop: threading.Event | None = None,
+        shared: SharedState | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -120,31 +180,31 @@ class ProlificClient:
         self._attempt_budget = connect_timeout + read_timeout
         self.retry_policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
-        self._stop = stop or threading.Event()
+        self.shared = shared or SharedState.for_threads(stop)
+        self._stop = self.shared.stop
         self._clock = clock
         self._sleep = sleep or self._interruptible_sleep
         self._rate_limiter = (
-            RateLimiter(max_requests_per_second, clock=clock, sleep=self._sleep)
+            RateLimiter(
+                max_requests_per_second,
+                clock=clock,
+                sleep=self._sleep,
+                next_slot=self.shared.next_slot,
+            )
             if max_requests_per_second
             else None
         )
-        # After a 429 or 503 every worker holds off until this time, not only the one that
-        # was told: the API's limit is per token, not per batch.
-        self._not_before = 0.0
-        self._not_before_lock = threading.Lock()
         self._headers = {
             "Authorization": f"Token {token}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
         self._pool = _pool_manager(self.base_url, pool_size)
-        self._retries = 0
-        self._retries_lock = threading.Lock()
 
     @property
     def retries(self) -> int:
-        """Retries made so far by this client, over all batches."""
-        return self._retries
+        """Retries made so far over all batches, by every client sharing this one's state."""
+        return int(self.shared.retries.value)
 
     def close(self) -> None:
         self._pool.clear()
@@ -185,8 +245,10 @@ class ProlificClient:
             raise RequestsStopped
 
     def _hold_off(self) -> None:
-        with self._not_before_lock:
-            delay = self._not_before - self._clock()
+        # After a 429 or 503 every worker holds off, not only the one that was told.
+        not_before = self.shared.not_before
+        with not_before.get_lock():
+            delay = not_before.value - self._clock()
         if delay > 0:
             self._sleep(delay)
 
@@ -273,13 +335,15 @@ class ProlificClient:
             if exc.retry_after is not None:
                 wait = max(wait, exc.retry_after)
             if exc.http_status in (429, 503):
-                with self._not_before_lock:
-                    self._not_before = max(self._not_before, self._clock() + wait)
+                not_before = self.shared.not_before
+                with not_before.get_lock():
+                    not_before.value = max(not_before.value, self._clock() + wait)
         return wait
 
     def _note_retry(self, batch_id: str, state: tenacity.RetryCallState) -> None:
-        with self._retries_lock:
-            self._retries += 1
+        retries = self.shared.retries
+        with retries.get_lock():
+            retries.value += 1
         if self._on_retry is not None:
             exc = state.outcome.exception() if state.outcome else None
             reason = exc.reason if isinstance(exc, _Retryable) else repr(exc)

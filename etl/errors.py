@@ -94,6 +94,11 @@ class BatchError(EtlError):
     def __str__(self) -> str:
         return f"batch {self.batch_id}: {self.message}"
 
+    def __reduce__(self):
+        # Exceptions pickle as cls(*args), which keyword-only arguments do not survive; worker
+        # processes send batch errors to the parent.
+        return _restore_error, (type(self), self.args, self.__dict__)
+
 
 class BatchNotFoundError(BatchError):
     """404 or 403: the batch does not exist or is not visible to this token."""
@@ -142,3 +147,10 @@ class BatchLoadError(BatchError):
 
     stage = "load"
     kind = "load_error"
+
+
+def _restore_error(cls: type[BatchError], args: tuple, state: dict) -> BatchError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

@@ -6,26 +6,22 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
 
-from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy
+from .client import RetryPolicy
 from .config import Settings
 from .db import connect, missing_sqlite_file
 from .errors import (
-    ApiUnavailableError,
     ApiUnreachableError,
     BatchError,
     DatabaseUnavailableError,
     EtlError,
     SchemaVersionError,
     TokenRejectedError,
-    UnexpectedBatchError,
 )
+from .fetch import Fetched, Fetching, FetchOptions, open_fetching
 from .ids import IdFile, read_id_file
 from .load import load_chunk, preview_chunk
 from .lock import RunLock, run_lock
@@ -39,14 +35,11 @@ from .runs import (
     start_run,
     utcnow,
 )
-from .transform import BatchRows, flatten_batch
-from .validate import parse_batch
+from .transform import BatchRows
 
 log = logging.getLogger("etl")
 
 DEFAULT_CONCURRENCY = 8
-# Batches in a row that could not connect at all, retries exhausted, before the run gives up.
-UNREACHABLE_STREAK = 20
 DEFAULT_CHUNK_SIZE = 200
 
 
@@ -125,6 +118,7 @@ def sync(
     ids: str | IdFile,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    processes: int = 1,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
     fail_fast: bool = False,
@@ -135,7 +129,10 @@ def sync(
 ) -> SyncResult:
     """Run the job once and return its result.
 
-    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``fail_fast`` stops the run
+    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``concurrency`` is the most
+    requests in flight; ``processes`` > 1 fetches, validates and flattens in that many worker
+    processes (sharing ``concurrency``), for when the API answers faster than one core can
+    keep up with. ``fail_fast`` stops the run
     after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
     (retries included); ``auto_migrate`` upgrades an outdated database schema instead of
     refusing it. ``dry_run`` fetches and validates everything and compares it with the
@@ -150,6 +147,7 @@ def sync(
     id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
     options = _Options(
         concurrency=max(1, concurrency),
+        processes=max(1, min(processes, concurrency)),
         chunk_size=max(1, chunk_size),
         retry_policy=retry_policy,
         fail_fast=fail_fast,
@@ -226,6 +224,7 @@ def _dry_run(settings: Settings, id_file: IdFile, options: _Options) -> SyncResu
 @dataclass(frozen=True)
 class _Options:
     concurrency: int
+    processes: int
     chunk_size: int
     retry_policy: RetryPolicy | None
     fail_fast: bool
@@ -246,40 +245,36 @@ class _Run:
         self.dry_run = options.dry_run
         self.result = result
         self.chunk_size = options.chunk_size
-        self.concurrency = options.concurrency
+        self.processes = options.processes
         self.on_progress = options.on_progress
         self.started = options.started
         self.total = result.ids_read
         self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
         # Seconds each batch spent being fetched and validated, until its outcome is logged.
         self.durations: dict[str, float] = {}
-        self.stopped = threading.Event()
-        self.unreachable_streak = 0
-        self.streak_lock = threading.Lock()
-        self.client = ProlificClient(
-            settings.api_url,
-            settings.api_token,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
+        self.fetch_options = FetchOptions.from_settings(
+            settings,
             retry_policy=options.retry_policy,
-            pool_size=self.concurrency,
-            on_retry=self._on_retry,
+            concurrency=options.concurrency,
             max_requests_per_second=options.max_requests_per_second,
-            stop=self.stopped,
+            run_id=result.run_id,
         )
+        self.retries = 0
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
         try:
             self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
-            with self.client, ThreadPoolExecutor(self.concurrency, "etl-fetch") as pool:
-                try:
-                    for fetched in self._fetch_in_chunks(pool, id_file.batch_ids):
-                        self._load(fetched)
-                except BaseException:
-                    self.stopped.set()  # no request after this point
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            fetching = open_fetching(self.fetch_options, self.processes)
+            try:
+                for fetched in self._fetch_in_chunks(fetching, id_file.batch_ids):
+                    self._load(fetched)
+            except BaseException:
+                fetching.stop()  # no request after this point
+                raise
+            finally:
+                fetching.close()
+                self.retries = fetching.retries
         except _FailedFast:
             self._finish("partial", "stopped at the first failure (--fail-fast)")
             return
@@ -298,54 +293,26 @@ class _Run:
         self._finish("partial" if result.failures else "succeeded", None)
 
     def _fetch_in_chunks(
-        self, pool: ThreadPoolExecutor, batch_ids: Sequence[str]
+        self, fetching: Fetching, batch_ids: Sequence[str]
     ) -> Iterator[list[BatchRows | BatchError]]:
         """Yield chunks of fetched results in input order, fetching one chunk ahead."""
-        pending_ids = iter(batch_ids)
+        starts = iter(range(0, len(batch_ids), self.chunk_size))
 
-        def submit_next() -> list[Future]:
-            return [pool.submit(self._fetch_one, b) for b in islice(pending_ids, self.chunk_size)]
+        def submit_next() -> Callable[[], list[Fetched]] | None:
+            start = next(starts, None)
+            if start is None:
+                return None
+            return fetching.submit(batch_ids[start : start + self.chunk_size])
 
         current = submit_next()
-        while current:
+        while current is not None:
             upcoming = submit_next()  # fetched while this chunk is being loaded
-            yield [future.result() for future in current]
+            chunk = []
+            for item, seconds in current():
+                self.durations[item.batch_id] = seconds
+                chunk.append(item)
+            yield chunk
             current = upcoming
-
-    def _fetch_one(self, batch_id: str) -> BatchRows | BatchError:
-        if self.stopped.is_set():
-            raise RequestsStopped
-        started = time.monotonic()
-        try:
-            body = self.client.fetch_batch(batch_id)
-            self._count_unreachable(None)
-            return flatten_batch(parse_batch(batch_id, body))
-        except TokenRejectedError:
-            self.stopped.set()
-            raise
-        except RequestsStopped:
-            raise
-        except BatchError as error:
-            self._count_unreachable(error)
-            return error
-        except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
-            log.debug("unexpected error for batch %s", batch_id, exc_info=True)
-            return UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
-        finally:
-            self.durations[batch_id] = time.monotonic() - started
-
-    def _count_unreachable(self, error: BatchError | None) -> None:
-        """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
-        unreachable = isinstance(error, ApiUnavailableError) and error.http_status is None
-        with self.streak_lock:
-            self.unreachable_streak = self.unreachable_streak + 1 if unreachable else 0
-            if self.unreachable_streak < UNREACHABLE_STREAK:
-                return
-        self.stopped.set()
-        raise ApiUnreachableError(
-            f"{UNREACHABLE_STREAK} batches in a row could not reach {self.client.base_url} "
-            f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
-        )
 
     def _load(self, fetched: list[BatchRows | BatchError]) -> None:
         result = self.result
@@ -417,28 +384,11 @@ class _Run:
             done = sum(self.tally.values())
             self.on_progress(Progress(batch_id, outcome, done, self.total, **self.tally))
 
-    def _on_retry(self, event: RetryEvent) -> None:
-        log.info(
-            "batch %s: attempt %d failed (%s); retrying in %.1fs",
-            event.batch_id,
-            event.attempt,
-            event.reason,
-            event.wait,
-            extra={
-                "event": "retry",
-                "batch_id": event.batch_id,
-                "run_id": self.result.run_id,
-                "attempt": event.attempt,
-                "reason": event.reason,
-                "wait": event.wait,
-            },
-        )
-
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
         result = self.result
         result.status = status
         result.error_message = redact(error_message, self.token) if error_message else None
-        result.retries = self.client.retries
+        result.retries = self.retries
         result.duration = time.monotonic() - self.started
         try:
             if not self.dry_run:

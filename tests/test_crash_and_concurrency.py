@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 WAIT = 60  # seconds; a bound on waiting for an event, never a sleep
 
 
-def start_sync(api_url: str, database_url: str, ids: Path, *args: str) -> subprocess.Popen:
+def start_sync(
+    api_url: str, database_url: str, ids: Path, *args: str, new_session: bool = False
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "PROLIFIC_API_TOKEN": TOKEN,
@@ -49,6 +51,7 @@ def start_sync(api_url: str, database_url: str, ids: Path, *args: str) -> subpro
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,  # a process group of its own, to signal as a whole
     )
 
 

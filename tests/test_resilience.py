@@ -232,9 +232,9 @@ def test_a_revoked_token_with_many_workers_sends_at_most_the_requests_in_flight(
 def test_an_unforeseen_error_costs_one_batch_not_the_run(
     sqlite_url, api, batches, tmp_path, monkeypatch
 ):
-    import etl.job
+    import etl.fetch
 
-    real_parse = etl.job.parse_batch
+    real_parse = etl.fetch.parse_batch
     broken = batches[1]["id"]
 
     def parse_or_break(batch_id, body):
@@ -242,7 +242,7 @@ def test_an_unforeseen_error_costs_one_batch_not_the_run(
             raise RuntimeError("something nobody foresaw")
         return real_parse(batch_id, body)
 
-    monkeypatch.setattr(etl.job, "parse_batch", parse_or_break)
+    monkeypatch.setattr(etl.fetch, "parse_batch", parse_or_break)
     result = sync(settings_for(api, sqlite_url), write_ids(tmp_path, [b["id"] for b in batches]))
 
     assert (result.status, result.inserted) == ("partial", len(batches) - 1)

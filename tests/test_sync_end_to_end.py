@@ -18,15 +18,23 @@ from support import (
 )
 
 
-@pytest.fixture(params=["1", "8"], ids=["serial", "concurrent"])
-def concurrency(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(
+    params=[
+        ("--concurrency", "1"),
+        ("--concurrency", "8"),
+        ("--concurrency", "3", "--processes", "2"),
+    ],
+    ids=["serial", "concurrent", "processes"],
+)
+def concurrency(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The options of each way to fetch; the batches loaded must not depend on them."""
     return request.param
 
 
 def test_sync_loads_every_field_of_every_batch(
     database_url, run_sync, ids_file, batches, concurrency
 ):
-    result = run_sync(database_url, ids_file, "--concurrency", concurrency)
+    result = run_sync(database_url, ids_file, *concurrency)
 
     assert result.exit_code == 0, result.output
     rows = read_table(database_url, "batches")
@@ -58,12 +66,12 @@ def test_sample_data_is_awkward_enough(batches):
 
 
 def test_rerun_changes_nothing_but_last_seen(database_url, run_sync, ids_file, concurrency):
-    run_sync(database_url, ids_file, "--concurrency", concurrency)
+    run_sync(database_url, ids_file, *concurrency)
     tables = ("batches", "datasets", "batch_datasets")
     before = {name: read_table(database_url, name) for name in tables}
     seen_before = read_table(database_url, "batch_last_seen")
 
-    result = run_sync(database_url, ids_file, "--concurrency", concurrency)
+    result = run_sync(database_url, ids_file, *concurrency)
 
     assert result.exit_code == 0, result.output
     assert {name: read_table(database_url, name) for name in tables} == before
@@ -94,7 +102,7 @@ def test_rerun_changes_nothing_but_last_seen(database_url, run_sync, ids_file, c
 def test_upstream_changes_are_reflected_exactly(
     database_url, run_sync, ids_file, api, batches, concurrency
 ):
-    run_sync(database_url, ids_file, "--concurrency", concurrency)
+    run_sync(database_url, ids_file, *concurrency)
     before = {row["batch_id"]: row for row in read_table(database_url, "batches")}
     changed = copy.deepcopy(batches)
     with_datasets = [b for b in changed if len(b["datasets"]) >= 2]
@@ -108,7 +116,7 @@ def test_upstream_changes_are_reflected_exactly(
     for payload in changed:
         api.put_batch(payload)
 
-    result = run_sync(database_url, ids_file, "--concurrency", concurrency)
+    result = run_sync(database_url, ids_file, *concurrency)
 
     assert result.exit_code == 0, result.output
     after = {row["batch_id"]: row for row in read_table(database_url, "batches")}
@@ -141,7 +149,7 @@ def test_failures_are_recorded_and_the_rest_loads(
     lines = [b["id"] for b in batches] + ["../studies/x", unknown, "abc?x=1"]
     ids.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    result = run_sync(database_url, ids, "--concurrency", concurrency)
+    result = run_sync(database_url, ids, *concurrency)
 
     assert result.exit_code == 1, result.output
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
@@ -223,7 +231,7 @@ def test_failures_are_recorded_and_the_rest_loads(
 def test_wrong_token_stops_the_run_and_writes_only_the_run_row(
     database_url, run_sync, ids_file, api, concurrency
 ):
-    result = run_sync(database_url, ids_file, "--concurrency", concurrency, token="wrong-token")
+    result = run_sync(database_url, ids_file, *concurrency, token="wrong-token")
 
     assert result.exit_code == 3
     assert "rejected the token" in result.stderr
@@ -234,4 +242,4 @@ def test_wrong_token_stops_the_run_and_writes_only_the_run_row(
     runs = read_table(database_url, "etl_runs")
     assert [(r["status"], r["inserted"]) for r in runs] == [("failed", 0)]
     assert "rejected the token" in runs[0]["error_message"]
-    assert len(api.requests) <= int(concurrency)
+    assert len(api.requests) <= int(concurrency[1])
