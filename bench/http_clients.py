@@ -26,6 +26,7 @@ import urllib3
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from etl.client import ProlificClient  # noqa: E402
 from etl.fake_api import generated_ids  # noqa: E402
 
 TOKEN = "bench-token"
@@ -82,8 +83,12 @@ def main() -> None:
                 connection.request("GET", PATH.format(batch_id), headers=HEADERS)
                 return connection.getresponse().read()
 
+            job_client = ProlificClient(base, TOKEN)
             contenders = {
-                "urllib3 PoolManager (the job's client)": lambda batch_id: (
+                "the job's ProlificClient (libcurl, with tenacity and error mapping)": (
+                    job_client.fetch_batch
+                ),
+                "urllib3 PoolManager (the job's client until 2026-11-29)": lambda batch_id: (
                     pool_manager.request("GET", base + PATH.format(batch_id), headers=HEADERS).data
                 ),
                 "urllib3 HTTPConnectionPool": lambda batch_id: (

@@ -102,7 +102,6 @@ def _check_token(settings: Settings | None) -> Check:
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         retry_policy=RetryPolicy(max_attempts=1),
-        pool_size=1,
     )
     with client:
         try:

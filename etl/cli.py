@@ -168,7 +168,8 @@ def main() -> None:
     "--read-timeout",
     type=float,
     metavar="SECONDS",
-    help="Read timeout per request [env ETL_READ_TIMEOUT; default 30].",
+    help="Most seconds without a byte from the API; an attempt also ends after connect + read "
+    "timeout in all [env ETL_READ_TIMEOUT; default 30].",
 )
 @click.option(
     "--concurrency",

@@ -93,7 +93,7 @@ def log_retry(event: RetryEvent, run_id: int | None) -> None:
 class BatchFetcher:
     """Fetches, validates and flattens one batch at a time; safe to share between threads."""
 
-    def __init__(self, options: FetchOptions, shared: SharedState, pool_size: int) -> None:
+    def __init__(self, options: FetchOptions, shared: SharedState) -> None:
         self.shared = shared
         self.client = ProlificClient(
             options.api_url,
@@ -101,7 +101,6 @@ class BatchFetcher:
             connect_timeout=options.connect_timeout,
             read_timeout=options.read_timeout,
             retry_policy=options.retry_policy,
-            pool_size=pool_size,
             on_retry=lambda event: log_retry(event, options.run_id),
             max_requests_per_second=options.max_requests_per_second,
             shared=shared,
@@ -193,7 +192,7 @@ class ThreadFetching(Fetching):
     def __init__(self, options: FetchOptions) -> None:
         super().__init__()
         self.shared = SharedState.for_threads()
-        self._fetcher = BatchFetcher(options, self.shared, pool_size=options.concurrency)
+        self._fetcher = BatchFetcher(options, self.shared)
         self._pool = ThreadPoolExecutor(options.concurrency, "etl-fetch")
 
     def submit(self, batch_ids: Sequence[str]) -> Callable[[], list[Fetched]]:
@@ -311,7 +310,7 @@ def _start_worker(
     # One thread fetches in the worker's own: handing each batch to a pool thread and back
     # cost a third of the worker's CPU.
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    _worker = (BatchFetcher(options, shared, pool_size=threads), pool)
+    _worker = (BatchFetcher(options, shared), pool)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -54,6 +54,7 @@ def client(api, fake_time):
     with ProlificClient(
         api.url,
         TOKEN,
+        connect_timeout=0.2,  # an attempt ends after connect + read timeout in all
         read_timeout=0.5,
         retry_policy=FAST,
         sleep=fake_time.sleep,
@@ -226,3 +227,23 @@ def test_stopping_interrupts_a_retry_wait_and_sends_nothing_more(api, batches):
             client.fetch_batch(batches[1]["id"])
     assert [type(exc) for exc in outcome] == [RequestsStopped]
     assert len(api.requests) == 1
+
+
+def test_the_proxy_the_environment_names_is_used_and_no_proxy_is_honoured(
+    api, batches, monkeypatch
+):
+    from support import ForwardProxy
+
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        with ProlificClient(api.url, TOKEN) as client:
+            assert json.loads(client.fetch_batch(batches[0]["id"])) == batches[0]
+        assert proxy.forwarded == [f"{api.url}/api/v1/data-collection/batches/{batches[0]['id']}"]
+
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        with ProlificClient(api.url, TOKEN) as client:
+            assert json.loads(client.fetch_batch(batches[1]["id"])) == batches[1]
+        assert len(proxy.forwarded) == 1
+    assert [r.batch_id for r in api.requests] == [batches[0]["id"], batches[1]["id"]]

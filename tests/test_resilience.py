@@ -23,8 +23,15 @@ QUICK = RetryPolicy(max_attempts=4, initial_wait=0.02, max_wait=0.1, max_total_w
 
 
 def settings_for(api, database_url: str, read_timeout: float = 0.5) -> Settings:
+    # An attempt ends after connect + read timeout in all (libcurl's stall detection counts
+    # whole seconds), so a short connect timeout keeps hangs short here; loopback connects
+    # take microseconds.
     return Settings(
-        api_token=TOKEN, api_url=api.url, database_url=database_url, read_timeout=read_timeout
+        api_token=TOKEN,
+        api_url=api.url,
+        database_url=database_url,
+        connect_timeout=0.5,
+        read_timeout=read_timeout,
     )
 
 
@@ -90,13 +97,11 @@ def test_every_fault_is_retried_or_recorded_and_the_run_goes_on(
     assert failures[ids[8]]["field"] == "id"
 
     (run,) = read_table(database_url, "etl_runs")
-    assert (run["status"], run["fetched"], run["inserted"], run["failed"], run["retries"]) == (
-        "partial",
-        11,
-        8,
-        4,
-        1 + 2 + 3 + 1 + 1 + 1 + 1,
-    )
+    assert (run["status"], run["fetched"], run["inserted"], run["failed"]) == ("partial", 11, 8, 4)
+    # The drop (ids[4]) is a retry of ours on a new connection, or, on a kept-alive one,
+    # re-sent by libcurl itself, as on a connection the server closed while idle: the API
+    # sees two requests either way (above), the run counts one retry or none.
+    assert run["retries"] - (1 + 2 + 3 + 1 + 1 + 1) in (0, 1)
     assert result.status == "partial"
 
 
