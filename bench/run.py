@@ -128,8 +128,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrency-at-0ms",
         type=int,
-        default=2,
-        help="workers when latency is 0: the work is CPU-bound, and threads beyond the cores "
+        default=4,
+        help="workers when latency is 0: the work is CPU-bound, and more threads than this "
         "only contend for the GIL",
     )
     parser.add_argument(

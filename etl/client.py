@@ -226,6 +226,12 @@ class ProlificClient:
         (transient failures outlasted the retry policy) or BatchRequestError (400, another 4xx,
         or an unexpected status such as a redirect).
         """
+        try:
+            return self._attempt(batch_id)  # most batches need no more, nor tenacity's upkeep
+        except _Retryable as first_failure:
+            return self._retry(batch_id, first_failure)
+
+    def _retry(self, batch_id: str, first_failure: _Retryable) -> bytes:
         policy = self.retry_policy
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
@@ -236,8 +242,15 @@ class ProlificClient:
             before_sleep=lambda state: self._note_retry(batch_id, state),
             reraise=True,
         )
+        replay = [first_failure]
+
+        def attempt() -> bytes:
+            if replay:  # tenacity's first attempt is the one already made
+                raise replay.pop()
+            return self._attempt(batch_id)
+
         try:
-            return retrying(self._attempt, batch_id)
+            return retrying(attempt)
         except _Retryable as exc:
             attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
             raise ApiUnavailableError(

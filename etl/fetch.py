@@ -26,9 +26,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from math import ceil
+from typing import TYPE_CHECKING
 
 from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy, SharedState
-from .config import Settings
+
+if TYPE_CHECKING:
+    from .config import Settings
 from .errors import (
     ApiUnavailableError,
     ApiUnreachableError,

@@ -18,7 +18,6 @@ from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
 from .errors import BatchLoadError, DatabaseUnavailableError
 from .schema import (
-    BATCH_CONTENT_COLUMNS,
     DATASET_CONTENT_COLUMNS,
     batch_datasets,
     batch_last_seen,
@@ -26,7 +25,7 @@ from .schema import (
     batches,
     datasets,
 )
-from .transform import BatchRows
+from .transform import BATCH_CONTENT_COLUMNS, BatchRows
 
 
 @dataclass

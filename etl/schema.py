@@ -376,22 +376,6 @@ TABLES = (
     batch_status_history,
 )
 
-# Columns of ``batches`` that come from the payload; the content hash covers these and the
-# batch's dataset list.
-BATCH_CONTENT_COLUMNS = (
-    "name",
-    "status",
-    "created_at",
-    "created_by",
-    "workspace_id",
-    "schema_version",
-    "total_task_count",
-    "total_instruction_count",
-    "total_task_groups",
-    "task_name",
-    "task_introduction",
-    "task_steps",
-)
 DATASET_CONTENT_COLUMNS = ("filename", "total_datapoint_count")
 
 DIALECTS = ("sqlite", "postgresql", "mysql")

@@ -11,8 +11,25 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import BATCH_CONTENT_COLUMNS
 from .validate import Batch
+
+# Columns of ``batches`` that come from the payload (the rest is bookkeeping); the content
+# hash covers these and the batch's dataset list. Here rather than in schema.py so that a
+# worker process, which only flattens, does not import SQLAlchemy.
+BATCH_CONTENT_COLUMNS = (
+    "name",
+    "status",
+    "created_at",
+    "created_by",
+    "workspace_id",
+    "schema_version",
+    "total_task_count",
+    "total_instruction_count",
+    "total_task_groups",
+    "task_name",
+    "task_introduction",
+    "task_steps",
+)
 
 
 @dataclass(frozen=True)
