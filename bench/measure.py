@@ -14,9 +14,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 _TARGET = re.compile(
     r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|SELECT\b.*?\bFROM)\s+[`\"]?(\w+)",
     re.IGNORECASE | re.DOTALL,
@@ -24,6 +21,10 @@ _TARGET = re.compile(
 
 
 def count_statements() -> Counter:
+    # Imported here: the tool's worker processes import this script again as they start.
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     counts: Counter = Counter()
 
     @event.listens_for(Engine, "before_cursor_execute")

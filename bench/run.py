@@ -136,7 +136,15 @@ def main() -> None:
         "--processes-at-0ms",
         type=int,
         default=2,
-        help="worker processes when latency is 0 (one at any other latency, the default)",
+        help="worker processes when latency is 0 and N is at least --processes-from (otherwise "
+        "one, the default)",
+    )
+    parser.add_argument(
+        "--processes-from",
+        type=int,
+        default=5000,
+        help="the smallest N run with worker processes: starting one costs about as much CPU "
+        "as fetching a few hundred batches",
     )
     parser.add_argument("--chunk-size", type=int, default=500)
     parser.add_argument(
@@ -167,7 +175,11 @@ def main() -> None:
                     for size in sizes:
                         ids = id_files[size]
                         workers = args.concurrency if latency else args.concurrency_at_0ms
-                        processes = 1 if latency else args.processes_at_0ms
+                        processes = (
+                            args.processes_at_0ms
+                            if not latency and size >= args.processes_from
+                            else 1
+                        )
                         row = {
                             "latency_ms": latency,
                             "database": kind,

@@ -294,11 +294,13 @@ def test_a_run_stopped_by_a_signal_leaves_no_worker_behind(tmp_path, monkeypatch
     assert_consistent(database_url, many)
 
 
-def test_a_worker_process_does_not_import_the_database_side():
-    # Each worker imports etl.fetch when it starts; SQLAlchemy and the loader would add a
-    # quarter of a second of CPU to every start for nothing.
+@pytest.mark.parametrize("module", ["etl.fetch", "etl.__main__"])
+def test_a_worker_process_does_not_import_the_database_side(module):
+    # Each worker imports etl.fetch when it starts, and the main script again (for the
+    # prolific-etl command, etl.__main__); SQLAlchemy and the loader would add a quarter of a
+    # second of CPU to every start for nothing.
     code = (
-        "import sys, etl.fetch; "
+        f"import sys, {module}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' "
         "or m in ('etl.load', 'etl.job')))"
     )
