@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import pickle
 import signal
@@ -197,7 +198,12 @@ def test_concurrency_bounds_requests_in_flight_over_all_processes(sqlite_url, tm
     # flight, four arrivals would fall within less than `latency` of each other.
     many = sample_batches(24, seed=9)
     latency = 0.2
-    with FakeProlificAPI(many, token=TOKEN, latency=latency) as api:
+    workers_seen: list[int] = []
+
+    def count_workers(seen) -> None:  # this test's process is the run's: its children work
+        workers_seen.append(len(multiprocessing.active_children()))
+
+    with FakeProlificAPI(many, token=TOKEN, latency=latency, on_request=count_workers) as api:
         result = sync(
             settings_for(api, sqlite_url, read_timeout=5),
             write_ids(tmp_path, [b["id"] for b in many]),
@@ -207,6 +213,7 @@ def test_concurrency_bounds_requests_in_flight_over_all_processes(sqlite_url, tm
         arrivals = sorted(seen.at for seen in api.requests)
 
     assert result.inserted == len(many)
+    assert set(workers_seen) == {2}  # the fetching was done by two worker processes
     closest_four = min(
         later - earlier for earlier, later in zip(arrivals, arrivals[3:], strict=False)
     )
@@ -262,8 +269,11 @@ def test_a_run_stopped_by_a_signal_leaves_no_worker_behind(tmp_path, monkeypatch
     signalled = threading.Event()
     arrivals = itertools.count(1)
 
+    running: list[int] = []
+
     def stop_at(seen) -> None:
         if next(arrivals) == 15:
+            running.extend(_processes_marked(marker))
             if how == "SIGTERM":  # as systemd stops a unit: every process of it
                 os.killpg(victim[0].pid, signal.SIGTERM)
             else:  # as the OOM killer ends a run: the parent alone
@@ -286,6 +296,8 @@ def test_a_run_stopped_by_a_signal_leaves_no_worker_behind(tmp_path, monkeypatch
         assert signalled.wait(WAIT), "the run finished before it was signalled"
         _, stderr = victim[0].communicate(timeout=WAIT)
         assert _wait_until_gone(marker) == []
+
+    assert len(running) >= 3  # the run and its two workers (and multiprocessing's tracker)
 
     expected = 130 if how == "SIGTERM" else -signal.SIGKILL
     assert victim[0].returncode == expected, stderr
