@@ -128,7 +128,7 @@ def test_a_401_in_one_process_stops_the_others(sqlite_url, tmp_path):
         started = time.monotonic()
         with pytest.raises(TokenRejectedError):
             sync(
-                settings_for(api, sqlite_url),
+                settings_for(api, sqlite_url, read_timeout=WAIT),  # held answers must wait
                 write_ids(tmp_path, ids),
                 concurrency=2,
                 processes=2,
@@ -162,7 +162,7 @@ def test_a_429_holds_off_the_workers_of_every_process(sqlite_url, tmp_path):
     with FakeProlificAPI(many, token=TOKEN, on_request=hold_the_429) as api:
         api.inject(ids[3], Fault.http(429))
         sync(
-            settings_for(api, sqlite_url),
+            settings_for(api, sqlite_url, read_timeout=WAIT),  # held answers must wait
             write_ids(tmp_path, ids),
             retry_policy=RetryPolicy(max_attempts=3, initial_wait=1.0, max_wait=1.0),
             concurrency=2,
