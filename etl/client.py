@@ -180,7 +180,6 @@ class ProlificClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._attempt_budget = connect_timeout + read_timeout
         self.retry_policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
         self.shared = shared or SharedState.for_threads(stop)
@@ -198,8 +197,11 @@ class ProlificClient:
             else None
         )
         self._handles = _CurlHandles(
-            headers=[f"Authorization: Token {token}", f"User-Agent: {USER_AGENT}"]
-            + ["Accept: application/json"],
+            headers=[
+                f"Authorization: Token {token}",
+                f"User-Agent: {USER_AGENT}",
+                "Accept: application/json",
+            ],
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             proxy=_proxy_for(self.base_url),
@@ -471,9 +473,8 @@ class _CurlHandles:
 
 def _proxy_for(base_url: str) -> str:
     """The proxy the environment names for ``base_url`` (as urllib.request reads it), or ""."""
-    scheme = urllib.parse.urlsplit(base_url).scheme
-    host = urllib.parse.urlsplit(base_url).hostname or ""
-    proxy = urllib.request.getproxies().get(scheme)
-    if proxy and not urllib.request.proxy_bypass(host):
+    url = urllib.parse.urlsplit(base_url)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
         return proxy
     return ""

@@ -288,7 +288,8 @@ class _ToParentLogger(logging.Handler):
 
 # --- in the worker processes -----------------------------------------------------------------
 
-_worker: tuple[BatchFetcher, ThreadPoolExecutor | None] | None = None
+# This worker's fetcher, its thread pool (None with one thread) and its number of threads.
+_worker: tuple[BatchFetcher, ThreadPoolExecutor | None, int] | None = None
 
 
 def _start_worker(
@@ -313,7 +314,7 @@ def _start_worker(
     # One thread fetches in the worker's own: handing each batch to a pool thread and back
     # cost a third of the worker's CPU.
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    _worker = (BatchFetcher(options, shared), pool)
+    _worker = (BatchFetcher(options, shared), pool, threads)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -325,15 +326,15 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _fetch_slice(batch_ids: list[str]) -> list[Fetched]:
     """Fetch a slice in order; with several threads, each takes a contiguous part of it."""
-    fetcher, threads = _worker
+    fetcher, pool, thread_count = _worker
     try:
-        if threads is None:
+        if pool is None:
             return _fetch_part(fetcher, batch_ids)
         # A part per thread rather than a batch per thread: each hand-over between threads
         # costs as much CPU as a quick request.
-        size = ceil(len(batch_ids) / threads._max_workers)
+        size = ceil(len(batch_ids) / thread_count)
         futures = [
-            threads.submit(_fetch_part, fetcher, batch_ids[start : start + size])
+            pool.submit(_fetch_part, fetcher, batch_ids[start : start + size])
             for start in range(0, len(batch_ids), size)
         ]
         wait(futures)
