@@ -26,8 +26,8 @@ import urllib3
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from etl.client import ProlificClient  # noqa: E402
-from etl.fake_api import generated_ids  # noqa: E402
+from etl.source.client import ProlificClient  # noqa: E402
+from etl.source.fake_api import generated_ids  # noqa: E402
 
 TOKEN = "bench-token"
 PATH = "/api/v1/data-collection/batches/{}"

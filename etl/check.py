@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .client import ProlificClient, RetryPolicy
 from .config import Settings, load_database_url, load_settings, redact_url
-from .db import connect, missing_sqlite_file
 from .errors import (
     ApiUnavailableError,
     BatchError,
@@ -20,9 +18,11 @@ from .errors import (
     InputFileError,
     TokenRejectedError,
 )
-from .ids import read_id_file
-from .migrate import schema_state
-from .validate import parse_batch
+from .source.client import ProlificClient, RetryPolicy
+from .source.ids import read_id_file
+from .source.validate import parse_batch
+from .store.db import connect, missing_sqlite_file
+from .store.migrate import schema_state
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # A batch ID nobody has: asking for it costs the API a lookup and tells 401 from the rest.

@@ -15,7 +15,6 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .client import RetryPolicy
 from .config import load_database_url, load_settings, redact_url
 from .errors import (
     ApiUnreachableError,
@@ -28,10 +27,12 @@ from .errors import (
     TokenRejectedError,
     UnknownRunError,
 )
-from .export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
-from .export import FORMATS as EXPORT_FORMATS
-from .export import export_relation, format_for, open_database
-from .history import (
+from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
+from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
+from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
+from .reporting.export import FORMATS as EXPORT_FORMATS
+from .reporting.export import export_relation, format_for, open_database
+from .reporting.run_history import (
     DEFAULT_LIMIT,
     open_run_log,
     recent_runs,
@@ -41,11 +42,10 @@ from .history import (
     runs_json,
     runs_table,
 )
-from .ids import read_id_file
-from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
-from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
-from .runs import Failure, utcnow
-from .schema import DIALECTS, ddl
+from .source.client import RetryPolicy
+from .source.ids import read_id_file
+from .store.runlog import Failure, utcnow
+from .store.schema import DIALECTS, ddl
 
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -428,9 +428,9 @@ def upgrade_command(database_url: str | None) -> None:
     Creates the schema in an empty database; does nothing when it is already current. Waits for
     no one: if a sync is running on the database, exits 4.
     """
-    from .db import connect
-    from .lock import run_lock
-    from .migrate import upgrade
+    from .store.db import connect
+    from .store.lock import run_lock
+    from .store.migrate import upgrade
 
     try:
         url = load_database_url(database_url)
@@ -518,7 +518,7 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
 @click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
 def views_command(dialect: str) -> None:
     """Print the reporting views' DROP and CREATE VIEW statements for a database dialect."""
-    from .views import views_sql
+    from .store.views import views_sql
 
     click.echo(views_sql(dialect), nl=False)
 
@@ -531,7 +531,7 @@ def views_command(dialect: str) -> None:
 )
 def docs_command(output: Path | None) -> None:
     """Print the data dictionary (tables, views, ER diagram) as Markdown."""
-    from .docs import data_dictionary
+    from .reporting.docs import data_dictionary
 
     text = data_dictionary()
     if output is None:
@@ -609,7 +609,7 @@ def fake_api_command(
     Prints the base URL on the first line, then serves until interrupted. For trying the job
     without a token, and for the benchmark.
     """
-    from .fake_api import serve
+    from .source.fake_api import serve
 
     serve(
         port=port,

@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 from .config import Settings
-from .fake_api import FakeProlificAPI, sample_batches
 from .job import SyncResult, sync
+from .source.fake_api import FakeProlificAPI, sample_batches
 
 # Shown after the demo: three questions the tables answer.
 DEMO_QUERIES = (

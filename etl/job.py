@@ -10,9 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .client import RetryPolicy
 from .config import Settings
-from .db import connect, missing_sqlite_file
 from .errors import (
     ApiUnreachableError,
     BatchError,
@@ -21,12 +19,15 @@ from .errors import (
     SchemaVersionError,
     TokenRejectedError,
 )
-from .fetch import Fetched, Fetching, FetchOptions, open_fetching
-from .ids import IdFile, read_id_file
-from .load import load_chunk, preview_chunk
-from .lock import RunLock, run_lock
-from .migrate import ensure_schema, schema_state
-from .runs import (
+from .rows import BatchRows
+from .source.client import RetryPolicy
+from .source.extract import Fetched, Fetching, FetchOptions, open_fetching
+from .source.ids import IdFile, read_id_file
+from .store.db import connect, missing_sqlite_file
+from .store.load import load_chunk, preview_chunk
+from .store.lock import RunLock, run_lock
+from .store.migrate import ensure_schema, schema_state
+from .store.runlog import (
     Failure,
     finish_run,
     mark_interrupted_runs,
@@ -35,7 +36,6 @@ from .runs import (
     start_run,
     utcnow,
 )
-from .transform import BatchRows
 
 log = logging.getLogger("etl")
 

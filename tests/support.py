@@ -9,8 +9,8 @@ from typing import Any
 from alembic import command
 from sqlalchemy import create_engine, select
 
-from etl.migrate import alembic_config
-from etl.schema import metadata
+from etl.store.migrate import alembic_config
+from etl.store.schema import metadata
 
 BOOKKEEPING = {
     "first_seen_at",

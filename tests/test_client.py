@@ -10,14 +10,14 @@ import uuid
 import pytest
 
 from etl import __version__
-from etl.client import ProlificClient, RequestsStopped, RetryPolicy, parse_retry_after
 from etl.errors import (
     ApiUnavailableError,
     BatchNotFoundError,
     BatchRequestError,
     TokenRejectedError,
 )
-from etl.fake_api import Fault, error_body
+from etl.source.client import ProlificClient, RequestsStopped, RetryPolicy, parse_retry_after
+from etl.source.fake_api import Fault, error_body
 
 from conftest import TOKEN
 

@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from etl.cli import main
 from etl.config import Settings
 from etl.errors import DatabaseUnavailableError
-from etl.fake_api import FakeProlificAPI, sample_batches
 from etl.job import sync
+from etl.source.fake_api import FakeProlificAPI, sample_batches
 
 from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
 from support import (

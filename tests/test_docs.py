@@ -9,9 +9,9 @@ import click
 from click.testing import CliRunner
 
 from etl.cli import main
-from etl.docs import data_dictionary, readable_type
-from etl.schema import TABLES
-from etl.views import VIEWS, views_sql
+from etl.reporting.docs import data_dictionary, readable_type
+from etl.store.schema import TABLES
+from etl.store.views import VIEWS, views_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DICTIONARY = ROOT / "docs" / "data-dictionary.md"

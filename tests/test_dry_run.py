@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from etl.fake_api import Fault, sample_batches
-from etl.migrate import VERSION_TABLE
-from etl.schema import metadata
+from etl.source.fake_api import Fault, sample_batches
+from etl.store.migrate import VERSION_TABLE
+from etl.store.schema import metadata
 
 from support import read_table, upgrade_to
 

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from etl.cli import main
-from etl.db import connect
-from etl.export import export_relation
-from etl.fake_api import sample_batches
-from etl.migrate import ensure_schema
-from etl.schema import UTCDateTime, metadata
-from etl.views import VIEWS
+from etl.reporting.export import export_relation
+from etl.source.fake_api import sample_batches
+from etl.store.db import connect
+from etl.store.migrate import ensure_schema
+from etl.store.schema import UTCDateTime, metadata
+from etl.store.views import VIEWS
 
 from support import read_table
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from etl.errors import InputFileError
-from etl.ids import parse_id_lines, read_id_file
+from etl.source.ids import parse_id_lines, read_id_file
 
 A = "0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c"
 B = "5e8a2d19-7c4b-4f3e-a1d0-9b8c7e6f5a4d"

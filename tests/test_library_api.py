@@ -6,7 +6,7 @@ import pytest
 
 from etl import Settings, SyncResult, sync
 from etl.errors import TokenRejectedError
-from etl.schema import metadata
+from etl.store.schema import metadata
 
 from conftest import TOKEN
 from support import BOOKKEEPING, read_table

@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from etl.cli import main
-from etl.db import connect
-from etl.migrate import (
+from etl.store.db import connect
+from etl.store.migrate import (
     INITIAL_TABLES,
     REVISIONS,
     VERSION_TABLE,
@@ -37,8 +37,8 @@ from etl.migrate import (
     head_revision,
     schema_state,
 )
-from etl.schema import metadata
-from etl.views import VIEWS, drop_views
+from etl.store.schema import metadata
+from etl.store.views import VIEWS, drop_views
 
 from support import read_table, upgrade_to
 

@@ -24,7 +24,6 @@ import pytest
 from test_crash_and_concurrency import WAIT, assert_consistent, start_sync
 from test_resilience import QUICK, settings_for, write_ids
 
-from etl.client import RetryPolicy
 from etl.errors import (
     ApiUnavailableError,
     BatchLoadError,
@@ -35,8 +34,9 @@ from etl.errors import (
     TokenRejectedError,
     UnexpectedBatchError,
 )
-from etl.fake_api import FakeProlificAPI, Fault, sample_batches
 from etl.job import sync
+from etl.source.client import RetryPolicy
+from etl.source.fake_api import FakeProlificAPI, Fault, sample_batches
 
 from conftest import TOKEN
 from support import content_of, expected_batch_row, read_table
@@ -306,7 +306,7 @@ def test_a_run_stopped_by_a_signal_leaves_no_worker_behind(tmp_path, monkeypatch
     assert_consistent(database_url, many)
 
 
-@pytest.mark.parametrize("module", ["etl.fetch", "etl.__main__"])
+@pytest.mark.parametrize("module", ["etl.source.extract", "etl.__main__"])
 def test_a_worker_process_does_not_import_the_database_side(module):
     # Each worker imports etl.fetch when it starts, and the main script again (for the
     # prolific-etl command, etl.__main__); SQLAlchemy and the loader would add a quarter of a
@@ -314,14 +314,14 @@ def test_a_worker_process_does_not_import_the_database_side(module):
     code = (
         f"import sys, {module}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' "
-        "or m in ('etl.load', 'etl.job')))"
+        "or m in ('etl.store.load', 'etl.job')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_the_hashed_content_columns_are_columns_of_batches():
-    from etl.schema import batches
-    from etl.transform import BATCH_CONTENT_COLUMNS
+    from etl.rows import BATCH_CONTENT_COLUMNS
+    from etl.store.schema import batches
 
     assert set(BATCH_CONTENT_COLUMNS) <= set(batches.c.keys())

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete
 
 from etl.errors import BatchError
-from etl.load import load_chunk
-from etl.migrate import ensure_schema
-from etl.schema import TABLES, etl_runs
-from etl.transform import flatten_batch
-from etl.validate import parse_batch
+from etl.source.flatten import flatten_batch
+from etl.source.validate import parse_batch
+from etl.store.load import load_chunk
+from etl.store.migrate import ensure_schema
+from etl.store.schema import TABLES, etl_runs
 
 from support import content_of, expected_batch_row, expected_links, read_table
 
@@ -244,7 +244,7 @@ def test_the_spec_copy_is_the_shared_spec():
 
 
 def test_every_field_of_the_spec_has_a_column():
-    from etl.schema import batches, datasets
+    from etl.store.schema import batches, datasets
 
     properties = SCHEMA["properties"]
     scalars = {

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import main
-from etl.client import RetryPolicy
 from etl.config import Settings
 from etl.errors import TokenRejectedError
-from etl.fake_api import FakeProlificAPI, Fault, error_body
 from etl.job import sync
+from etl.source.client import RetryPolicy
+from etl.source.fake_api import FakeProlificAPI, Fault, error_body
 
 from conftest import TOKEN
 from support import content_of, expected_batch_row, read_table
@@ -200,7 +200,7 @@ def test_max_rps_spaces_requests_across_workers(run_sync, sqlite_url, ids_file, 
 
 
 def test_rate_limiter_hands_out_evenly_spaced_slots():
-    from etl.client import RateLimiter
+    from etl.source.client import RateLimiter
 
     now = [100.0]
     slept: list[float] = []
@@ -237,9 +237,9 @@ def test_a_revoked_token_with_many_workers_sends_at_most_the_requests_in_flight(
 def test_an_unforeseen_error_costs_one_batch_not_the_run(
     sqlite_url, api, batches, tmp_path, monkeypatch
 ):
-    import etl.fetch
+    import etl.source.extract
 
-    real_parse = etl.fetch.parse_batch
+    real_parse = etl.source.extract.parse_batch
     broken = batches[1]["id"]
 
     def parse_or_break(batch_id, body):
@@ -247,7 +247,7 @@ def test_an_unforeseen_error_costs_one_batch_not_the_run(
             raise RuntimeError("something nobody foresaw")
         return real_parse(batch_id, body)
 
-    monkeypatch.setattr(etl.fetch, "parse_batch", parse_or_break)
+    monkeypatch.setattr(etl.source.extract, "parse_batch", parse_or_break)
     result = sync(settings_for(api, sqlite_url), write_ids(tmp_path, [b["id"] for b in batches]))
 
     assert (result.status, result.inserted) == ("partial", len(batches) - 1)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from etl.migrate import ensure_schema
-from etl.schema import DIALECTS, ddl, metadata
+from etl.store.migrate import ensure_schema
+from etl.store.schema import DIALECTS, ddl, metadata
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "schema"
 

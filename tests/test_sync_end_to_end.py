@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from etl.fake_api import sample_dataset
+from etl.source.fake_api import sample_dataset
 
 from support import (
     content_of,

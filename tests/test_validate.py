@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from etl.errors import InvalidPayloadError, InvalidResponseError
-from etl.fake_api import sample_batches
-from etl.validate import parse_batch
+from etl.source.fake_api import sample_batches
+from etl.source.validate import parse_batch
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import Connection
 
-from etl.fake_api import sample_batches
-from etl.migrate import ensure_schema
-from etl.schema import DIALECTS
-from etl.views import (
+from etl.source.fake_api import sample_batches
+from etl.store.migrate import ensure_schema
+from etl.store.schema import DIALECTS
+from etl.store.views import (
     VIEWS,
     View,
     create_views,

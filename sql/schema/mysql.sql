@@ -1,5 +1,5 @@
 -- prolific-etl schema for mysql.
--- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.
+-- Generated from etl/store/schema.py by `prolific-etl db ddl`; do not edit by hand.
 CREATE TABLE etl_runs (
 	run_id INTEGER NOT NULL COMMENT 'Sequential id of the run.' AUTO_INCREMENT, 
 	started_at DATETIME(6) NOT NULL COMMENT 'When the run started (UTC).', 

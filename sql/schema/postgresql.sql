@@ -1,5 +1,5 @@
 -- prolific-etl schema for postgresql.
--- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.
+-- Generated from etl/store/schema.py by `prolific-etl db ddl`; do not edit by hand.
 CREATE TABLE etl_runs (
 	run_id SERIAL NOT NULL, 
 	started_at TIMESTAMP WITH TIME ZONE NOT NULL, 

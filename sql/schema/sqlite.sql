@@ -1,5 +1,5 @@
 -- prolific-etl schema for sqlite.
--- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.
+-- Generated from etl/store/schema.py by `prolific-etl db ddl`; do not edit by hand.
 CREATE TABLE etl_runs (
 	run_id INTEGER NOT NULL, 
 	started_at DATETIME NOT NULL, 

@@ -1,5 +1,5 @@
 -- prolific-etl reporting views for sqlite.
--- Generated from etl/views.py by `prolific-etl db views`; do not edit by hand.
+-- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
 DROP VIEW IF EXISTS v_latest_run_failures;
 
 DROP VIEW IF EXISTS v_run_health;

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import DatabaseUnavailableError, RunLockedError
+from ..errors import DatabaseUnavailableError, RunLockedError
 
 # The key includes the database and schema, so that runs into different schemas of one
 # server do not block each other.

@@ -6,15 +6,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import DBAPIError
 
-from . import __version__
+from .. import __version__
+from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
 from .db import first_line
-from .errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
-from .ids import BadIdLine
 from .schema import etl_failures, etl_runs
+
+if TYPE_CHECKING:  # the input side's type; the store does not import the source at run time
+    from ..source.ids import BadIdLine
 
 _MESSAGE_LENGTH = 2000
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from etl.schema import UTCDateTime
-from etl.views import drop_views
+from etl.store.schema import UTCDateTime
+from etl.store.views import drop_views
 
 revision = "0002"
 down_revision = "0001"

@@ -9,13 +9,13 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
-from .schema import TABLES, UTCDateTime
-from .views import VIEWS, View
+from ..store.schema import TABLES, UTCDateTime
+from ..store.views import VIEWS, View
 
 HEADER = """\
 # Data dictionary
 
-Generated from `etl/schema.py` and `etl/views.py` by
+Generated from `etl/store/schema.py` and `etl/store/views.py` by
 `prolific-etl db docs --output docs/data-dictionary.md`; do not edit by hand.
 
 Timestamps are UTC everywhere (PostgreSQL `timestamptz`; SQLite and MySQL/MariaDB store UTC

@@ -34,6 +34,7 @@ from sqlalchemy.schema import ExecutableDDLElement
 from sqlalchemy.sql import ColumnElement, Select, TableClause, column, table, visitors
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..rows import BATCH_STATUSES
 from .schema import (
     DIALECTS,
     UTCDateTime,
@@ -45,7 +46,6 @@ from .schema import (
     etl_failures,
     etl_runs,
 )
-from .validate import BATCH_STATUSES
 
 # --- what differs between dialects -------------------------------------------------------------
 
@@ -575,7 +575,7 @@ def views_sql(dialect_name: str) -> str:
     statements += [str(CreateView(view).compile(dialect=dialect)) for view in VIEWS]
     header = (
         f"-- prolific-etl reporting views for {dialect_name}.\n"
-        "-- Generated from etl/views.py by `prolific-etl db views`; do not edit by hand.\n"
+        "-- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.\n"
     )
     return header + "\n\n".join(statement.strip() + ";" for statement in statements) + "\n"
 

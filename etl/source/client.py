@@ -29,8 +29,8 @@ import certifi
 import pycurl
 import tenacity
 
-from . import __version__
-from .errors import (
+from .. import __version__
+from ..errors import (
     ApiUnavailableError,
     BatchNotFoundError,
     BatchRequestError,

@@ -8,8 +8,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from .config import redact_url
-from .errors import DatabaseUnavailableError
+from ..config import redact_url
+from ..errors import DatabaseUnavailableError
 
 
 def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = False) -> Engine:

@@ -20,10 +20,9 @@ from pydantic import (
     field_validator,
 )
 
-from .errors import InvalidPayloadError, InvalidResponseError
+from ..errors import InvalidPayloadError, InvalidResponseError
+from ..rows import MAX_ID_LENGTH
 
-BATCH_STATUSES = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
-MAX_ID_LENGTH = 255
 _ERRORS_SHOWN = 3
 
 

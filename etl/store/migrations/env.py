@@ -1,10 +1,10 @@
-"""Alembic's entry point. The job runs migrations on its own connection (etl/migrate.py);
+"""Alembic's entry point. The job runs migrations on its own connection (etl/store/migrate.py);
 there is no alembic.ini, so the connection always comes in ``config.attributes``."""
 
 from alembic import context
 
-from etl.migrate import VERSION_TABLE
-from etl.schema import metadata
+from etl.store.migrate import VERSION_TABLE
+from etl.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

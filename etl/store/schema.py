@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-from .validate import BATCH_STATUSES, MAX_ID_LENGTH
+from ..rows import BATCH_STATUSES, MAX_ID_LENGTH
 
 
 class UTCDateTime(TypeDecorator):
@@ -393,7 +393,7 @@ def ddl(dialect_name: str) -> str:
     statements = _sort_index_runs(statements)
     header = (
         f"-- prolific-etl schema for {dialect_name}.\n"
-        "-- Generated from etl/schema.py by `prolific-etl db ddl`; do not edit by hand.\n"
+        "-- Generated from etl/store/schema.py by `prolific-etl db ddl`; do not edit by hand.\n"
     )
     return header + "\n\n".join(statements) + "\n"
 

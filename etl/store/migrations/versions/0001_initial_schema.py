@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from etl.schema import LongText, UTCDateTime
+from etl.store.schema import LongText, UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from .config import redact_url
-from .db import connect, first_line, missing_sqlite_file
-from .errors import DatabaseUnavailableError, UnknownRunError
-from .schema import etl_failures, etl_runs
+from ..config import redact_url
+from ..errors import DatabaseUnavailableError, UnknownRunError
+from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.schema import etl_failures, etl_runs
 
 DEFAULT_LIMIT = 20
 _ERROR_WIDTH = 48  # the error column of the runs table; `runs show` gives the whole message

@@ -31,15 +31,16 @@ from typing import TYPE_CHECKING
 from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy, SharedState
 
 if TYPE_CHECKING:
-    from .config import Settings
-from .errors import (
+    from ..config import Settings
+from ..errors import (
     ApiUnavailableError,
     ApiUnreachableError,
     BatchError,
     TokenRejectedError,
     UnexpectedBatchError,
 )
-from .transform import BatchRows, flatten_batch
+from ..rows import BatchRows
+from .flatten import flatten_batch
 from .validate import parse_batch
 
 log = logging.getLogger("etl")

@@ -21,11 +21,11 @@ from sqlalchemy import Engine, MetaData, Table, TableClause, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
-from .config import redact_url
-from .db import connect, first_line, missing_sqlite_file
-from .errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
-from .schema import metadata
-from .views import VIEWS_BY_NAME
+from ..config import redact_url
+from ..errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
+from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.schema import metadata
+from ..store.views import VIEWS_BY_NAME
 
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_CHUNK_SIZE = 10_000
@@ -194,7 +194,7 @@ def _settle(declared: Sequence[tuple[str, str | None]], rows: Sequence[Row]) -> 
 
 
 def _utc(value: datetime) -> datetime:
-    # SQLite and MySQL keep UTC wall time without a zone (see etl/schema.py: UTCDateTime).
+    # SQLite and MySQL keep UTC wall time without a zone (see etl/store/schema.py: UTCDateTime).
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)

@@ -6,8 +6,8 @@ as Alembic recommends: tests/test_migrations.py proves that the migrations build
 schema. The revision a database is at is kept in Alembic's version table, ``etl_schema_version``.
 Alembic itself is imported only to upgrade, which keeps a nightly run's start-up short.
 
-The reporting views (etl/views.py) are not part of any revision: an upgrade drops them, migrates
-the tables under them and creates them again as this version defines them.
+The reporting views (etl/store/views.py) are not part of any revision: an upgrade drops them,
+migrates the tables under them and creates them again as this version defines them.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, inspect, select
 from sqlalchemy.exc import DBAPIError
 
+from ..errors import DatabaseUnavailableError, SchemaVersionError
 from .db import connect, first_line
-from .errors import DatabaseUnavailableError, SchemaVersionError
 from .schema import metadata
 from .views import VIEWS, create_views, drop_views
 
@@ -54,7 +54,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", "etl:migrations")
+    config.set_main_option("script_location", "etl.store:migrations")
     config.attributes["connection"] = connection
     return config
 

@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from ..errors import BatchLoadError, DatabaseUnavailableError
+from ..rows import BATCH_CONTENT_COLUMNS, BatchRows
 from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
-from .errors import BatchLoadError, DatabaseUnavailableError
 from .schema import (
     DATASET_CONTENT_COLUMNS,
     batch_datasets,
@@ -25,7 +26,6 @@ from .schema import (
     batches,
     datasets,
 )
-from .transform import BATCH_CONTENT_COLUMNS, BatchRows
 
 
 @dataclass
