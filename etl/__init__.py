@@ -10,23 +10,8 @@ The library API is the job the CLI runs::
 
 __version__ = "0.1.0"
 
+from .config import Settings, load_settings  # noqa: E402
+from .errors import EtlError  # noqa: E402
+from .job import Progress, SyncResult, sync  # noqa: E402
+
 __all__ = ["EtlError", "Progress", "Settings", "SyncResult", "load_settings", "sync"]
-
-_EXPORTS = {
-    "EtlError": "errors",
-    "Progress": "job",
-    "Settings": "config",
-    "SyncResult": "job",
-    "load_settings": "config",
-    "sync": "job",
-}
-
-
-def __getattr__(name: str):
-    # Imported on first use, so that a worker process (etl.fetch) does not import the database
-    # side of the package (SQLAlchemy, the loader) that it never uses.
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import Settings, load_database_url, load_settings, redact_url
+from .config import (
+    Settings,
+    export_network_settings,
+    load_database_url,
+    load_settings,
+    redact_url,
+)
 from .errors import (
-    ApiUnavailableError,
     BatchError,
     ConfigError,
     DatabaseUnavailableError,
     InputFileError,
+    RetriesExhaustedError,
     TokenRejectedError,
 )
 from .source.client import ProlificClient, RetryPolicy
@@ -53,6 +59,7 @@ def run_checks(
     """Check configuration, token, database, schema and (when given) the ID file."""
     checks: list[Check] = []
     settings: Settings | None = None
+    export_network_settings()
     try:
         settings = load_settings(
             api_token=api_token,
@@ -113,7 +120,7 @@ def _check_token(settings: Settings | None) -> Check:
                 f"{settings.api_url} rejected the token (HTTP 401)",
                 "create a new token in Prolific's workspace settings and set PROLIFIC_API_TOKEN",
             )
-        except ApiUnavailableError as error:
+        except RetriesExhaustedError as error:
             return Check(
                 name,
                 FAILED,

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .config import load_database_url, load_settings, redact_url
+from .config import export_network_settings, load_database_url, load_settings, redact_url
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -50,7 +50,7 @@ from .store.schema import DIALECTS, ddl
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for a run stopped by a signal
-_EXIT_BY_STATUS = {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}
+_EXIT_BY_STATUS = {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL, "aborted": EXIT_INTERRUPTED}
 _EXIT_BY_ERROR: tuple[tuple[type[EtlError], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (InputFileError, EXIT_USAGE),
@@ -176,15 +176,7 @@ def main() -> None:
     type=click.IntRange(1, 64),
     default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Batches fetched at once (requests in flight, over all processes).",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Worker processes that fetch, validate and flatten; more than 1 helps when the API "
-    "answers faster than one core keeps up with.",
+    help="Most requests in flight at once (the pace itself adapts to the API).",
 )
 @click.option(
     "--chunk-size",
@@ -246,7 +238,6 @@ def sync_command(
     connect_timeout,
     read_timeout,
     concurrency,
-    processes,
     chunk_size,
     max_rps,
     max_attempts,
@@ -262,9 +253,10 @@ def sync_command(
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
-    _stop_on_sigterm()
+    stop = _stop_on_signals()
     token = ""
     try:
+        export_network_settings()
         settings = load_settings(
             api_token=token_flag,
             api_url=api_url,
@@ -280,7 +272,6 @@ def sync_command(
                 settings,
                 id_file,
                 concurrency=concurrency,
-                processes=processes,
                 chunk_size=chunk_size,
                 retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
                 fail_fast=fail_fast,
@@ -288,25 +279,64 @@ def sync_command(
                 on_progress=on_progress,
                 auto_migrate=auto_migrate,
                 dry_run=dry_run,
+                stop=stop,
             )
     except EtlError as error:
         _fail(error, token)
-    except KeyboardInterrupt:
-        outcome = "nothing was written" if dry_run else "the run is recorded as aborted"
-        _error(f"interrupted; {outcome}", exit_code=EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # only before the handlers were in place
+        _error("interrupted; nothing was written", exit_code=EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
         message = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else str(exc)
         _error(f"internal error: {message}", exit_code=EXIT_FATAL)
         sys.exit(EXIT_FATAL)
     click.echo(result.summary())
-    if result.error_message:
+    if result.status == "aborted":
+        _error(_interrupted(result), exit_code=EXIT_INTERRUPTED, run_id=result.run_id)
+    elif result.error_message:
         _error(result.error_message, exit_code=exit_code_for(result), run_id=result.run_id)
     sys.exit(exit_code_for(result))
 
 
-def _stop_on_sigterm() -> None:
-    """Let SIGTERM (systemd, timeout(1), an orchestrator) end the run as cleanly as Ctrl-C."""
+def _interrupted(result: SyncResult) -> str:
+    if result.dry_run:
+        return "interrupted; nothing was written"
+    if result.run_id is None:
+        return "interrupted before the run started; nothing was written"
+    if result.recorded:
+        return f"interrupted; run {result.run_id} is recorded as aborted"
+    return (
+        f"interrupted; could not record run {result.run_id} as aborted (see above); "
+        "the next run will mark it aborted"
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGINT and SIGTERM set, asking the run to stop.
+
+    A signal never raises inside the run (it could land in the middle of a database write):
+    the run sees the event between batches, lets the chunk being written commit, and records
+    itself as aborted. A second signal is only acknowledged; the stop is already under way.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        if stop.is_set():
+            log.warning(
+                "%s again: already stopping; recording the run as aborted",
+                signal.Signals(signum).name,
+                extra={"event": "stopping"},
+            )
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, request_stop)
+    return stop
+
+
+def _interrupt_on_sigterm() -> None:
+    """Let SIGTERM end a command that has nothing to record (fake-api) as Ctrl-C does."""
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -601,13 +631,33 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="ID file whose batches are generated before serving starts.",
 )
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.01),
+    metavar="RPS",
+    help="Refuse requests over this many per second with 429 and no Retry-After, as the real "
+    "API does at its (unpublished) limit; a token bucket.",
+)
+@click.option(
+    "--rate-burst",
+    type=click.FloatRange(min=1),
+    metavar="N",
+    help="Requests the bucket lets through at once [default: one second's worth].",
+)
 def fake_api_command(
-    port: int, token: str, latency: float, seed: int, preload_path: str | None
+    port: int,
+    token: str,
+    latency: float,
+    seed: int,
+    preload_path: str | None,
+    rate_limit: float | None,
+    rate_burst: float | None,
 ) -> None:
     """Serve a local imitation of the API: any UUID is a generated batch.
 
     Prints the base URL on the first line, then serves until interrupted. For trying the job
-    without a token, and for the benchmark.
+    without a token, and for the benchmark. GET /_fake/stats counts the requests received and
+    those refused by --rate-limit.
     """
     from .source.fake_api import serve
 
@@ -617,8 +667,10 @@ def fake_api_command(
         latency=latency,
         seed=seed,
         preload=read_id_file(preload_path).batch_ids if preload_path else (),
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
         on_ready=lambda url: click.echo(url) or sys.stdout.flush(),
-        before_serving=_stop_on_sigterm,
+        before_serving=_interrupt_on_sigterm,
     )
 
 

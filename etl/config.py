@@ -90,6 +90,39 @@ def load_settings(
     )
 
 
+# Read by requests from the process environment; a .env file may hold them too.
+NETWORK_VARIABLES = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
+
+
+def export_network_settings(
+    *, environ: dict[str, str] | None = None, dotenv_path: Path | None = None
+) -> list[str]:
+    """Copy proxy and CA-bundle variables from ``.env`` into the environment, where requests
+    reads them, unless the environment already sets them (it wins, as for every setting).
+
+    The command does this before a run; a library caller sets its own environment. Returns
+    the names copied.
+    """
+    environ = os.environ if environ is None else environ
+    dotenv = _Sources(environ, dotenv_path).dotenv
+    copied = [name for name in NETWORK_VARIABLES if dotenv.get(name) and name not in environ]
+    for name in copied:
+        environ[name] = dotenv[name]
+    return copied
+
+
 def load_database_url(
     database_url: str | None = None,
     *,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,12 +17,13 @@ from .errors import (
     BatchError,
     DatabaseUnavailableError,
     EtlError,
+    RateLimitedError,
     SchemaVersionError,
     TokenRejectedError,
 )
 from .rows import BatchRows
 from .source.client import RetryPolicy
-from .source.extract import Fetched, Fetching, FetchOptions, open_fetching
+from .source.extract import BatchExtractor, Fetched, FetchOptions
 from .source.ids import IdFile, read_id_file
 from .store.db import connect, missing_sqlite_file
 from .store.load import load_chunk, preview_chunk
@@ -59,6 +61,7 @@ class SyncResult:
     error_message: str | None = None
     duration: float = 0.0
     dry_run: bool = False
+    recorded: bool = True  # whether the run's end made it into etl_runs
 
     @property
     def failed(self) -> int:
@@ -113,12 +116,15 @@ class _FailedFast(Exception):
     """The first failure under --fail-fast."""
 
 
+class _Stopped(Exception):
+    """The caller set ``stop`` (a signal): end the run as aborted."""
+
+
 def sync(
     settings: Settings,
     ids: str | IdFile,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    processes: int = 1,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
     fail_fast: bool = False,
@@ -126,28 +132,30 @@ def sync(
     auto_migrate: bool = False,
     dry_run: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> SyncResult:
     """Run the job once and return its result.
 
     ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``concurrency`` is the most
-    requests in flight; ``processes`` > 1 fetches, validates and flattens in that many worker
-    processes (sharing ``concurrency``), for when the API answers faster than one core can
-    keep up with. ``fail_fast`` stops the run
-    after the first failed batch or ID line; ``max_requests_per_second`` caps the request rate
-    (retries included); ``auto_migrate`` upgrades an outdated database schema instead of
-    refusing it. ``dry_run`` fetches and validates everything and compares it with the
-    database, but writes nothing: no rows, no run, no failures, no schema. ``on_progress`` is
-    called with a Progress once per batch, in the calling thread, as each chunk is loaded.
+    requests in flight; the pace adapts by itself to what the API accepts (a 429 slows every
+    worker down), and ``max_requests_per_second`` is a hard ceiling on it (retries included).
+    ``fail_fast`` stops the run after the first failed batch or ID line; ``auto_migrate``
+    upgrades an outdated database schema instead of refusing it. ``dry_run`` fetches and
+    validates everything and compares it with the database, but writes nothing: no rows, no
+    run, no failures, no schema. ``on_progress`` is called with a Progress once per batch, in
+    the calling thread, as each chunk is loaded. Setting ``stop`` (from a signal handler,
+    another thread) ends the run soon and cleanly: the chunk being written commits whole, no
+    request is waited for, and the run is recorded as ``aborted``.
 
     Raises InputFileError for an unreadable or empty ID file, RunLockedError when another run
-    holds the database, SchemaVersionError, TokenRejectedError and DatabaseUnavailableError;
+    holds the database, SchemaVersionError, TokenRejectedError, ApiUnreachableError and
+    DatabaseUnavailableError;
     batch failures are recorded and reflected in the result.
     """
     started = time.monotonic()
     id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
     options = _Options(
         concurrency=max(1, concurrency),
-        processes=max(1, min(processes, concurrency)),
         chunk_size=max(1, chunk_size),
         retry_policy=retry_policy,
         fail_fast=fail_fast,
@@ -155,6 +163,7 @@ def sync(
         dry_run=dry_run,
         on_progress=on_progress,
         started=started,
+        stop=stop or threading.Event(),
     )
     if dry_run:
         return _dry_run(settings, id_file, options)
@@ -163,6 +172,9 @@ def sync(
         with run_lock(engine) as lock:
             ensure_schema(engine, auto_migrate=auto_migrate)
             result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
+            if options.stop.is_set():  # stopped before the run began: nothing to record
+                result.status, result.recorded = "aborted", False
+                return result
             result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
             log.info(
                 "run %s started: %d batch ids from %s",
@@ -224,7 +236,6 @@ def _dry_run(settings: Settings, id_file: IdFile, options: _Options) -> SyncResu
 @dataclass(frozen=True)
 class _Options:
     concurrency: int
-    processes: int
     chunk_size: int
     retry_policy: RetryPolicy | None
     fail_fast: bool
@@ -232,6 +243,7 @@ class _Options:
     dry_run: bool
     on_progress: Callable[[Progress], None] | None
     started: float  # time.monotonic() when sync() was called
+    stop: threading.Event
 
 
 class _Run:
@@ -245,9 +257,9 @@ class _Run:
         self.dry_run = options.dry_run
         self.result = result
         self.chunk_size = options.chunk_size
-        self.processes = options.processes
         self.on_progress = options.on_progress
         self.started = options.started
+        self.stop = options.stop
         self.total = result.ids_read
         self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
         # Seconds each batch spent being fetched and validated, until its outcome is logged.
@@ -260,23 +272,27 @@ class _Run:
             run_id=result.run_id,
         )
         self.retries = 0
+        self.told_rate_limited = False
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
         try:
             self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
-            fetching = open_fetching(self.fetch_options, self.processes)
+            extractor = BatchExtractor(self.fetch_options, stop=self.stop)
             try:
-                for fetched in self._fetch_in_chunks(fetching, id_file.batch_ids):
+                for fetched in self._fetch_in_chunks(extractor, id_file.batch_ids):
                     self._load(fetched)
             except BaseException:
-                fetching.stop()  # no request after this point
+                extractor.stop()  # no request after this point
                 raise
             finally:
-                fetching.close()
-                self.retries = fetching.retries
+                extractor.close()
+                self.retries = extractor.retries
         except _FailedFast:
             self._finish("partial", "stopped at the first failure (--fail-fast)")
+            return
+        except _Stopped:
+            self._finish("aborted", "interrupted (SIGINT or SIGTERM)", best_effort=True)
             return
         except (TokenRejectedError, ApiUnreachableError) as exc:
             self._finish("failed", str(exc))
@@ -293,25 +309,35 @@ class _Run:
         self._finish("partial" if result.failures else "succeeded", None)
 
     def _fetch_in_chunks(
-        self, fetching: Fetching, batch_ids: Sequence[str]
+        self, extractor: BatchExtractor, batch_ids: Sequence[str]
     ) -> Iterator[list[BatchRows | BatchError]]:
-        """Yield chunks of fetched results in input order, fetching one chunk ahead."""
+        """Yield chunks of fetched results in input order, fetching one chunk ahead.
+
+        When a worker stopped the run (401, API unreachable), what finished before it is
+        yielded first, so that its failures are recorded, and then the reason is raised.
+        """
         starts = iter(range(0, len(batch_ids), self.chunk_size))
 
         def submit_next() -> Callable[[], list[Fetched]] | None:
             start = next(starts, None)
             if start is None:
                 return None
-            return fetching.submit(batch_ids[start : start + self.chunk_size])
+            return extractor.submit(batch_ids[start : start + self.chunk_size])
 
         current = submit_next()
         while current is not None:
+            if self.stop.is_set():
+                raise _Stopped
             upcoming = submit_next()  # fetched while this chunk is being loaded
             chunk = []
             for item, seconds in current():
                 self.durations[item.batch_id] = seconds
                 chunk.append(item)
             yield chunk
+            if extractor.stop_reason is not None:
+                raise extractor.stop_reason
+            if self.stop.is_set():
+                raise _Stopped
             current = upcoming
 
     def _load(self, fetched: list[BatchRows | BatchError]) -> None:
@@ -358,7 +384,12 @@ class _Run:
             record_failures(self.engine, self.result.run_id, failures)
         self.result.failures += failures
         for failure in failures:
-            log.error(
+            level = logging.ERROR
+            if failure.error_kind == RateLimitedError.kind:
+                level = logging.INFO  # said once, below, rather than for every batch
+                self._tell_rate_limited()
+            log.log(
+                level,
                 "%s",
                 failure,
                 extra={
@@ -377,6 +408,17 @@ class _Run:
                 self._advance(failure.batch_id, "failed")
         if self.fail_fast:
             raise _FailedFast
+
+    def _tell_rate_limited(self) -> None:
+        if self.told_rate_limited:
+            return
+        self.told_rate_limited = True
+        log.error(
+            "the API kept refusing requests (HTTP 429, its rate limit) for longer than "
+            "--max-retry-wait; the batches it refused are recorded as failed (rate_limited) "
+            "and the next run fetches them (-v lists them)",
+            extra={"event": "rate_limited", "run_id": self.result.run_id},
+        )
 
     def _advance(self, batch_id: str, outcome: str) -> None:
         self.tally[outcome] += 1
@@ -399,12 +441,14 @@ class _Run:
                     counts=result.counts(),
                     error_message=result.error_message,
                 )
-        except DatabaseUnavailableError:
+        except DatabaseUnavailableError as exc:
+            result.recorded = False
             if not best_effort:
                 raise
             log.error(
-                "could not record the end of run %s; the next run will mark it aborted",
+                "could not record the end of run %s (%s); the next run will mark it aborted",
                 result.run_id,
+                exc,
                 extra={"event": "run_not_recorded", "run_id": result.run_id},
             )
         finally:

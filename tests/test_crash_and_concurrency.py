@@ -237,7 +237,8 @@ def test_sigterm_ends_the_run_as_aborted_with_exit_130(tmp_path, many_batches, m
         requests_seen = len(api.requests)
 
     assert victim[0].returncode == 130, stderr
-    assert "interrupted; the run is recorded as aborted" in stderr
+    assert "interrupted; run 1 is recorded as aborted" in stderr
+    assert "could not record" not in stderr
     (run,) = read_table(database_url, "etl_runs")
     assert (run["status"], run["error_message"]) == ("aborted", "interrupted (SIGINT or SIGTERM)")
     assert requests_seen < len(many_batches)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
@@ -28,9 +27,8 @@ def snapshot(database_url: str) -> dict:
     return state
 
 
-@pytest.mark.parametrize("fetching", [(), ("--processes", "2")], ids=["threads", "processes"])
 def test_dry_run_reports_the_changes_and_leaves_the_database_untouched(
-    database_url, api, run_sync, ids_file, batches, fetching
+    database_url, api, run_sync, ids_file, batches
 ):
     assert run_sync(database_url, ids_file).exit_code == 0
     changed, missing = batches[0], batches[1]
@@ -41,7 +39,7 @@ def test_dry_run_reports_the_changes_and_leaves_the_database_untouched(
     ids_file.write_text(ids_file.read_text() + f"{new['id']}\nnot-an-id\n", encoding="utf-8")
     before = snapshot(database_url)
 
-    result = run_sync(database_url, ids_file, "--dry-run", "--verbose", *fetching)
+    result = run_sync(database_url, ids_file, "--dry-run", "--verbose")
 
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith(

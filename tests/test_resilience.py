@@ -199,24 +199,6 @@ def test_max_rps_spaces_requests_across_workers(run_sync, sqlite_url, ids_file, 
     assert arrivals[-1] - arrivals[0] >= 0.9 * (len(arrivals) - 1) / 20
 
 
-def test_rate_limiter_hands_out_evenly_spaced_slots():
-    from etl.source.client import RateLimiter
-
-    now = [100.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
-    for _ in range(4):
-        limiter.wait()
-    assert slept == [0.25, 0.5, 0.75]
-    now[0] = 200.0  # after a quiet spell the next request goes at once
-    limiter.wait()
-    assert slept == [0.25, 0.5, 0.75]
-
-
 def test_a_revoked_token_with_many_workers_sends_at_most_the_requests_in_flight(
     sqlite_url, api, batches, tmp_path
 ):

@@ -22,9 +22,9 @@ from support import (
     params=[
         ("--concurrency", "1"),
         ("--concurrency", "8"),
-        ("--concurrency", "3", "--processes", "2"),
+        ("--concurrency", "4", "--max-rps", "400"),
     ],
-    ids=["serial", "concurrent", "processes"],
+    ids=["serial", "concurrent", "paced"],
 )
 def concurrency(request: pytest.FixtureRequest) -> tuple[str, ...]:
     """The options of each way to fetch; the batches loaded must not depend on them."""

@@ -1,54 +1,73 @@
-"""The HTTP client for Prolific's GET-batch endpoint: auth, timeouts, retries, error mapping.
+"""The HTTP client for Prolific's API: auth, timeouts, pacing, retries, and what each answer means.
 
-It speaks HTTP through libcurl (pycurl), one easy handle and keep-alive connection per thread.
-When the API answers quickly the job is bound by the CPU it spends per request, and measured
-on one keep-alive connection (bench/http_clients.py) that was 1.5 ms with ``requests``
-(cookie jars, per-request proxy and netrc lookups, hooks), 0.46 ms with urllib3's pool,
-0.23 ms with http.client (which parses headers with the ``email`` package) and 0.14 ms with
-libcurl, which also brings proxies, TLS, connection reuse and timeouts of its own. Proxies
-from the environment are resolved once, at start, the way ``urllib.request`` resolves them.
+It speaks HTTP through ``requests``: one Session whose connection pool holds a keep-alive
+connection per worker. Proxies (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY`` with CIDR entries)
+and CA bundles (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``; ``SSL_CERT_FILE`` when neither is
+set) are read from the environment once, as requests reads them, for the API's URL.
+
+Three kinds of failure, kept apart:
+
+- a 429 is the API's pace, not the batch's fault: the shared Pacer slows every worker down and
+  the request waits for its turn again, without counting as an attempt;
+- transient failures (5xx, timeouts, resets, truncated bodies) are retried per batch with
+  exponential back-off (tenacity), up to ``RetryPolicy``'s attempts and total wait;
+- what no retry can fix (an unverifiable certificate, a host name that does not resolve, an
+  unreachable proxy, a malformed URL) stops the run at once (ApiUnreachableError).
 """
 
 from __future__ import annotations
 
 import email.utils
-import io
 import json
-import math
+import os
 import random
+import socket
+import ssl
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
-import certifi
-import pycurl
+import requests
+import requests.adapters
+import requests.auth
 import tenacity
+import urllib3.exceptions
 
 from .. import __version__
 from ..errors import (
-    ApiUnavailableError,
+    ApiUnreachableError,
     BatchNotFoundError,
     BatchRequestError,
+    ConfigError,
+    RateLimitedError,
+    ResponseTooLargeError,
+    RetriesExhaustedError,
     TokenRejectedError,
 )
+from .pacing import Pacer, PacingStopped, Ticket
 
 USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
 BATCH_PATH = "/api/v1/data-collection/batches/{batch_id}"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+# The largest answer accepted for one batch. A batch is a few kilobytes to a few megabytes of
+# HTML; past this, the server is misbehaving, and reading on would only fill the memory.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _DETAIL_LENGTH = 300
+_READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try one batch before recording it as failed.
 
-    Waits grow exponentially from ``initial_wait`` with full jitter, never below a
-    ``Retry-After`` the server sent, and never past ``max_total_wait`` for the batch.
+    Transient failures are retried up to ``max_attempts`` attempts; waits grow exponentially
+    from ``initial_wait`` with jitter, never below a ``Retry-After`` the server sent, and all
+    the waits of one batch together never exceed ``max_total_wait`` (a longer Retry-After is
+    cut to what is left). ``max_total_wait`` also bounds how long a batch waits while the API
+    answers 429 to every request.
     """
 
     max_attempts: int = 5
@@ -67,91 +86,12 @@ class RetryEvent:
     wait: float
 
 
-class _Cell:
-    """A number shared by the threads of one process.
-
-    It has the two members of ``multiprocessing.Value`` that the client uses (``value`` and
-    ``get_lock()``), so that SharedState can hold either.
-    """
-
-    __slots__ = ("value", "_lock")
-
-    def __init__(self, value: float = 0) -> None:
-        self.value = value
-        self._lock = threading.Lock()
-
-    def get_lock(self) -> threading.Lock:
-        return self._lock
-
-
-@dataclass(frozen=True)
-class SharedState:
-    """What every worker of one run shares, be they threads of one process or several processes.
-
-    ``stop``: no request once it is set. ``not_before``: the monotonic time before which no
-    request is sent, after a 429 or 503 (the API's limit is per token, not per worker).
-    ``next_slot``: the rate cap's next free slot. ``retries``: retries so far.
-    ``unreachable_streak``: batches in a row that could not connect at all. ``in_flight``:
-    bounds the requests in flight over all processes (None in one process, whose thread pool
-    bounds them). Times are ``time.monotonic()``, one clock for the whole machine.
-    """
-
-    stop: Any
-    not_before: Any
-    next_slot: Any
-    retries: Any
-    unreachable_streak: Any
-    in_flight: Any = None
-
-    @classmethod
-    def for_threads(cls, stop: threading.Event | None = None) -> SharedState:
-        return cls(stop or threading.Event(), _Cell(0.0), _Cell(0.0), _Cell(0), _Cell(0))
-
-    @classmethod
-    def for_processes(cls, context: Any, concurrency: int) -> SharedState:
-        """Shared memory and semaphores of a ``multiprocessing`` context, for worker processes."""
-        return cls(
-            context.Event(),
-            context.Value("d", 0.0),
-            context.Value("d", 0.0),
-            context.Value("q", 0),
-            context.Value("q", 0),
-            context.BoundedSemaphore(concurrency),
-        )
-
-
-class RateLimiter:
-    """Spaces requests at least ``1 / per_second`` apart across all workers (client-side quota).
-
-    ``next_slot`` is where the next free slot is kept; pass SharedState's to share it between
-    processes.
-    """
-
-    def __init__(
-        self, per_second: float, clock=time.monotonic, sleep=time.sleep, next_slot: Any = None
-    ) -> None:
-        if per_second <= 0:
-            raise ValueError("per_second must be positive")
-        self.interval = 1.0 / per_second
-        self._clock = clock
-        self._sleep = sleep
-        self._next_slot = next_slot if next_slot is not None else _Cell(0.0)
-
-    def wait(self) -> None:
-        with self._next_slot.get_lock():
-            now = self._clock()
-            slot = max(now, self._next_slot.value)
-            self._next_slot.value = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
-
-
-class RequestsStopped(Exception):
+class FetchingStopped(Exception):
     """The run was stopped (token rejected, --fail-fast, a signal): no further requests."""
 
 
 class _Retryable(Exception):
-    """A transient failure of one attempt: 429, 5xx, timeout, dropped connection."""
+    """A transient failure of one attempt: 5xx, timeout, dropped connection, truncated body."""
 
     def __init__(self, reason: str, http_status: int | None, retry_after: float | None) -> None:
         super().__init__(reason)
@@ -160,8 +100,28 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _TooLarge(Exception):
+    pass
+
+
+class TokenAuth(requests.auth.AuthBase):
+    """``Authorization: Token <token>``. As the Session's auth, it also keeps requests from
+    replacing the header with credentials from a ``.netrc`` file."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Token {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+
 class ProlificClient:
-    """Fetches batches over one pool of keep-alive connections; safe to share between threads."""
+    """Fetches batches over one pool of keep-alive connections; safe to share between threads.
+
+    ``pacer`` is shared by every worker of a run (a fresh one, adaptive, by default);
+    ``concurrency`` sizes the connection pool; ``stop`` ends every wait and sends nothing more.
+    """
 
     def __init__(
         self,
@@ -171,10 +131,11 @@ class ProlificClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        concurrency: int = 8,
         on_retry: Callable[[RetryEvent], None] | None = None,
-        max_requests_per_second: float | None = None,
         stop: threading.Event | None = None,
-        shared: SharedState | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -182,38 +143,25 @@ class ProlificClient:
         self._token = token
         self.retry_policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
-        self.shared = shared or SharedState.for_threads(stop)
-        self._stop = self.shared.stop
+        self.stop = stop or threading.Event()
         self._clock = clock
         self._sleep = sleep or self._interruptible_sleep
-        self._rate_limiter = (
-            RateLimiter(
-                max_requests_per_second,
-                clock=clock,
-                sleep=self._sleep,
-                next_slot=self.shared.next_slot,
-            )
-            if max_requests_per_second
-            else None
-        )
-        self._handles = _CurlHandles(
-            headers=[
-                f"Authorization: Token {token}",
-                f"User-Agent: {USER_AGENT}",
-                "Accept: application/json",
-            ],
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            proxy=_proxy_for(self.base_url),
-        )
+        self.pacer = pacer or Pacer(stop=self.stop, clock=clock, sleep=sleep)
+        self._timeouts = (connect_timeout, read_timeout)
+        self._attempt_budget = connect_timeout + read_timeout
+        self._max_body_bytes = max_body_bytes
+        self._retries = 0
+        self._retries_lock = threading.Lock()
+        self._session = _session_for(self.base_url, token, pool_size=concurrency)
 
     @property
     def retries(self) -> int:
-        """Retries made so far over all batches, by every client sharing this one's state."""
-        return int(self.shared.retries.value)
+        """Requests repeated so far over all batches: after a 429 or a transient failure."""
+        with self._retries_lock:
+            return self._retries
 
     def close(self) -> None:
-        self._handles.close()
+        self._session.close()
 
     def __enter__(self) -> ProlificClient:
         return self
@@ -224,22 +172,31 @@ class ProlificClient:
     def fetch_batch(self, batch_id: str) -> bytes:
         """The raw body of a 200 for ``batch_id``, after retrying transient failures.
 
-        Raises TokenRejectedError (401), BatchNotFoundError (403/404), ApiUnavailableError
-        (transient failures outlasted the retry policy) or BatchRequestError (400, another 4xx,
-        or an unexpected status such as a redirect).
+        Raises TokenRejectedError (401) and ApiUnreachableError (no retry can help) for the
+        run; for the batch, BatchNotFoundError (403/404), BatchRequestError (400, another 4xx,
+        an unexpected status such as a redirect), RetriesExhaustedError (transient failures
+        outlasted the retry policy), RateLimitedError (the API refused every request for longer
+        than the policy's total wait) or ResponseTooLargeError. FetchingStopped when the run
+        stopped meanwhile.
         """
+        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
         try:
-            return self._attempt(batch_id)  # most batches need no more, nor tenacity's upkeep
+            return self._answer(batch_id, url)  # most batches need no more, nor tenacity's upkeep
         except _Retryable as first_failure:
-            return self._retry(batch_id, first_failure)
+            return self._retry(batch_id, url, first_failure)
 
-    def _retry(self, batch_id: str, first_failure: _Retryable) -> bytes:
+    def _retry(self, batch_id: str, url: str, first_failure: _Retryable) -> bytes:
         policy = self.retry_policy
+        started = self._clock()
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(policy.max_attempts)
-            | tenacity.stop_before_delay(policy.max_total_wait),
-            wait=self._wait,
+            # Stop once the attempts or the waiting budget are spent; each wait is also cut to
+            # what is left of that budget (_wait), so a batch never waits longer in all.
+            stop=lambda state: (
+                state.attempt_number >= policy.max_attempts
+                or self._clock() - started >= policy.max_total_wait
+            ),
+            wait=lambda state: self._wait(state, started),
             sleep=self._sleep,
             before_sleep=lambda state: self._note_retry(batch_id, state),
             reraise=True,
@@ -249,43 +206,88 @@ class ProlificClient:
         def attempt() -> bytes:
             if replay:  # tenacity's first attempt is the one already made
                 raise replay.pop()
-            return self._attempt(batch_id)
+            return self._answer(batch_id, url)
 
         try:
             return retrying(attempt)
         except _Retryable as exc:
             attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
-            raise ApiUnavailableError(
+            raise RetriesExhaustedError(
                 batch_id, f"{exc.reason} ({attempts})", http_status=exc.http_status
             ) from None
 
-    def _interruptible_sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise RequestsStopped
+    def _answer(self, batch_id: str, url: str) -> bytes:
+        """One answer other than a 429: wait for a turn, send, and send again while refused."""
+        refused_since: float | None = None
+        while True:
+            ticket = self._turn(batch_id)
+            status, headers, body = self._send(batch_id, url)
+            if status != 429:
+                self.pacer.accepted(ticket)
+                return self._interpret(batch_id, status, headers, body)
+            now = self._clock()
+            refused_since = now if refused_since is None else refused_since
+            budget = self.retry_policy.max_total_wait - (now - refused_since)
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            self.pacer.refused(ticket, _capped(retry_after, budget))
+            if budget <= 0:
+                raise RateLimitedError(
+                    batch_id,
+                    f"the API refused every request for {now - refused_since:.0f}s "
+                    "(HTTP 429, rate limit)",
+                    http_status=429,
+                )
+            self._count_retry()
 
-    def _hold_off(self) -> None:
-        # After a 429 or 503 every worker holds off, not only the one that was told.
-        not_before = self.shared.not_before
-        with not_before.get_lock():
-            delay = not_before.value - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-
-    def _attempt(self, batch_id: str) -> bytes:
-        if self._stop.is_set():
-            raise RequestsStopped
-        self._hold_off()
-        if self._rate_limiter is not None:
-            self._rate_limiter.wait()
-        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
+    def _turn(self, batch_id: str) -> Ticket:
+        if self.stop.is_set():
+            raise FetchingStopped
+        if self.pacer.refused_for() > self.retry_policy.max_total_wait:
+            raise RateLimitedError(
+                batch_id,
+                f"the API refused every request for {self.pacer.refused_for():.0f}s "
+                "(HTTP 429, rate limit)",
+                http_status=429,
+            )
         try:
-            status, headers, body = self._get(url)
-        except pycurl.error as exc:
-            code, message = exc.args
-            if code == pycurl.E_OPERATION_TIMEDOUT:
-                raise _Retryable(f"timed out ({message})", None, None) from None
-            # Refused, reset, dropped, truncated, DNS, TLS: a transient failure of the network.
-            raise _Retryable(f"connection failed ({message})", None, None) from None
+            return self.pacer.acquire()
+        except PacingStopped:
+            raise FetchingStopped from None
+
+    def _send(self, batch_id: str, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET whose whole answer must arrive within the connect plus read timeouts.
+
+        A read timeout alone would let a server that drips its body a byte at a time hold a
+        worker for as long as it likes.
+        """
+        deadline = self._clock() + self._attempt_budget
+        try:
+            response = self._session.get(
+                url, timeout=self._timeouts, stream=True, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise self._connection_failure(exc) from None
+        try:
+            limit = self._max_body_bytes if response.status_code == 200 else 64 * 1024
+            body = _read_body(response, deadline, self._clock, limit)
+        except _TooLarge:
+            if response.status_code != 200:
+                body = b""  # an error page that long says nothing a person should read
+            else:
+                raise ResponseTooLargeError(
+                    batch_id,
+                    f"the API's answer is larger than {_size(self._max_body_bytes)}; not read",
+                    http_status=200,
+                ) from None
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            raise self._connection_failure(exc) from None
+        finally:
+            response.close()
+        return response.status_code, response.headers, body
+
+    def _interpret(
+        self, batch_id: str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> bytes:
         if status == 200:
             return body
         detail = self._error_detail(body)
@@ -295,11 +297,8 @@ class ProlificClient:
                 "check PROLIFIC_API_TOKEN"
             )
         if status in RETRYABLE_STATUSES:
-            raise _Retryable(
-                f"HTTP {status}{': ' + detail if detail else ''}",
-                status,
-                parse_retry_after(headers.get("Retry-After")),
-            )
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            raise _Retryable(f"HTTP {status}{': ' + detail if detail else ''}", status, retry_after)
         if status in (403, 404):
             raise BatchNotFoundError(
                 batch_id,
@@ -317,47 +316,72 @@ class ProlificClient:
             )
         raise BatchRequestError(batch_id, f"unexpected HTTP {status}", http_status=status)
 
-    def _get(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
-        """One GET, whose whole body must arrive within the connect plus read timeouts.
+    def _connection_failure(self, exc: BaseException) -> Exception:
+        """The run-level error for what no retry can fix; a retryable failure otherwise."""
+        host = urllib.parse.urlsplit(self.base_url).hostname or self.base_url
+        reason = _innermost_message(exc)
+        if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_failure(exc):
+            return ApiUnreachableError(
+                f"the TLS certificate of {host} could not be verified ({reason}). If a proxy or "
+                "your organisation's own CA signs it, set REQUESTS_CA_BUNDLE to a CA bundle "
+                "(PEM file) that includes that CA"
+            )
+        if isinstance(exc, requests.exceptions.ProxyError) and _cannot_connect(exc):
+            proxy = self._session.proxies.get(urllib.parse.urlsplit(self.base_url).scheme)
+            return ApiUnreachableError(
+                f"cannot reach the proxy {_without_credentials(proxy)} ({reason}); check "
+                "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, or list the API's host in NO_PROXY"
+            )
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidProxyURL,
+                urllib3.exceptions.LocationValueError,
+            ),
+        ):
+            return ApiUnreachableError(
+                f"cannot send a request to {self.base_url}: {reason}; check PROLIFIC_API_URL "
+                "and the proxy settings"
+            )
+        if _name_does_not_resolve(exc):
+            return ApiUnreachableError(
+                f"the host name {host} does not resolve; check PROLIFIC_API_URL and DNS"
+            )
+        if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
+            return _Retryable(f"timed out ({reason})", None, None)
+        if isinstance(exc, TimeoutError):
+            return _Retryable(str(exc), None, None)
+        return _Retryable(f"connection failed ({reason})", None, None)
 
-        A read timeout alone would let a server that drips a byte at a time hold a worker for
-        as long as it likes.
-        """
-        handle = self._handles.for_this_thread()
-        body = io.BytesIO()
-        header_lines: list[bytes] = []
+    def _interruptible_sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise FetchingStopped
 
-        def on_header(line: bytes) -> None:
-            if line.startswith(b"HTTP/"):  # a new response: a proxy's CONNECT answer came first
-                header_lines.clear()
-            header_lines.append(line)
-
-        handle.setopt(pycurl.URL, url)
-        handle.setopt(pycurl.WRITEFUNCTION, body.write)
-        handle.setopt(pycurl.HEADERFUNCTION, on_header)
-        handle.perform()
-        status = handle.getinfo(pycurl.RESPONSE_CODE)
-        return status, _LazyHeaders(header_lines), body.getvalue()
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
+    def _wait(self, state: tenacity.RetryCallState, started: float) -> float:
         policy = self.retry_policy
         exponential = min(policy.max_wait, policy.initial_wait * 2 ** (state.attempt_number - 1))
         # Jitter between half and all of the exponential step: spread out, but still growing.
         wait = random.uniform(exponential / 2, exponential)  # noqa: S311 - not cryptography
+        budget = policy.max_total_wait - (self._clock() - started)
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable):
-            if exc.retry_after is not None:
-                wait = max(wait, exc.retry_after)
-            if exc.http_status in (429, 503):
-                not_before = self.shared.not_before
-                with not_before.get_lock():
-                    not_before.value = max(not_before.value, self._clock() + wait)
-        return wait
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            retry_after = _capped(exc.retry_after, budget)
+            wait = max(wait, retry_after)
+            if exc.http_status == 503:
+                # The server asked everyone for a pause, but never longer than this batch
+                # itself would wait.
+                self.pacer.hold_off(retry_after)
+        return max(0.0, min(wait, budget))
+
+    def _count_retry(self) -> None:
+        with self._retries_lock:
+            self._retries += 1
 
     def _note_retry(self, batch_id: str, state: tenacity.RetryCallState) -> None:
-        retries = self.shared.retries
-        with retries.get_lock():
-            retries.value += 1
+        self._count_retry()
         if self._on_retry is not None:
             exc = state.outcome.exception() if state.outcome else None
             reason = exc.reason if isinstance(exc, _Retryable) else repr(exc)
@@ -380,6 +404,60 @@ class ProlificClient:
         return text[:_DETAIL_LENGTH]
 
 
+def _session_for(base_url: str, token: str, *, pool_size: int) -> requests.Session:
+    """A Session for ``base_url`` with the environment's proxies and CA bundle, read once.
+
+    requests would read them again for every request (a third of its CPU per request); they
+    cannot change during a run, so they are resolved here, by requests' own rules, and the
+    Session then stops looking (``trust_env`` off, which also keeps ``.netrc`` out).
+    """
+    session = requests.Session()
+    environment = session.merge_environment_settings(base_url, {}, None, None, None)
+    verify = environment["verify"]
+    if verify is True and os.environ.get("SSL_CERT_FILE"):
+        verify = os.environ["SSL_CERT_FILE"]  # OpenSSL's variable, common on corporate hosts
+    if isinstance(verify, str) and not os.path.exists(verify):
+        names = "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE"
+        raise ConfigError(f"{names} names a CA bundle that does not exist: {verify}")
+    session.trust_env = False
+    session.proxies = environment["proxies"]
+    session.verify = verify
+    session.auth = TokenAuth(token)
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _read_body(
+    response: requests.Response, deadline: float, clock: Callable[[], float], limit: int
+) -> bytes:
+    """Read the body as it arrives, giving up at ``deadline`` or past ``limit`` bytes."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise TimeoutError("timed out (the answer did not arrive within the attempt's time)")
+        if sock is not None:
+            try:
+                sock.settimeout(min(remaining, sock.gettimeout() or remaining))
+            except OSError:
+                pass  # closed under us; the read below says how
+        chunk = raw.read1(_READ_SIZE, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
@@ -389,7 +467,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -397,84 +475,79 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
-class _LazyHeaders(Mapping[str, str]):
-    """Response headers, parsed only if asked for (a 200 never needs them)."""
-
-    def __init__(self, lines: list[bytes]) -> None:
-        self._lines = lines
-        self._parsed: dict[str, str] | None = None
-
-    def _headers(self) -> dict[str, str]:
-        if self._parsed is None:
-            self._parsed = {}
-            for line in self._lines:
-                name, colon, value = line.decode("latin-1").partition(":")
-                if colon:
-                    self._parsed[name.strip().lower()] = value.strip()
-        return self._parsed
-
-    def __getitem__(self, name: str) -> str:
-        return self._headers()[name.lower()]
-
-    def __iter__(self):
-        return iter(self._headers())
-
-    def __len__(self) -> int:
-        return len(self._headers())
+def _size(byte_count: int) -> str:
+    if byte_count >= 2**20 and byte_count % 2**20 == 0:
+        return f"{byte_count // 2**20} MiB"
+    return f"{byte_count:,} bytes"
 
 
-class _CurlHandles:
-    """A libcurl easy handle per thread (a handle is not thread-safe); each keeps its
-    connection to the API alive between requests."""
-
-    def __init__(
-        self, *, headers: list[str], connect_timeout: float, read_timeout: float, proxy: str
-    ) -> None:
-        self._headers = headers
-        self._connect_ms = max(1, round(connect_timeout * 1000))
-        self._total_ms = max(1, round((connect_timeout + read_timeout) * 1000))
-        # libcurl's read timeout: give up when under 1 byte/s for this many whole seconds.
-        self._stalled_seconds = max(1, math.ceil(read_timeout))
-        self._proxy = proxy
-        self._local = threading.local()
-        self._every_handle: list[pycurl.Curl] = []
-        self._lock = threading.Lock()
-
-    def for_this_thread(self) -> pycurl.Curl:
-        handle = getattr(self._local, "handle", None)
-        if handle is None:
-            handle = self._new_handle()
-            self._local.handle = handle
-            with self._lock:
-                self._every_handle.append(handle)
-        return handle
-
-    def close(self) -> None:
-        with self._lock:
-            for handle in self._every_handle:
-                handle.close()
-            self._every_handle.clear()
-            self._local = threading.local()
-
-    def _new_handle(self) -> pycurl.Curl:
-        handle = pycurl.Curl()
-        handle.setopt(pycurl.NOSIGNAL, 1)  # libcurl's timeouts must not use signals in threads
-        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-        handle.setopt(pycurl.HTTPHEADER, self._headers)
-        handle.setopt(pycurl.FOLLOWLOCATION, 0)
-        handle.setopt(pycurl.CONNECTTIMEOUT_MS, self._connect_ms)
-        handle.setopt(pycurl.TIMEOUT_MS, self._total_ms)
-        handle.setopt(pycurl.LOW_SPEED_LIMIT, 1)
-        handle.setopt(pycurl.LOW_SPEED_TIME, self._stalled_seconds)
-        handle.setopt(pycurl.CAINFO, certifi.where())
-        handle.setopt(pycurl.PROXY, self._proxy)  # "" turns off libcurl's own reading of env
-        return handle
+def _capped(seconds: float | None, budget: float) -> float | None:
+    """A server's requested wait, never past what the batch itself has left to wait."""
+    if seconds is None:
+        return None
+    return max(0.0, min(seconds, budget))
 
 
-def _proxy_for(base_url: str) -> str:
-    """The proxy the environment names for ``base_url`` (as urllib.request reads it), or ""."""
-    url = urllib.parse.urlsplit(base_url)
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
-        return proxy
-    return ""
+def _causes(exc: BaseException):
+    """``exc`` and everything it wraps: causes, contexts, urllib3's ``reason``, and args."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for inner in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+
+
+def _is_certificate_failure(exc: BaseException) -> bool:
+    return any(
+        isinstance(inner, ssl.SSLCertVerificationError)
+        or "CERTIFICATE_VERIFY_FAILED" in str(inner)
+        or "doesn't match" in str(inner)
+        for inner in _causes(exc)
+    )
+
+
+def _name_does_not_resolve(exc: BaseException) -> bool:
+    # EAI_NONAME and EAI_NODATA say the name does not exist; EAI_AGAIN is a DNS server's
+    # hiccup, and is retried like any other transient failure.
+    permanent = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+    return any(
+        isinstance(inner, socket.gaierror) and inner.errno in permanent for inner in _causes(exc)
+    )
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """Whether a proxy error is about reaching the proxy at all (not a proxy's 5xx)."""
+    return any(
+        isinstance(inner, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
+        or (isinstance(inner, socket.gaierror))
+        for inner in _causes(exc)
+    )
+
+
+def _innermost_message(exc: BaseException) -> str:
+    """The most specific message in ``exc``'s chain, without urllib3's connection reprs."""
+    messages = [
+        str(inner)
+        for inner in _causes(exc)
+        if not isinstance(inner, (urllib3.exceptions.MaxRetryError, requests.RequestException))
+        and str(inner)
+    ]
+    text = messages[-1] if messages else str(exc) or type(exc).__name__
+    return text.split(": ", 1)[-1] if text.startswith("<urllib3.") else text
+
+
+def _without_credentials(url: str | None) -> str:
+    if not url:
+        return "(none)"
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or parts.password:
+        netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return url

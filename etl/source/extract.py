@@ -1,47 +1,42 @@
-"""Fetching, validating and flattening batches concurrently: in threads, or in worker processes.
+"""Extracting batches: fetching, validating and flattening them, concurrently, in threads.
 
-One process holds the GIL for everything a batch costs in Python (the HTTP exchange, the
-validation, the hash), so when the API answers quickly the job is bound by one core. With
-``processes`` > 1 that work runs in worker processes, each with its own threads and connection
-pool, while the calling process loads into the database. Whatever the workers must agree on —
-the stop after a 401, the hold-off after a 429, the rate cap, the bound on requests in flight,
-the retry count — lives in a SharedState in shared memory. The workers' log records (retries)
-travel to the parent's handlers through a queue.
+The work is waiting on the network: ``concurrency`` threads each hold a keep-alive connection,
+and one Pacer keeps all of them at the rate the API accepts. For a list of IDs the extractor
+hands back, in order, each batch's rows or its BatchError with the seconds it took. An error
+that ends the run (TokenRejectedError, ApiUnreachableError) stops every worker; the batches
+that finished before it are still handed back, and the error is then raised.
 
-Either way a fetcher hands back, for a list of IDs in order, each batch's rows or its
-BatchError with the seconds it took; a run-level error (TokenRejectedError,
-ApiUnreachableError) is raised instead.
+The run's ``stop`` event (a signal, a 401, --fail-fast) ends every wait at once; what is
+already finished is handed back, and a request still in flight is not waited for.
 """
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
-import multiprocessing
-import os
-import signal
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
-from math import ceil
 from typing import TYPE_CHECKING
 
-from .client import ProlificClient, RequestsStopped, RetryEvent, RetryPolicy, SharedState
-
-if TYPE_CHECKING:
-    from ..config import Settings
 from ..errors import (
-    ApiUnavailableError,
     ApiUnreachableError,
     BatchError,
+    EtlError,
+    RetriesExhaustedError,
     TokenRejectedError,
     UnexpectedBatchError,
 )
 from ..rows import BatchRows
+from .client import FetchingStopped, ProlificClient, RetryEvent, RetryPolicy
 from .flatten import flatten_batch
+from .pacing import Pacer
 from .validate import parse_batch
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 log = logging.getLogger("etl")
 
@@ -54,7 +49,7 @@ Fetched = tuple[BatchRows | BatchError, float]
 
 @dataclass(frozen=True)
 class FetchOptions:
-    """How to fetch: everything a worker process needs to build its own client (picklable)."""
+    """How to fetch: the API, its timeouts, the retry policy and the pace."""
 
     api_url: str
     token: str
@@ -63,6 +58,7 @@ class FetchOptions:
     retry_policy: RetryPolicy | None
     concurrency: int
     max_requests_per_second: float | None
+    adaptive_pacing: bool = True
     run_id: int | None = None
 
     @classmethod
@@ -94,42 +90,71 @@ def log_retry(event: RetryEvent, run_id: int | None) -> None:
     )
 
 
-class BatchFetcher:
-    """Fetches, validates and flattens one batch at a time; safe to share between threads."""
+class BatchExtractor:
+    """Fetches, validates and flattens batches in a pool of ``concurrency`` threads."""
 
-    def __init__(self, options: FetchOptions, shared: SharedState) -> None:
-        self.shared = shared
+    def __init__(self, options: FetchOptions, stop: threading.Event | None = None) -> None:
+        self._stop = stop or threading.Event()
+        self.pacer = Pacer(
+            max_rate=options.max_requests_per_second,
+            adaptive=options.adaptive_pacing,
+            stop=self._stop,
+        )
         self.client = ProlificClient(
             options.api_url,
             options.token,
             connect_timeout=options.connect_timeout,
             read_timeout=options.read_timeout,
             retry_policy=options.retry_policy,
+            pacer=self.pacer,
+            concurrency=options.concurrency,
             on_retry=lambda event: log_retry(event, options.run_id),
-            max_requests_per_second=options.max_requests_per_second,
-            shared=shared,
+            stop=self._stop,
         )
+        self._pool = _DaemonThreads(options.concurrency, "etl-fetch")
+        self._lock = threading.Lock()
+        self._unreachable_streak = 0
+        self.stop_reason: EtlError | None = None
 
-    def close(self) -> None:
-        self.client.close()
+    @property
+    def retries(self) -> int:
+        return self.client.retries
 
-    def fetch_one(self, batch_id: str) -> Fetched:
-        if self.shared.stop.is_set():
-            raise RequestsStopped
+    def submit(self, batch_ids: Sequence[str]) -> Callable[[], list[Fetched]]:
+        """Start on ``batch_ids``; the returned function waits for their results, in order.
+
+        Once the run is stopped it waits no more: batches not finished by then are left out.
+        """
+        futures: list[Future[Fetched | None]] = [
+            self._pool.submit(self.extract_one, batch_id) for batch_id in batch_ids
+        ]
+
+        def gather() -> list[Fetched]:
+            pending = set(futures)
+            while pending and not self._stop.is_set():
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            return [
+                outcome
+                for future in futures
+                if future.done()
+                and not future.cancelled()
+                and (outcome := future.result()) is not None
+            ]
+
+        return gather
+
+    def extract_one(self, batch_id: str) -> Fetched | None:
+        """Fetch, validate and flatten one batch; None if the run stopped before it."""
         started = time.monotonic()
         try:
-            if self.shared.in_flight is None:
-                body = self.client.fetch_batch(batch_id)
-            else:
-                with self.shared.in_flight:
-                    body = self.client.fetch_batch(batch_id)
+            body = self.client.fetch_batch(batch_id)
             self._count_unreachable(None)
             return flatten_batch(parse_batch(batch_id, body)), time.monotonic() - started
-        except TokenRejectedError:
-            self.shared.stop.set()
-            raise
-        except RequestsStopped:
-            raise
+        except (TokenRejectedError, ApiUnreachableError) as error:
+            self._stop_run(error)
+            return None
+        except FetchingStopped:
+            return None
         except BatchError as error:
             self._count_unreachable(error)
             return error, time.monotonic() - started
@@ -138,215 +163,82 @@ class BatchFetcher:
             error = UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
             return error, time.monotonic() - started
 
+    def stop(self) -> None:
+        """No request after this. Requests in flight are not waited for: their threads are
+        daemons, and what they bring back is thrown away."""
+        self._stop.set()
+        self._pool.cancel_pending()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=not self._stop.is_set())
+        if not self._stop.is_set():
+            self.client.close()
+
+    def _stop_run(self, error: EtlError) -> None:
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason = error
+        self._stop.set()
+
     def _count_unreachable(self, error: BatchError | None) -> None:
         """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
-        unreachable = isinstance(error, ApiUnavailableError) and error.http_status is None
-        streak = self.shared.unreachable_streak
-        with streak.get_lock():
-            streak.value = streak.value + 1 if unreachable else 0
-            if streak.value < UNREACHABLE_STREAK:
+        unreachable = isinstance(error, RetriesExhaustedError) and error.http_status is None
+        with self._lock:
+            self._unreachable_streak = self._unreachable_streak + 1 if unreachable else 0
+            if self._unreachable_streak < UNREACHABLE_STREAK:
                 return
-        self.shared.stop.set()
-        raise ApiUnreachableError(
-            f"{UNREACHABLE_STREAK} batches in a row could not reach {self.client.base_url} "
-            f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
+        self._stop_run(
+            ApiUnreachableError(
+                f"{UNREACHABLE_STREAK} batches in a row could not reach {self.client.base_url} "
+                f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
+            )
         )
 
 
-class Fetching:
-    """Submits lists of IDs, gathers their results in order (ThreadFetching, ProcessFetching)."""
+class _DaemonThreads:
+    """A fixed pool of daemon threads running tasks as Futures.
 
-    shared: SharedState
-
-    def __init__(self) -> None:
-        self._outstanding: list[Future] = []
-
-    def _gatherer(self, futures: list[Future], unpack: Callable) -> Callable[[], list[Fetched]]:
-        self._outstanding.extend(futures)
-
-        def gather() -> list[Fetched]:
-            try:
-                results = unpack([future.result() for future in futures])
-            except RequestsStopped:
-                raise self._stop_reason() from None
-            finally:
-                done = set(futures)
-                self._outstanding = [f for f in self._outstanding if f not in done]
-            return results
-
-        return gather
-
-    def _stop_reason(self) -> BaseException:
-        """Why requests stopped: the run-level error a worker raised, wherever it is in line."""
-        for future in self._outstanding:
-            if not future.cancelled():
-                error = future.exception()
-                if error is not None and not isinstance(error, RequestsStopped):
-                    return error
-        return RequestsStopped()
-
-    @property
-    def retries(self) -> int:
-        return int(self.shared.retries.value)
-
-
-class ThreadFetching(Fetching):
-    """Fetching in a pool of ``concurrency`` threads of this process."""
-
-    def __init__(self, options: FetchOptions) -> None:
-        super().__init__()
-        self.shared = SharedState.for_threads()
-        self._fetcher = BatchFetcher(options, self.shared)
-        self._pool = ThreadPoolExecutor(options.concurrency, "etl-fetch")
-
-    def submit(self, batch_ids: Sequence[str]) -> Callable[[], list[Fetched]]:
-        """Start fetching ``batch_ids``; the returned function waits for their results."""
-        futures = [self._pool.submit(self._fetcher.fetch_one, b) for b in batch_ids]
-        return self._gatherer(futures, lambda results: results)
-
-    def stop(self) -> None:
-        """No request after this; waits for the requests in flight."""
-        self.shared.stop.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._fetcher.close()
-
-
-class ProcessFetching(Fetching):
-    """Fetching in ``processes`` worker processes that share ``concurrency`` requests in flight.
-
-    Each worker runs ceil(concurrency / processes) threads; a semaphore in shared memory keeps
-    the requests in flight over all of them at ``concurrency``. Workers ignore SIGINT (the
-    parent stops them through ``shared.stop``) and exit when the parent dies.
+    ThreadPoolExecutor would do, but its threads hold up the process's exit until they are
+    done, and a run stopped by a signal must not wait for a request a slow server keeps open.
     """
 
-    def __init__(self, options: FetchOptions, processes: int) -> None:
-        super().__init__()
-        # spawn, not fork: fork is unsafe in a process with threads (a progress bar's, a
-        # caller's). Workers are this process's children, so their CPU and memory show in its
-        # rusage, and they exit with it.
-        context = multiprocessing.get_context("spawn")
-        self.shared = SharedState.for_processes(context, options.concurrency)
-        self._threads = ceil(options.concurrency / processes)
-        self._log_queue = context.Queue()
-        self._log_listener = logging.handlers.QueueListener(self._log_queue, _ToParentLogger())
-        self._log_listener.start()
-        self._pool = ProcessPoolExecutor(
-            processes,
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(
-                options,
-                self.shared,
-                self._threads,
-                self._log_queue,
-                log.getEffectiveLevel(),
-                os.getpid(),
-            ),
-        )
-
-    def submit(self, batch_ids: Sequence[str]) -> Callable[[], list[Fetched]]:
-        """Start fetching ``batch_ids`` in slices spread over the workers."""
-        size = max(1, self._threads * 4)
-        futures = [
-            self._pool.submit(_fetch_slice, list(batch_ids[start : start + size]))
-            for start in range(0, len(batch_ids), size)
+    def __init__(self, count: int, name: str) -> None:
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True)
+            for index in range(count)
         ]
-        return self._gatherer(futures, lambda slices: [item for part in slices for item in part])
+        for thread in self._threads:
+            thread.start()
 
-    def stop(self) -> None:
-        self.shared.stop.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def submit(self, function: Callable, *args) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, function, args))
+        return future
 
-    def close(self) -> None:
-        try:
-            self._pool.shutdown(wait=True)
-        finally:
-            self._log_listener.stop()
-            self._log_queue.close()
+    def cancel_pending(self) -> None:
+        """Cancel the tasks no thread has started."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if task is not None:
+                task[0].cancel()
 
+    def shutdown(self, *, wait: bool) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
-def open_fetching(options: FetchOptions, processes: int = 1) -> Fetching:
-    if processes > 1:
-        return ProcessFetching(options, processes)
-    return ThreadFetching(options)
-
-
-class _ToParentLogger(logging.Handler):
-    """Hands a worker's log record to the parent's logger of the same name, as if logged here."""
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        logger = logging.getLogger(record.name)
-        if logger.isEnabledFor(record.levelno):
-            logger.handle(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        pass
-
-
-# --- in the worker processes -----------------------------------------------------------------
-
-# This worker's fetcher, its thread pool (None with one thread) and its number of threads.
-_worker: tuple[BatchFetcher, ThreadPoolExecutor | None, int] | None = None
-
-
-def _start_worker(
-    options: FetchOptions,
-    shared: SharedState,
-    threads: int,
-    log_queue,
-    log_level: int,
-    parent_pid: int,
-) -> None:
-    global _worker
-    # Ctrl-C reaches every process of the terminal's group: the run stops its workers itself.
-    # SIGTERM keeps its default, so that the pool can still end a stuck worker, and a worker
-    # that systemd stops with its unit simply ends (it writes nothing).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logger = logging.getLogger("etl")
-    logger.handlers[:] = [logging.handlers.QueueHandler(log_queue)]
-    logger.setLevel(log_level)
-    logger.propagate = False
-    # The run's pid, not os.getppid() here: the run may have died while this worker started.
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    # One thread fetches in the worker's own: handing each batch to a pool thread and back
-    # cost a third of the worker's CPU.
-    pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    _worker = (BatchFetcher(options, shared), pool, threads)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """A worker whose run was killed (kill -9) would otherwise wait for work forever."""
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(1)
-
-
-def _fetch_slice(batch_ids: list[str]) -> list[Fetched]:
-    """Fetch a slice in order; with several threads, each takes a contiguous part of it."""
-    fetcher, pool, thread_count = _worker
-    try:
-        if pool is None:
-            return _fetch_part(fetcher, batch_ids)
-        # A part per thread rather than a batch per thread: each hand-over between threads
-        # costs as much CPU as a quick request.
-        size = ceil(len(batch_ids) / thread_count)
-        futures = [
-            pool.submit(_fetch_part, fetcher, batch_ids[start : start + size])
-            for start in range(0, len(batch_ids), size)
-        ]
-        wait(futures)
-        errors = [future.exception() for future in futures if future.exception() is not None]
-        if errors:  # the reason requests stopped (a 401) rather than that they stopped
-            raise next((e for e in errors if not isinstance(e, RequestsStopped)), errors[0])
-        return [item for future in futures for item in future.result()]
-    except BaseException:
-        fetcher.shared.stop.set()
-        raise
-
-
-def _fetch_part(fetcher: BatchFetcher, batch_ids: list[str]) -> list[Fetched]:
-    return [fetcher.fetch_one(batch_id) for batch_id in batch_ids]
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, function, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)

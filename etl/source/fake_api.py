@@ -4,12 +4,17 @@ It is a real HTTP server on 127.0.0.1 (``http.server``, one thread per connectio
 serving spec-shaped batches. The tests, the benchmark and ``prolific-etl demo`` all run the job
 against it. Faults are queued per batch ID and consumed one request at a time, so a test can say
 "503 twice, then the batch" and then assert exactly which requests the server saw.
+
+Like the real API it can limit the rate implicitly (``rate_limit``): a token bucket that refills
+at that many requests per second and holds ``rate_burst`` of them, answering 429 with the
+documented error body and no Retry-After when it is empty.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -22,6 +27,7 @@ from typing import Any
 from .client import BATCH_PATH
 
 PATH_PREFIX = BATCH_PATH.split("{", 1)[0]
+STATS_PATH = "/_fake/stats"
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,30 @@ class SeenRequest:
     authorized: bool
     user_agent: str
     at: float
+    client_port: int = 0  # one per connection: tells keep-alive from a connection per request
+
+
+class TokenBucket:
+    """``rate`` requests per second, up to ``burst`` at once; thread-safe."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1.0, rate if burst is None else burst)
+        self._tokens = self.burst
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
 
 
 @dataclass
@@ -85,6 +115,8 @@ class _State:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
+    refused: int = 0
+    received: int = 0
     generated_bodies: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,7 +134,9 @@ class FakeProlificAPI:
 
     Use as a context manager, or ``start()``/``stop()``. ``latency`` seconds are added to every
     request; ``generate`` computes a batch for an unknown id on demand (for very large runs);
-    ``on_request`` is called as each request arrives (to inject a fault elsewhere mid-run).
+    ``on_request`` is called as each request arrives (to inject a fault elsewhere mid-run);
+    ``rate_limit`` (requests/s, with ``rate_burst``) makes it refuse requests over that pace
+    with 429, as the real API does; ``tls`` serves HTTPS with that server context.
     """
 
     def __init__(
@@ -116,8 +150,12 @@ class FakeProlificAPI:
         generate: Callable[[str], dict[str, Any] | None] | None = None,
         record_requests: bool = True,
         on_request: Callable[[SeenRequest], None] | None = None,
+        rate_limit: float | None = None,
+        rate_burst: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.token = token
+        self.limiter = TokenBucket(rate_limit, rate_burst) if rate_limit else None
         self.latency = latency
         self.generate = generate
         self.record_requests = record_requests
@@ -127,12 +165,15 @@ class FakeProlificAPI:
             self.put_batch(batch)
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
+        self._scheme = "https" if tls is not None else "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     # --- data and faults --------------------------------------------------------------------
 
@@ -157,6 +198,22 @@ class FakeProlificAPI:
     def requests(self) -> list[SeenRequest]:
         with self._state.lock:
             return list(self._state.requests)
+
+    @property
+    def received(self) -> int:
+        """Every request that reached the server, recorded or not."""
+        with self._state.lock:
+            return self._state.received
+
+    @property
+    def refused(self) -> int:
+        """Requests answered 429 by the rate limit (not by an injected fault)."""
+        with self._state.lock:
+            return self._state.refused
+
+    def set_rate_limit(self, rate: float | None, burst: float | None = None) -> None:
+        """Change the implicit limit while serving (None lifts it)."""
+        self.limiter = TokenBucket(rate, burst) if rate else None
 
     def requests_for(self, batch_id: str) -> list[SeenRequest]:
         return [seen for seen in self.requests if seen.batch_id == batch_id]
@@ -212,6 +269,8 @@ class FakeProlificAPI:
             self._body(batch_id)
 
     def _record(self, seen: SeenRequest) -> None:
+        with self._state.lock:
+            self._state.received += 1
         if self.record_requests:
             with self._state.lock:
                 self._state.requests.append(seen)
@@ -232,6 +291,10 @@ class FakeProlificAPI:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path == STATS_PATH:  # the imitation's own counters, not counted
+                    stats = {"received": api.received, "refused": api.refused}
+                    self._send(200, json.dumps(stats).encode())
+                    return
                 if api.latency:
                     time.sleep(api.latency)
                 authorized = self.headers.get("Authorization") == f"Token {api.token}"
@@ -245,6 +308,7 @@ class FakeProlificAPI:
                         authorized,
                         self.headers.get("User-Agent", ""),
                         time.monotonic(),
+                        self.client_address[1],
                     )
                 )
                 try:
@@ -261,6 +325,16 @@ class FakeProlificAPI:
                             "AUTHENTICATION_FAILED",
                             "Unauthorized",
                             "Authentication credentials were not provided or are invalid.",
+                        ),
+                    )
+                limiter = api.limiter
+                if limiter is not None and not limiter.take():
+                    with api._state.lock:
+                        api._state.refused += 1
+                    return self._send(
+                        429,
+                        error_body(
+                            429, "TOO_MANY_REQUESTS", "Too many requests", "Request was throttled."
                         ),
                     )
                 if batch_id is None or "/" in batch_id or "?" in batch_id:
@@ -450,6 +524,8 @@ def serve(
     latency: float = 0.0,
     seed: int = 0,
     preload: Iterable[str] = (),
+    rate_limit: float | None = None,
+    rate_burst: float | None = None,
     on_ready: Callable[[str], object] = print,
     before_serving: Callable[[], object] = lambda: None,
 ) -> None:
@@ -460,6 +536,8 @@ def serve(
         latency=latency,
         generate=batch_generator(seed=seed),
         record_requests=False,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
     )
     api.preload(preload)
     on_ready(api.url)
