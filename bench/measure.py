@@ -21,7 +21,6 @@ _TARGET = re.compile(
 
 
 def count_statements() -> Counter:
-    # Imported here: the tool's worker processes import this script again as they start.
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -43,9 +42,8 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--ids", required=True)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, help="the tool's default when left out")
+    parser.add_argument("--chunk-size", type=int, help="the tool's default when left out")
     args = parser.parse_args()
 
     statements = count_statements()
@@ -59,13 +57,8 @@ def main() -> None:
             api_url=args.api_url,
             database_url=normalize_database_url(args.database_url),
         )
-        result = sync(
-            settings,
-            args.ids,
-            concurrency=args.concurrency,
-            processes=args.processes,
-            chunk_size=args.chunk_size,
-        )
+        options = {"concurrency": args.concurrency, "chunk_size": args.chunk_size}
+        result = sync(settings, args.ids, **{k: v for k, v in options.items() if v is not None})
         counts = result.counts()
         loaded = result.inserted + result.updated + result.unchanged
     else:
@@ -81,16 +74,13 @@ def main() -> None:
         counts = {"loaded": loaded}
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # --processes' workers, when used
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "loaded": loaded,
                 "peak_rss_mb": own.ru_maxrss / 1024,
-                "worker_peak_rss_mb": workers.ru_maxrss / 1024,
                 "cpu_seconds": own.ru_utime + own.ru_stime,
-                "worker_cpu_seconds": workers.ru_utime + workers.ru_stime,
                 "counts": counts,
                 "statements": dict(statements),
             }

@@ -2,10 +2,12 @@
 
 A requests loop (with a Session, to be fair), pandas.json_normalize, and DataFrame.to_sql with
 delete-then-insert to emulate an upsert. It holds every payload in memory and fetches one batch
-at a time.
+at a time; told 429, it does what such scripts do: sleeps a second and asks again.
 """
 
 from __future__ import annotations
+
+import time
 
 import pandas as pd
 import requests
@@ -17,7 +19,11 @@ def naive_export(api_url: str, token: str, database_url: str, batch_ids: list[st
     session.headers["Authorization"] = f"Token {token}"
     records = []
     for batch_id in batch_ids:
-        response = session.get(f"{api_url}/api/v1/data-collection/batches/{batch_id}", timeout=30)
+        url = f"{api_url}/api/v1/data-collection/batches/{batch_id}"
+        response = session.get(url, timeout=30)
+        while response.status_code == 429:
+            time.sleep(1)
+            response = session.get(url, timeout=30)
         response.raise_for_status()
         records.append(response.json())
 

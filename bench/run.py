@@ -1,12 +1,14 @@
 """Benchmark: prolific-etl against the hand-written alternative, on the local API imitation.
 
-    .venv/bin/python bench/run.py                      # the full grid (about half an hour)
-    .venv/bin/python bench/run.py --sizes 1000 --latencies 0,50 --databases sqlite
+    .venv/bin/python bench/run.py                              # every scenario (about 25 min)
+    .venv/bin/python bench/run.py --scenarios limit-20,200ms   # some of them
 
-For each latency it starts `prolific-etl fake-api` in its own process; for each database and
-size it measures, each in a fresh process on a fresh database: this tool, the tool again over
-the same (now unchanged) batches, and the hand-written loop (bench/naive_export.py) where that
-finishes in reasonable time. Prints a Markdown table; --json writes the raw results too.
+Each scenario starts `prolific-etl fake-api` in its own process with a latency and, for the
+``limit-*`` ones, an implicit rate limit (a token bucket holding one second's worth, 429
+without Retry-After, as Prolific's). For each database and size it measures, each in a fresh
+process on a fresh database: this tool, the tool again over the same (now unchanged) batches,
+and the hand-written loop (bench/naive_export.py). The imitation's own counters give the
+requests and the 429s of each. Prints a Markdown table; --json writes the raw results too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -27,31 +32,72 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from etl.config import normalize_database_url  # noqa: E402
-from etl.source.fake_api import generated_ids  # noqa: E402
+from etl.source.fake_api import STATS_PATH, generated_ids  # noqa: E402
 
 TOKEN = "bench-token"
 POSTGRES_URL = os.environ.get("ETL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def start_api(latency_ms: float, preload: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "etl",
-            "fake-api",
-            "--token",
-            TOKEN,
-            "--latency",
-            str(latency_ms / 1000),
-            "--preload",
-            str(preload),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    latency_ms: float
+    sizes: tuple[int, ...]
+    databases: tuple[str, ...]
+    rate_limit: float | None = None
+    concurrency: int | None = None  # None: the tool's default
+    naive_sizes: tuple[int, ...] = (1000,)  # the loop fetches one at a time: slow at large N
+    rerun: bool = True
+    note: str = ""
+
+    def ceiling(self, workers: int) -> float | None:
+        if self.rate_limit:
+            return self.rate_limit
+        return workers / (self.latency_ms / 1000) if self.latency_ms else None
+
+
+DEFAULT_CONCURRENCY = 8
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("50ms", 50, (1000, 10_000), ("sqlite", "postgresql"), concurrency=16),
+        Scenario("200ms", 200, (1000, 10_000), ("sqlite", "postgresql"), concurrency=32),
+        Scenario("limit-5", 100, (1000,), ("sqlite",), rate_limit=5, rerun=False),
+        Scenario("limit-20", 100, (1000,), ("sqlite",), rate_limit=20, rerun=False),
+        Scenario("limit-50", 100, (1000,), ("sqlite",), rate_limit=50, rerun=False),
+        Scenario(
+            "0ms",
+            0,
+            (1000, 10_000),
+            ("sqlite", "postgresql"),
+            note="information only: no real deployment answers in 0 ms",
+        ),
     )
+}
+
+
+def start_api(scenario: Scenario, preload: Path) -> tuple[subprocess.Popen, str]:
+    command = [
+        sys.executable,
+        "-m",
+        "etl",
+        "fake-api",
+        "--token",
+        TOKEN,
+        "--latency",
+        str(scenario.latency_ms / 1000),
+        "--preload",
+        str(preload),
+    ]
+    if scenario.rate_limit:
+        command += ["--rate-limit", str(scenario.rate_limit)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
     return process, process.stdout.readline().strip()
+
+
+def api_stats(api_url: str) -> dict:
+    with urllib.request.urlopen(api_url + STATS_PATH, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
 
 
 class FreshDatabase:
@@ -80,143 +126,102 @@ class FreshDatabase:
             self.admin.dispose()
 
 
-def measure(
-    contender: str,
-    api_url: str,
-    database_url: str,
-    ids: Path,
-    args,
-    concurrency: int,
-    processes: int,
-) -> dict:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "measure.py"),
-            contender,
-            "--api-url",
-            api_url,
-            "--token",
-            TOKEN,
-            "--database-url",
-            database_url,
-            "--ids",
-            str(ids),
-            "--concurrency",
-            str(concurrency),
-            "--processes",
-            str(processes),
-            "--chunk-size",
-            str(args.chunk_size),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+def measure(contender: str, api_url: str, database_url: str, ids: Path, workers: int | None):
+    """One contender in a fresh process; its numbers, with the requests the API saw."""
+    command = [
+        sys.executable,
+        str(REPO / "bench" / "measure.py"),
+        contender,
+        "--api-url",
+        api_url,
+        "--token",
+        TOKEN,
+        "--database-url",
+        database_url,
+        "--ids",
+        str(ids),
+    ]
+    if workers is not None:
+        command += ["--concurrency", str(workers)]
+    before = api_stats(api_url)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    after = api_stats(api_url)
     if completed.returncode != 0:
         raise SystemExit(f"{contender} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["requests"] = after["received"] - before["received"]
+    result["refused"] = after["refused"] - before["refused"]
+    return result
+
+
+def run_scenario(scenario: Scenario, scratch: Path) -> list[dict]:
+    id_files = {}
+    for size in scenario.sizes:
+        id_files[size] = scratch / f"ids_{size}.txt"
+        id_files[size].write_text("\n".join(generated_ids(size, seed=size)) + "\n")
+    every_id = scratch / "every_id.txt"
+    every_id.write_text("".join(id_files[size].read_text() for size in scenario.sizes))
+    server, api_url = start_api(scenario, every_id)
+    rows = []
+    try:
+        for kind in scenario.databases:
+            for size in scenario.sizes:
+                workers = scenario.concurrency
+                row = {
+                    "scenario": scenario.name,
+                    "latency_ms": scenario.latency_ms,
+                    "rate_limit": scenario.rate_limit,
+                    "database": kind,
+                    "n": size,
+                    "workers": workers or DEFAULT_CONCURRENCY,
+                }
+                contenders = [("tool", "tool")]
+                if scenario.rerun:
+                    contenders.append(("rerun", "tool"))
+                if size in scenario.naive_sizes and kind == scenario.databases[0]:
+                    contenders.append(("naive", "naive"))
+                database = None
+                for key, contender in contenders:
+                    if key != "rerun":
+                        if database is not None:
+                            database.drop()
+                        database = FreshDatabase(kind, scratch)
+                    if scenario.rate_limit:
+                        time.sleep(2)  # let the bucket fill: each contender starts alike
+                    row[key] = measure(
+                        contender,
+                        api_url,
+                        database.url,
+                        id_files[size],
+                        workers if contender == "tool" else None,
+                    )
+                database.drop()
+                rows.append(row)
+                print(format_row(row), flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--latencies", default="0,50", help="milliseconds")
-    parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
-        "--concurrency-at-0ms",
-        type=int,
-        default=4,
-        help="workers when latency is 0: the work is CPU-bound, and more threads than this "
-        "only contend for the GIL",
-    )
-    parser.add_argument(
-        "--processes-at-0ms",
-        type=int,
-        default=2,
-        help="worker processes when latency is 0 and N is at least --processes-from (otherwise "
-        "one, the default)",
-    )
-    parser.add_argument(
-        "--processes-from",
-        type=int,
-        default=5000,
-        help="the smallest N run with worker processes: starting one costs about as much CPU "
-        "as fetching a few hundred batches",
-    )
-    parser.add_argument("--chunk-size", type=int, default=500)
-    parser.add_argument(
-        "--naive-max-seconds",
-        type=float,
-        default=120,
-        help="skip the hand-written loop where it would take longer than this",
+        "--scenarios", default=",".join(SCENARIOS), help=f"some of: {', '.join(SCENARIOS)}"
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    latencies = [float(s) for s in args.latencies.split(",")]
-    databases = args.databases.split(",")
-
+    chosen = [SCENARIOS[name] for name in args.scenarios.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        id_files = {}
-        for size in sizes:
-            id_files[size] = scratch / f"ids_{size}.txt"
-            id_files[size].write_text("\n".join(generated_ids(size, seed=size)) + "\n")
-        every_id = scratch / "every_id.txt"
-        every_id.write_text("".join(path.read_text() for path in id_files.values()))
-        for latency in latencies:
-            server, api_url = start_api(latency, every_id)
-            try:
-                for kind in databases:
-                    for size in sizes:
-                        ids = id_files[size]
-                        workers = args.concurrency if latency else args.concurrency_at_0ms
-                        processes = (
-                            args.processes_at_0ms
-                            if not latency and size >= args.processes_from
-                            else 1
-                        )
-                        row = {
-                            "latency_ms": latency,
-                            "database": kind,
-                            "n": size,
-                            "workers": workers,
-                            "processes": processes,
-                        }
-                        database = FreshDatabase(kind, scratch)
-                        try:
-                            tool = ("tool", api_url, database.url, ids, args, workers, processes)
-                            row["tool"] = measure(*tool)
-                            if size <= 10_000:
-                                row["rerun"] = measure(*tool)
-                        finally:
-                            database.drop()
-                        # The loop fetches one at a time: about latency + 2 ms per batch.
-                        naive_estimate = size * (latency + 2.5) / 1000
-                        if naive_estimate <= args.naive_max_seconds:
-                            database = FreshDatabase(kind, scratch)
-                            try:
-                                row["naive"] = measure(
-                                    "naive", api_url, database.url, ids, args, 1, 1
-                                )
-                            finally:
-                                database.drop()
-                        rows.append(row)
-                        print(format_row(row), flush=True)
-            finally:
-                server.terminate()
-                server.wait()
-
+        for scenario in chosen:
+            rows += run_scenario(scenario, Path(scratch_dir))
     print()
     print(machine())
     print()
     print(table(rows))
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
 
 
 def machine() -> str:
@@ -239,32 +244,31 @@ def format_row(row: dict) -> str:
     return table([row]).splitlines()[-1]
 
 
+def _refused(result: dict) -> str:
+    share = 100 * result["refused"] / result["requests"] if result["requests"] else 0
+    return f"{result['refused']} ({share:.1f}%)"
+
+
 def table(rows: list[dict]) -> str:
     header = (
-        "| latency | database | N | workers | processes | tool s | tool batches/s "
-        "| % of ceiling | tool peak RSS MB (main / each worker) "
-        "| naive s | naive batches/s | naive peak RSS MB | speed-up | rerun s | rerun writes "
-        "to batches |"
+        "| scenario | database | N | workers | tool s | tool batches/s | ceiling | % of ceiling "
+        "| tool 429s | tool peak RSS MB | naive s | naive batches/s | naive 429s | speed-up "
+        "| rerun s | rerun writes to batches |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for row in rows:
+        scenario = SCENARIOS[row["scenario"]]
         tool = row["tool"]
         rate = row["n"] / tool["seconds"]
-        ceiling = (
-            f"{100 * rate / (row['workers'] / (row['latency_ms'] / 1000)):.0f}%"
-            if row["latency_ms"]
-            else "n/a"
-        )
+        ceiling = scenario.ceiling(row["workers"])
+        share = f"{100 * rate / ceiling:.0f}%" if ceiling else "n/a"
         naive = row.get("naive")
         naive_cells = (
-            f"{naive['seconds']:.1f} | {row['n'] / naive['seconds']:.0f} | "
-            f"{naive['peak_rss_mb']:.0f} | {naive['seconds'] / tool['seconds']:.1f}×"
+            f"{naive['seconds']:.1f} | {row['n'] / naive['seconds']:.1f} | {_refused(naive)} | "
+            f"{naive['seconds'] / tool['seconds']:.1f}×"
             if naive
-            else "skipped | | | "
+            else "| | | "
         )
-        rss = f"{tool['peak_rss_mb']:.0f}"
-        if tool.get("worker_peak_rss_mb"):
-            rss += f" / {tool['worker_peak_rss_mb']:.0f}"
         rerun = row.get("rerun")
         rerun_cells = "| "
         if rerun:
@@ -278,10 +282,10 @@ def table(rows: list[dict]) -> str:
                 f"{rerun['seconds']:.1f} | {writes} ({rerun['counts']['unchanged']} unchanged)"
             )
         lines.append(
-            f"| {row['latency_ms']:.0f} ms | {row['database']} | {row['n']:,} | {row['workers']} | "
-            f"{row.get('processes', 1)} | {tool['seconds']:.1f} | {rate:.0f} | {ceiling} | "
-            f"{rss} | "
-            f"{naive_cells} | {rerun_cells} |"
+            f"| {row['scenario']} | {row['database']} | {row['n']:,} | {row['workers']} | "
+            f"{tool['seconds']:.1f} | {rate:.1f} | {f'{ceiling:.0f}/s' if ceiling else 'n/a'} | "
+            f"{share} | {_refused(tool)} | {tool['peak_rss_mb']:.0f} | {naive_cells} | "
+            f"{rerun_cells} |"
         )
     return "\n".join(lines)
 
