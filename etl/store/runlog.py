@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
 from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
+from ..text import storable
 from .db import first_line
 from .schema import etl_failures, etl_runs
 
@@ -24,7 +25,11 @@ _MESSAGE_LENGTH = 2000
 
 @dataclass(frozen=True)
 class Failure:
-    """One row of ``etl_failures``, before it is written."""
+    """One row of ``etl_failures``, before it is written.
+
+    Its text (message, input line, field) is made storable on construction: it may quote the
+    API or the ID file, and must reach every database and stderr as one visible line.
+    """
 
     stage: str
     error_kind: str
@@ -34,6 +39,12 @@ class Failure:
     line_number: int | None = None
     http_status: int | None = None
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("message", "input_line", "field"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, storable(value))
 
     @classmethod
     def from_bad_line(cls, bad: BadIdLine, token: str = "") -> Failure:
@@ -94,7 +105,7 @@ def utcnow() -> datetime:
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
     """Insert the run's row (status ``running``) and return its id."""
-    id_source = id_source.encode("utf-8", "backslashreplace").decode("utf-8")
+    id_source = storable(id_source)  # a path from the command line may hold any byte
     with _recording("record the run"), engine.begin() as connection:
         result = connection.execute(
             insert(etl_runs).values(
@@ -160,7 +171,9 @@ def finish_run(
     counts: dict[str, int],
     error_message: str | None = None,
 ) -> None:
-    """Close the run's row with its outcome and counts."""
+    """Close the run's row with its outcome and counts (``error_message`` made storable)."""
+    if error_message is not None:
+        error_message = storable(error_message)
     with _recording("record the end of the run"), engine.begin() as connection:
         connection.execute(
             update(etl_runs)
