@@ -1,12 +1,15 @@
 """Text from the API's error bodies and from the ID file reaches etl_failures, etl_runs and stderr
-storable on every database, and printable (issue 12)."""
+storable on every database, printable, and without any part of the token (issue 12)."""
 
 from __future__ import annotations
+
+import urllib.parse
 
 import pytest
 
 from etl.source.fake_api import Fault, error_body
 
+from conftest import TOKEN
 from support import content_of, expected_batch_row, read_table
 
 
@@ -115,3 +118,92 @@ def test_control_characters_in_an_error_detail_stay_on_one_visible_line(
     assert result.stderr == (
         f"prolific-etl: error: batch {victim}: fetch failed (not_found): {failure['message']}\n"
     )
+
+
+def _runs_of(token: str, length: int = 8) -> set[str]:
+    return {token[i : i + length].lower() for i in range(len(token) - length + 1)}
+
+
+def _holds_part_of(text: str, token: str) -> bool:
+    decoded = urllib.parse.unquote_plus(text).lower()
+    return any(run in text.lower() or run in decoded for run in _runs_of(token))
+
+
+def _percent_encoded(text: str, every: int = 1, hex_format: str = "%{:02X}") -> str:
+    return "".join(
+        hex_format.format(ord(ch)) if i % every == 0 else ch for i, ch in enumerate(text)
+    )
+
+
+def test_no_echo_of_the_token_reaches_stderr_or_the_run_log(
+    database_url, run_sync, ids_file, api, batches
+):
+    # Issue 12, finding 9: only an exact copy of the token was redacted.
+    echoes = [
+        f"token {TOKEN.upper()} is not valid",
+        f"see ?token={_percent_encoded(TOKEN)}&x=1",
+        f"token {TOKEN[:10]}... is not valid",
+        f"see ?token={_percent_encoded(TOKEN.upper(), every=2, hex_format='%{:02x}')}+again",
+    ]
+    for batch, detail in zip(batches, echoes, strict=False):
+        api.inject(batch["id"], Fault.http(404, body=error_body(404, "ECHO", "Echo", detail)))
+
+    result = run_sync(database_url, ids_file, "--verbose")
+
+    assert result.exit_code == 1, result.output
+    assert not _holds_part_of(result.output, TOKEN)
+    for table in ("etl_failures", "etl_runs"):
+        for row in read_table(database_url, table):
+            for column, value in row.items():
+                assert not _holds_part_of(str(value), TOKEN), (table, column, value)
+    redacted = [
+        "token *** is not valid",
+        "see ?token=***&x=1",
+        "token ***... is not valid",
+        "see ?token=***+again",
+    ]
+    messages = [
+        f"HTTP 404: not found or not visible to this token (Echo {detail} [ECHO])"
+        for detail in redacted
+    ]
+    assert [(f["batch_id"], f["message"]) for f in failure_rows(database_url)] == [
+        (batch["id"], message) for batch, message in zip(batches, messages, strict=False)
+    ]
+    failed_lines = [line for line in result.stderr.splitlines() if "fetch failed" in line]
+    assert failed_lines == [
+        f"prolific-etl: error: batch {batch['id']}: fetch failed (not_found): {message}"
+        for batch, message in zip(batches, messages, strict=False)
+    ]
+
+
+def test_a_rejected_token_echoed_back_is_not_shown(database_url, run_sync, ids_file, api, batches):
+    detail = f"token {TOKEN.upper()[2:]} was revoked"
+    api.inject(batches[0]["id"], Fault.http(401, body=error_body(401, "REVOKED", "No", detail)))
+
+    result = run_sync(database_url, ids_file, "--concurrency", "1")
+
+    assert result.exit_code == 3, result.output
+    message = (
+        "the API rejected the token (HTTP 401: No token *** was revoked [REVOKED]); "
+        "check PROLIFIC_API_TOKEN"
+    )
+    assert f"prolific-etl: error: {message}\n" in result.stderr
+    assert not _holds_part_of(result.output, TOKEN)
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["error_message"]) == ("failed", message)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the retry log quotes the client's detail: etl/source/client.py must redact it with "
+    "etl.text.redact (issue 12, finding 9; being rewritten by another change)",
+)
+def test_no_echo_of_the_token_reaches_the_retry_log(sqlite_url, run_sync, ids_file, api, batches):
+    detail = f"slow down, {TOKEN.upper()}"
+    api.inject(batches[0]["id"], Fault.http(503, body=error_body(503, "BUSY", "Busy", detail)))
+
+    result = run_sync(sqlite_url, ids_file, "--verbose")
+
+    assert result.exit_code == 0, result.output
+    assert "attempt 1 failed (HTTP 503: Busy slow down, *** [BUSY])" in result.stderr
+    assert not _holds_part_of(result.output, TOKEN)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
 from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
-from ..text import storable
+from ..text import redact, storable  # redact: etl.job still imports it from here
 from .db import first_line
 from .schema import etl_failures, etl_runs
 
@@ -49,7 +49,7 @@ class Failure:
     @classmethod
     def from_bad_line(cls, bad: BadIdLine, token: str = "") -> Failure:
         """A failure for a bad ID line; a line holding part of the token is not repeated."""
-        if token and _shares_a_run_with(bad.text, token):
+        if token and redact(bad.text, token) != bad.text:
             bad = replace(bad, text="<hidden: the line holds part of the API token>")
         return cls(
             stage="input",
@@ -71,23 +71,14 @@ class Failure:
         )
 
     def redacted(self, token: str) -> Failure:
-        """This failure with the token replaced by ``***`` in its message."""
-        return replace(self, message=redact(self.message, token))
+        """This failure with every echo of the token replaced by ``***`` (see ``etl.text``)."""
+        input_line = redact(self.input_line, token) if self.input_line is not None else None
+        return replace(self, message=redact(self.message, token), input_line=input_line)
 
     def __str__(self) -> str:
         if self.batch_id:
             return f"batch {self.batch_id}: {self.stage} failed ({self.error_kind}): {self.message}"
         return f"{self.message}"
-
-
-def redact(text: str, token: str) -> str:
-    """``text`` with the token replaced by ``***``."""
-    return text.replace(token, "***") if token else text
-
-
-def _shares_a_run_with(text: str, token: str, length: int = 8) -> bool:
-    # A shortened line may hold only the start of the token, so look for any 8 characters of it.
-    return any(token[i : i + length] in text for i in range(max(1, len(token) - length + 1)))
 
 
 @contextmanager
