@@ -76,6 +76,7 @@ class BatchError(EtlError):
 
     stage = "fetch"
     kind = "batch_error"
+    field: str | None = None  # the payload field or the column at fault, when there is one
 
     def __init__(
         self,
@@ -143,10 +144,17 @@ class UnexpectedBatchError(BatchError):
 
 
 class BatchLoadError(BatchError):
-    """The database refused this batch's rows; nothing of it was written."""
+    """The database refused this batch's rows, or would; nothing of it was written.
+
+    ``field`` names the column (``table.column``) whose value is too large, when that is why.
+    """
 
     stage = "load"
     kind = "load_error"
+
+    def __init__(self, batch_id: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(batch_id, message)
+        self.field = field
 
 
 def _restore_error(cls: type[BatchError], args: tuple, state: dict) -> BatchError:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
-from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
+from ..errors import BatchError, DatabaseUnavailableError
 from ..text import redact, storable  # redact: etl.job still imports it from here
 from .db import first_line
 from .schema import etl_failures, etl_runs
@@ -67,7 +67,7 @@ class Failure:
             message=error.message,
             batch_id=error.batch_id,
             http_status=error.http_status,
-            field=error.field if isinstance(error, InvalidPayloadError) else None,
+            field=error.field,
         )
 
     def redacted(self, token: str) -> Failure:
