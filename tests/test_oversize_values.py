@@ -15,24 +15,9 @@ from etl.store.load import preview_chunk
 from etl.store.schema import TEXT_MAX_BYTES
 
 from conftest import MYSQL_URL
-from support import content_of, expected_batch_row, read_table
+from support import expected_batches, failure_rows, read_table, stored_batches
 
 MiB = 2**20
-
-
-def failure_rows(database_url: str) -> list[dict]:
-    return [
-        {k: v for k, v in row.items() if k not in ("failure_id", "occurred_at")}
-        for row in read_table(database_url, "etl_failures")
-    ]
-
-
-def loaded_batches(database_url: str) -> list[dict]:
-    return [content_of(row) for row in read_table(database_url, "batches")]
-
-
-def expected_rows(payloads: list[dict]) -> list[dict]:
-    return sorted((expected_batch_row(p) for p in payloads), key=lambda row: row["batch_id"])
 
 
 def test_a_text_value_over_16_mib_fails_its_batch_on_every_database(
@@ -66,7 +51,7 @@ def test_a_text_value_over_16_mib_fails_its_batch_on_every_database(
             "message": message,
         }
     ]
-    assert loaded_batches(database_url) == expected_rows(
+    assert stored_batches(database_url) == expected_batches(
         [b for b in batches if b["id"] != huge["id"]]
     )
     (run,) = read_table(database_url, "etl_runs")
@@ -142,6 +127,6 @@ def test_a_row_larger_than_max_allowed_packet_fails_its_batch_on_mariadb(
         "written alone, and answers again: its rows are likely larger than it accepts "
         "(MySQL/MariaDB: max_allowed_packet): "
     )
-    assert loaded_batches(database_url) == expected_rows(
+    assert stored_batches(database_url) == expected_batches(
         [b for b in batches if b["id"] != wide["id"]]
     )

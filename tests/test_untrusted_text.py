@@ -10,23 +10,7 @@ import pytest
 from etl.source.fake_api import Fault, error_body
 
 from conftest import TOKEN
-from support import content_of, expected_batch_row, read_table
-
-
-def failure_rows(database_url: str) -> list[dict]:
-    """etl_failures without the columns a test cannot know (its id and time)."""
-    return [
-        {k: v for k, v in row.items() if k not in ("failure_id", "occurred_at")}
-        for row in read_table(database_url, "etl_failures")
-    ]
-
-
-def loaded_batches(database_url: str) -> list[dict]:
-    return [content_of(row) for row in read_table(database_url, "batches")]
-
-
-def expected_rows(payloads: list[dict]) -> list[dict]:
-    return sorted((expected_batch_row(p) for p in payloads), key=lambda row: row["batch_id"])
+from support import expected_batches, failure_rows, read_table, stored_batches
 
 
 @pytest.mark.parametrize(
@@ -62,7 +46,9 @@ def test_an_error_detail_the_database_cannot_hold_fails_only_its_batch_escaped(
         result.stderr
         == f"prolific-etl: error: batch {victim}: fetch failed (not_found): {message}\n"
     )
-    assert loaded_batches(database_url) == expected_rows([b for b in batches if b["id"] != victim])
+    assert stored_batches(database_url) == expected_batches(
+        [b for b in batches if b["id"] != victim]
+    )
     (run,) = read_table(database_url, "etl_runs")
     assert (run["status"], run["inserted"], run["failed"]) == ("partial", 11, 1)
 
@@ -96,7 +82,7 @@ def test_an_id_line_with_a_nul_is_a_bad_line_shown_escaped(
         }
     ]
     assert result.stderr == f"prolific-etl: error: {message}\n"
-    assert loaded_batches(database_url) == expected_rows(batches)
+    assert stored_batches(database_url) == expected_batches(batches)
 
 
 def test_control_characters_in_an_error_detail_stay_on_one_visible_line(
