@@ -29,6 +29,7 @@ from .source.ids import read_id_file
 from .source.validate import parse_batch
 from .store.db import connect, missing_sqlite_file
 from .store.migrate import schema_state
+from .text import redact, storable
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # A batch ID nobody has: asking for it costs the API a lookup and tells 401 from the rest.
@@ -124,7 +125,8 @@ def _check_token(settings: Settings | None) -> Check:
             return Check(
                 name,
                 FAILED,
-                f"cannot get an answer from {settings.api_url}: {error.message}",
+                f"cannot get an answer from {settings.api_url}: "
+                f"{_from_the_api(error.message, settings)}",
                 "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
             )
         except BatchError as error:
@@ -134,13 +136,18 @@ def _check_token(settings: Settings | None) -> Check:
                 name,
                 PASSED,
                 f"accepted by {settings.api_url} (HTTP {error.http_status} for a made-up batch: "
-                f"{error.api_detail})",
+                f"{_from_the_api(error.api_detail, settings)})",
             )
     try:
         parse_batch(PROBE_BATCH_ID, body)
     except BatchError:
         return _not_the_api(settings.api_url, "HTTP 200 with something that is not a batch")
     return Check(name, PASSED, f"accepted by {settings.api_url}")
+
+
+def _from_the_api(text: str, settings: Settings) -> str:
+    """What the API said, fit to print: one line, no part of the token."""
+    return storable(redact(text, settings.api_token))
 
 
 def _not_the_api(api_url: str, answer: str) -> Check:

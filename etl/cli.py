@@ -46,6 +46,7 @@ from .source.client import RetryPolicy
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow
 from .store.schema import DIALECTS, ddl
+from .text import redact
 
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -124,7 +125,7 @@ def _fail(error: EtlError, token: str = "") -> None:
         failure = Failure.from_bad_line(bad, token)
         _error(str(failure), exit_code=code, event="bad_id_line", line_number=failure.line_number)
     run_id = error.run_result.run_id if error.run_result is not None else None
-    _error(str(error), exit_code=code, run_id=run_id)
+    _error(redact(str(error), token), exit_code=code, run_id=run_id)
     if error.run_result is not None:
         click.echo(error.run_result.summary())
     sys.exit(code)
@@ -287,7 +288,7 @@ def sync_command(
         _error("interrupted; nothing was written", exit_code=EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
-        message = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else str(exc)
+        message = redact(f"{type(exc).__name__}: {exc}", token)
         _error(f"internal error: {message}", exit_code=EXIT_FATAL)
         sys.exit(EXIT_FATAL)
     click.echo(result.summary())

@@ -78,6 +78,7 @@ class BatchError(EtlError):
 
     stage = "fetch"
     kind = "batch_error"
+    field: str | None = None  # the payload field or the column at fault, when there is one
 
     def __init__(
         self,
@@ -156,7 +157,14 @@ class UnexpectedBatchError(BatchError):
 
 
 class BatchLoadError(BatchError):
-    """The database refused this batch's rows; nothing of it was written."""
+    """The database refused this batch's rows, or would; nothing of it was written.
+
+    ``field`` names the column (``table.column``) whose value is too large, when that is why.
+    """
 
     stage = "load"
     kind = "load_error"
+
+    def __init__(self, batch_id: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(batch_id, message)
+        self.field = field

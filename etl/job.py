@@ -34,10 +34,10 @@ from .store.runlog import (
     finish_run,
     mark_interrupted_runs,
     record_failures,
-    redact,
     start_run,
     utcnow,
 )
+from .text import redact, storable
 
 log = logging.getLogger("etl")
 
@@ -429,7 +429,9 @@ class _Run:
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
         result = self.result
         result.status = status
-        result.error_message = redact(error_message, self.token) if error_message else None
+        result.error_message = (
+            storable(redact(error_message, self.token)) if error_message else None
+        )
         result.retries = self.retries
         result.duration = time.monotonic() - self.started
         try:

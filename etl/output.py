@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from tqdm import tqdm
 
 from .job import Progress
+from .text import storable
 
 QUIET, NORMAL, VERBOSE = "quiet", "normal", "verbose"
 LOG_FORMATS = ("text", "json")
@@ -34,7 +35,11 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "a
 
 
 class TextFormatter(logging.Formatter):
-    """``prolific-etl: error: …``, ``prolific-etl: warning: …``, ``prolific-etl: …``."""
+    """``prolific-etl: error: …``, ``prolific-etl: warning: …``, ``prolific-etl: …``.
+
+    A message may quote the API or the ID file: it is made storable (control characters and
+    lone surrogates escaped), so that it stays one visible line whatever it holds.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         if record.levelno >= logging.ERROR:
@@ -43,11 +48,15 @@ class TextFormatter(logging.Formatter):
             prefix = "warning: "
         else:
             prefix = ""
-        return f"prolific-etl: {prefix}{record.getMessage()}"
+        return f"prolific-etl: {prefix}{storable(record.getMessage())}"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: ts, level, event, message, run_id, then the record's extra fields."""
+    """One JSON object a line: ts, level, event, message, run_id, then the record's extra fields.
+
+    Every string is made storable, as in TextFormatter: the message reads as etl_failures
+    holds it, and a lone surrogate cannot stop the line from being written.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -64,7 +73,14 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(
+            {
+                key: storable(value) if isinstance(value, str) else value
+                for key, value in entry.items()
+            },
+            ensure_ascii=False,
+            default=lambda value: storable(str(value)),
+        )
 
 
 class _BarSafeHandler(logging.StreamHandler):

@@ -64,6 +64,24 @@ def content_of(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in row.items() if key not in BOOKKEEPING}
 
 
+def stored_batches(database_url: str) -> list[dict[str, Any]]:
+    """The ``batches`` rows without bookkeeping columns, ordered by batch id."""
+    return [content_of(row) for row in read_table(database_url, "batches")]
+
+
+def expected_batches(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What stored_batches must return once these payloads are loaded."""
+    return sorted((expected_batch_row(p) for p in payloads), key=lambda row: row["batch_id"])
+
+
+def failure_rows(database_url: str) -> list[dict[str, Any]]:
+    """``etl_failures`` in the order written, without the id and time a test cannot know."""
+    return [
+        {key: value for key, value in row.items() if key not in ("failure_id", "occurred_at")}
+        for row in read_table(database_url, "etl_failures")
+    ]
+
+
 def expected_datasets(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_id = {}
     for payload in payloads:

@@ -55,6 +55,23 @@ def test_a_good_setup_passes_every_check(api, database_url, run_sync, ids_file):
     assert probe.batch_id == "00000000-0000-0000-0000-000000000000"
 
 
+def test_what_the_api_says_is_shown_on_one_line_without_the_token(api, sqlite_url):
+    from etl.check import PROBE_BATCH_ID
+    from etl.source.fake_api import Fault, error_body
+
+    detail = f"no batch for token {TOKEN.upper()}\n\x1b[2J"
+    api.inject(PROBE_BATCH_ID, Fault.http(404, body=error_body(404, "NOT_FOUND", "Gone", detail)))
+
+    result = run_check(api, sqlite_url)
+
+    assert statuses(result.output)["API token"] == "PASSED"
+    assert (
+        f"accepted by {api.url} (HTTP 404 for a made-up batch: "
+        "Gone no batch for token ***\\n\\x1b[2J [NOT_FOUND])\n"
+    ) in result.output
+    assert TOKEN.upper()[:8] not in result.output
+
+
 def test_a_new_sqlite_database_is_fine_and_is_not_created(api, tmp_path, ids_file):
     database = tmp_path / "new.db"
 

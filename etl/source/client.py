@@ -47,6 +47,7 @@ from ..errors import (
     RetriesExhaustedError,
     TokenRejectedError,
 )
+from ..text import redact
 from .pacing import Pacer, PacingStopped, Ticket
 
 USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
@@ -400,8 +401,7 @@ class ProlificClient:
             text = " ".join(parts)
         else:
             text = ""
-        text = text.replace(self._token, "***") if self._token else text
-        return text[:_DETAIL_LENGTH]
+        return redact(text, self._token)[:_DETAIL_LENGTH]
 
 
 def _session_for(base_url: str, token: str, *, pool_size: int) -> requests.Session:

@@ -3,6 +3,12 @@
 A chunk is loaded with set-based statements (one SELECT, executemany upserts). Should the
 database refuse any row, the chunk is rolled back and loaded again one batch per transaction, so
 that only the offending batch fails and nothing of it is left behind.
+
+A batch with a text value longer than a text column holds on MySQL/MariaDB (TEXT_MAX_BYTES) is
+refused before anything is written, on every dialect, so that the same data loads everywhere.
+A row larger than the server accepts in one statement (MariaDB's max_allowed_packet) makes it
+drop the connection: when the database answers again at once, that is taken as the rows' fault
+too, and the batch that drops it again when written alone is the one refused.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, Text, delete, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from ..errors import BatchLoadError, DatabaseUnavailableError
@@ -20,6 +26,7 @@ from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
 from .schema import (
     DATASET_CONTENT_COLUMNS,
+    TEXT_MAX_BYTES,
     batch_datasets,
     batch_last_seen,
     batch_status_history,
@@ -52,8 +59,13 @@ def load_chunk(
     Raises DatabaseUnavailableError when the database stops answering or refuses writes as a
     whole (read-only, disk full, locked, permissions), as opposed to refusing one batch's rows.
     """
-    if not chunk:
-        return LoadOutcome()
+    fitting, outcome = _set_apart_oversize(chunk)
+    if fitting:
+        outcome.merge(_load(engine, fitting, run_id, now))
+    return outcome
+
+
+def _load(engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime) -> LoadOutcome:
     try:
         with engine.begin() as connection:
             return write_batches(connection, chunk, run_id, now)
@@ -63,12 +75,7 @@ def load_chunk(
             return _refused(chunk[0], exc)
     outcome = LoadOutcome()
     for rows in chunk:
-        try:
-            with engine.begin() as connection:
-                outcome.merge(write_batches(connection, [rows], run_id, now))
-        except _ROW_ERRORS as exc:
-            _raise_if_database_wide(engine, exc)
-            outcome.merge(_refused(rows, exc))
+        outcome.merge(_load(engine, [rows], run_id, now))
     return outcome
 
 
@@ -79,21 +86,69 @@ _BATCH_LEVEL_DB_ERRORS = (IntegrityError, DataError)
 
 
 def _raise_if_database_wide(engine: Engine, exc: Exception) -> None:
-    if isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated
-        or not isinstance(exc, _BATCH_LEVEL_DB_ERRORS)
-        or not is_alive(engine)
-    ):
+    """Raise DatabaseUnavailableError unless ``exc`` can be the fault of the rows written.
+
+    A constraint or data error can, and so can a dropped connection (a row over MariaDB's
+    max_allowed_packet), but only while the database still answers.
+    """
+    if not isinstance(exc, DBAPIError):
+        return
+    rows_at_fault = exc.connection_invalidated or isinstance(exc, _BATCH_LEVEL_DB_ERRORS)
+    if not (rows_at_fault and is_alive(engine)):
         raise DatabaseUnavailableError(
             f"the database stopped accepting writes: {first_line(exc.orig)}"
         ) from exc
 
 
 def _refused(rows: BatchRows, exc: Exception) -> LoadOutcome:
-    detail = first_line(exc.orig) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        detail = (
+            "the database closed the connection while this batch was written alone, and "
+            "answers again: its rows are likely larger than it accepts (MySQL/MariaDB: "
+            f"max_allowed_packet): {first_line(exc.orig)}"
+        )
+    elif isinstance(exc, DBAPIError):
+        detail = first_line(exc.orig)
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
     return LoadOutcome(
         failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {detail}")]
     )
+
+
+def _set_apart_oversize(chunk: Sequence[BatchRows]) -> tuple[list[BatchRows], LoadOutcome]:
+    """The batches whose text values all fit, and an outcome failing each of the others."""
+    fitting: list[BatchRows] = []
+    outcome = LoadOutcome()
+    for rows in chunk:
+        error = _oversize_value(rows)
+        if error is None:
+            fitting.append(rows)
+        else:
+            outcome.failed.append(error)
+    return fitting, outcome
+
+
+def _oversize_value(rows: BatchRows) -> BatchLoadError | None:
+    """Why ``rows`` cannot be stored: its first text value over TEXT_MAX_BYTES; else None."""
+    for table, row in ((batches, rows.batch), *((datasets, d) for d in rows.datasets)):
+        for name, value in row.items():
+            # A character is at most 4 bytes of UTF-8: most values need not be encoded to tell.
+            if not isinstance(value, str) or len(value) * 4 <= TEXT_MAX_BYTES:
+                continue
+            if not isinstance(table.c[name].type, Text):
+                continue
+            size = len(value.encode("utf-8", "surrogatepass"))  # counted, never stored as is
+            if size > TEXT_MAX_BYTES:
+                column = f"{table.name}.{name}"
+                return BatchLoadError(
+                    rows.batch_id,
+                    f"{column} is too large to store: {size:,} bytes of UTF-8, over the "
+                    f"{TEXT_MAX_BYTES:,} a text value may hold on every database (MySQL's "
+                    "MEDIUMTEXT)",
+                    field=column,
+                )
+    return None
 
 
 def write_batches(
@@ -124,12 +179,13 @@ def preview_chunk(engine: Engine | None, chunk: Sequence[BatchRows]) -> LoadOutc
 
     ``engine`` None stands for a database without our tables: every batch would be new.
     """
+    fitting, outcome = _set_apart_oversize(chunk)
     if engine is None:
-        return LoadOutcome(inserted=[rows.batch_id for rows in chunk])
-    if not chunk:
-        return LoadOutcome()
-    with engine.connect() as connection:  # closed without a commit
-        outcome, _ = _compare_with_stored(connection, chunk, run_id=0, now=None)
+        outcome.inserted += [rows.batch_id for rows in fitting]
+    elif fitting:
+        with engine.connect() as connection:  # closed without a commit
+            compared, _ = _compare_with_stored(connection, fitting, run_id=0, now=None)
+        outcome.merge(compared)
     return outcome
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
-from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
+from ..errors import BatchError, DatabaseUnavailableError
+from ..text import redact, storable  # redact: etl.job still imports it from here
 from .db import first_line
 from .schema import etl_failures, etl_runs
 
@@ -24,7 +25,11 @@ _MESSAGE_LENGTH = 2000
 
 @dataclass(frozen=True)
 class Failure:
-    """One row of ``etl_failures``, before it is written."""
+    """One row of ``etl_failures``, before it is written.
+
+    Its text (message, input line, field) is made storable on construction: it may quote the
+    API or the ID file, and must reach every database and stderr as one visible line.
+    """
 
     stage: str
     error_kind: str
@@ -35,10 +40,16 @@ class Failure:
     http_status: int | None = None
     field: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("message", "input_line", "field"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, storable(value))
+
     @classmethod
     def from_bad_line(cls, bad: BadIdLine, token: str = "") -> Failure:
         """A failure for a bad ID line; a line holding part of the token is not repeated."""
-        if token and _shares_a_run_with(bad.text, token):
+        if token and redact(bad.text, token) != bad.text:
             bad = replace(bad, text="<hidden: the line holds part of the API token>")
         return cls(
             stage="input",
@@ -56,27 +67,18 @@ class Failure:
             message=error.message,
             batch_id=error.batch_id,
             http_status=error.http_status,
-            field=error.field if isinstance(error, InvalidPayloadError) else None,
+            field=error.field,
         )
 
     def redacted(self, token: str) -> Failure:
-        """This failure with the token replaced by ``***`` in its message."""
-        return replace(self, message=redact(self.message, token))
+        """This failure with every echo of the token replaced by ``***`` (see ``etl.text``)."""
+        input_line = redact(self.input_line, token) if self.input_line is not None else None
+        return replace(self, message=redact(self.message, token), input_line=input_line)
 
     def __str__(self) -> str:
         if self.batch_id:
             return f"batch {self.batch_id}: {self.stage} failed ({self.error_kind}): {self.message}"
         return f"{self.message}"
-
-
-def redact(text: str, token: str) -> str:
-    """``text`` with the token replaced by ``***``."""
-    return text.replace(token, "***") if token else text
-
-
-def _shares_a_run_with(text: str, token: str, length: int = 8) -> bool:
-    # A shortened line may hold only the start of the token, so look for any 8 characters of it.
-    return any(token[i : i + length] in text for i in range(max(1, len(token) - length + 1)))
 
 
 @contextmanager
@@ -94,7 +96,7 @@ def utcnow() -> datetime:
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
     """Insert the run's row (status ``running``) and return its id."""
-    id_source = id_source.encode("utf-8", "backslashreplace").decode("utf-8")
+    id_source = storable(id_source)  # a path from the command line may hold any byte
     with _recording("record the run"), engine.begin() as connection:
         result = connection.execute(
             insert(etl_runs).values(
@@ -160,7 +162,9 @@ def finish_run(
     counts: dict[str, int],
     error_message: str | None = None,
 ) -> None:
-    """Close the run's row with its outcome and counts."""
+    """Close the run's row with its outcome and counts (``error_message`` made storable)."""
+    if error_message is not None:
+        error_message = storable(error_message)
     with _recording("record the end of the run"), engine.begin() as connection:
         connection.execute(
             update(etl_runs)

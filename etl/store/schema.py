@@ -64,6 +64,9 @@ class UTCDateTime(TypeDecorator):
 # MySQL's TEXT stops at 64 KiB (MEDIUMTEXT at 16 MiB); SQLite and PostgreSQL have no such
 # limit, so every free-text column is MEDIUMTEXT there, for the same data to fit everywhere.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+# The most UTF-8 bytes a LongText value holds: MEDIUMTEXT's. The loader refuses a longer value
+# on every dialect (PostgreSQL and SQLite would take it), so that the same data fits everywhere.
+TEXT_MAX_BYTES = 2**24 - 1
 Uuid = String(36)
 ShortText = String(MAX_ID_LENGTH)
 

@@ -1,0 +1,94 @@
+"""Text from outside (the API's error bodies, the ID file) made safe to store, print and share.
+
+Both sides use it: the source (the client's error details) and the store (the run log), and
+the CLI's output on stderr, so it sits above them and imports neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# What no database stores alike, or that would break a one-line message: control characters
+# (C0 with NUL, DEL, C1), line and paragraph separators, and surrogates. A str holds a surrogate
+# only unpaired (a JSON "\ud800" decodes to one), and UTF-8 cannot encode it.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+REDACTED = "***"
+# The shortest part of the token that is hidden wherever it shows up (a shortened echo).
+TOKEN_RUN = 8
+_PERCENT_ENCODED = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def storable(text: str) -> str:
+    """``text`` that every database stores and any terminal shows on one line.
+
+    NUL, the other control characters, line separators and lone surrogates become visible
+    escapes as Python writes them (``\\x00``, ``\\n``, ``\\x1b``, ``\\u2028``, ``\\ud800``);
+    nothing is dropped. Backslashes are left alone: this is for showing, not for decoding.
+    Applying it twice changes nothing more.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def redact(text: str, token: str) -> str:
+    """``text`` with every echo of ``token`` replaced by ``***``.
+
+    An echo is any run of at least 8 consecutive characters of the token (all of a shorter
+    token), in any letter case, with any of its characters percent-encoded (``%2D``, ``%2d``)
+    and ``+`` standing for a space: an API or a proxy may quote the token upper-cased,
+    URL-encoded or cut short.
+    """
+    if not token or not text:
+        return text
+    units = _units(text)
+    runs = _runs_of(_folded(token))
+    shortest = min(TOKEN_RUN, len(token))
+    out: list[str] = []
+    start = 0
+    while start < len(units):
+        # The longest part of the token that starts here (every prefix of a part is one too).
+        end, spelled = start, ""
+        while end < len(units) and spelled + units[end][0] in runs:
+            spelled += units[end][0]
+            end += 1
+        if end - start >= shortest:
+            out.append(REDACTED)
+            start = end
+        else:
+            out.append(units[start][1])
+            start += 1
+    return "".join(out)
+
+
+def _units(text: str) -> list[tuple[str, str]]:
+    """``text`` as (character it stands for, case-folded; as written) pairs: ``%2D`` is one."""
+    units: list[tuple[str, str]] = []
+    position = 0
+    for match in _PERCENT_ENCODED.finditer(text):
+        units += [(_folded(char), char) for char in text[position : match.start()]]
+        units.append((_folded(chr(int(match.group(1), 16))), match.group()))
+        position = match.end()
+    units += [(_folded(char), char) for char in text[position:]]
+    return units
+
+
+def _folded(text: str) -> str:
+    # "+" is a space in a query string; a token may hold either, so both count as one.
+    return text.lower().replace(" ", "+")
+
+
+@functools.lru_cache(maxsize=4)
+def _runs_of(folded_token: str) -> frozenset[str]:
+    """Every substring of the (folded) token: what a part of an echo may spell."""
+    length = len(folded_token)
+    return frozenset(folded_token[i:j] for i in range(length) for j in range(i + 1, length + 1))
