@@ -26,7 +26,7 @@ from .source.client import RetryPolicy
 from .source.extract import BatchExtractor, Fetched, FetchOptions
 from .source.ids import IdFile, read_id_file
 from .store.db import connect, missing_sqlite_file
-from .store.load import load_chunk, preview_chunk
+from .store.load import LoadOutcome, load_chunk, preview_chunk
 from .store.lock import RunLock, run_lock
 from .store.migrate import ensure_schema, schema_state
 from .store.runlog import (
@@ -34,6 +34,7 @@ from .store.runlog import (
     finish_run,
     mark_interrupted_runs,
     record_failures,
+    record_progress,
     start_run,
     utcnow,
 )
@@ -96,10 +97,13 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """Told to ``sync()``'s ``on_progress`` once per batch, when that batch's outcome is known.
+    """Told to ``sync()``'s ``on_progress`` twice per batch: when its fetch ends (``outcome``
+    ``fetched``, whether it succeeded or not) and when its outcome is known (inserted, updated,
+    unchanged or failed).
 
-    ``outcome`` is inserted, updated, unchanged or failed; the counts are the run's so far, over
-    batches (a bad ID line is not a batch), so ``done`` is their sum and ends at ``total``.
+    The counts are the run's so far, over batches (a bad ID line is not a batch): ``fetched``
+    counts fetches ended and ends at ``total``; ``done`` is the sum of the four outcomes and
+    ends at ``total`` too, a chunk or two behind ``fetched``.
     """
 
     batch_id: str
@@ -110,6 +114,7 @@ class Progress:
     updated: int
     unchanged: int
     failed: int
+    fetched: int = 0
 
 
 class _FailedFast(Exception):
@@ -262,6 +267,7 @@ class _Run:
         self.stop = options.stop
         self.total = result.ids_read
         self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        self.fetched_count = 0
         # Seconds each batch spent being fetched and validated, until its outcome is logged.
         self.durations: dict[str, float] = {}
         self.fetch_options = FetchOptions.from_settings(
@@ -272,13 +278,14 @@ class _Run:
             run_id=result.run_id,
         )
         self.retries = 0
+        self.extractor: BatchExtractor | None = None
         self.told_rate_limited = False
 
     def execute(self, id_file: IdFile) -> None:
         result = self.result
         try:
             self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
-            extractor = BatchExtractor(self.fetch_options, stop=self.stop)
+            extractor = self.extractor = BatchExtractor(self.fetch_options, stop=self.stop)
             try:
                 for fetched in self._fetch_in_chunks(extractor, id_file.batch_ids):
                     self._load(fetched)
@@ -322,7 +329,7 @@ class _Run:
             start = next(starts, None)
             if start is None:
                 return None
-            return extractor.submit(batch_ids[start : start + self.chunk_size])
+            return extractor.submit(batch_ids[start : start + self.chunk_size], self._fetched)
 
         current = submit_next()
         while current is not None:
@@ -351,7 +358,9 @@ class _Run:
             outcome = preview_chunk(self.engine, good)
         else:
             self.lock.verify()
-            outcome = load_chunk(self.engine, good, result.run_id, utcnow())
+            outcome = load_chunk(
+                self.engine, good, result.run_id, utcnow(), before_commit=self._record_progress
+            )
         result.inserted += len(outcome.inserted)
         result.updated += len(outcome.updated)
         result.unchanged += len(outcome.unchanged)
@@ -375,6 +384,18 @@ class _Run:
                 )
                 self._advance(batch_id, kind)
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
+
+    def _record_progress(self, connection, chunk: LoadOutcome) -> None:
+        """The run's counters with this chunk's rows, in the chunk's own transaction."""
+        result = self.result
+        counts = {
+            "fetched": result.fetched,
+            "inserted": result.inserted + len(chunk.inserted),
+            "updated": result.updated + len(chunk.updated),
+            "unchanged": result.unchanged + len(chunk.unchanged),
+            "retries": self.extractor.retries,
+        }
+        record_progress(connection, result.run_id, counts)
 
     def _fail(self, failures: list[Failure]) -> None:
         if not failures:
@@ -420,11 +441,22 @@ class _Run:
             extra={"event": "rate_limited", "run_id": self.result.run_id},
         )
 
+    def _fetched(self, fetched: Fetched) -> None:
+        self.fetched_count += 1
+        self._tell(fetched[0].batch_id, "fetched")
+
     def _advance(self, batch_id: str, outcome: str) -> None:
         self.tally[outcome] += 1
+        self._tell(batch_id, outcome)
+
+    def _tell(self, batch_id: str, outcome: str) -> None:
         if self.on_progress is not None:
             done = sum(self.tally.values())
-            self.on_progress(Progress(batch_id, outcome, done, self.total, **self.tally))
+            self.on_progress(
+                Progress(
+                    batch_id, outcome, done, self.total, **self.tally, fetched=self.fetched_count
+                )
+            )
 
     def _finish(self, status: str, error_message: str | None, *, best_effort: bool = False):
         result = self.result

@@ -123,12 +123,14 @@ def progress_bar(total: int, *, show: bool) -> Iterator[Callable[[Progress], Non
     bar = tqdm(total=total, unit=" batches", file=sys.stderr, dynamic_ncols=True)
 
     def advance(progress: Progress) -> None:
+        # The bar moves as each fetch ends (its rate is the run's); the counts follow the
+        # loads, a chunk or so behind.
         bar.set_postfix_str(
             f"{progress.inserted} inserted, {progress.updated} updated, "
             f"{progress.unchanged} unchanged, {progress.failed} failed",
             refresh=False,
         )
-        bar.update(progress.done - bar.n)
+        bar.update(progress.fetched - bar.n)
 
     try:
         yield advance

@@ -236,17 +236,22 @@ def test_quiet_and_verbose_together_are_a_usage_error(tmp_path):
     assert not (tmp_path / "prolific.db").exists()
 
 
-def test_on_progress_is_called_once_per_batch(api, batches, ids_file, database_url):
+def test_on_progress_tells_each_fetch_and_each_outcome(api, batches, ids_file, database_url):
     api.inject(batches[4]["id"], Fault.http(404))
     settings = Settings(api_token=TOKEN, api_url=api.url, database_url=database_url)
     seen: list[Progress] = []
     result = sync(settings, str(ids_file), chunk_size=5, on_progress=seen.append)
     assert result.status == "partial"
-    assert [p.done for p in seen] == list(range(1, 13))
+    fetches = [p for p in seen if p.outcome == "fetched"]
+    outcomes = [p for p in seen if p.outcome != "fetched"]
+    # The bar moves with each fetch, not with each chunk's commit (issue 12).
+    assert [p.fetched for p in fetches] == list(range(1, 13))
+    assert [p.done for p in outcomes] == list(range(1, 13))
     assert {p.total for p in seen} == {12}
-    assert Counter(p.batch_id for p in seen) == Counter(b["id"] for b in batches)
-    assert Counter(p.outcome for p in seen) == {"inserted": 11, "failed": 1}
-    failed = next(p for p in seen if p.outcome == "failed")
+    for kind in (fetches, outcomes):
+        assert Counter(p.batch_id for p in kind) == Counter(b["id"] for b in batches)
+    assert Counter(p.outcome for p in outcomes) == {"inserted": 11, "failed": 1}
+    failed = next(p for p in outcomes if p.outcome == "failed")
     assert failed.batch_id == batches[4]["id"]
     last = seen[-1]
     assert (last.inserted, last.updated, last.unchanged, last.failed) == (11, 0, 0, 1)
@@ -254,7 +259,13 @@ def test_on_progress_is_called_once_per_batch(api, batches, ids_file, database_u
         assert progress.inserted + progress.updated + progress.unchanged + progress.failed == (
             progress.done
         )
+        assert progress.done <= progress.fetched
+    # Each batch's fetch is told before its outcome.
+    for batch in batches:
+        kinds = [p.outcome == "fetched" for p in seen if p.batch_id == batch["id"]]
+        assert kinds == [True, False]
 
     again: list[Progress] = []
     sync(settings, str(ids_file), on_progress=again.append)
-    assert Counter(p.outcome for p in again) == {"unchanged": 11, "inserted": 1}  # 404 was once
+    outcomes = Counter(p.outcome for p in again if p.outcome != "fetched")
+    assert outcomes == {"unchanged": 11, "inserted": 1}  # the 404 was once

@@ -120,8 +120,11 @@ class BatchExtractor:
     def retries(self) -> int:
         return self.client.retries
 
-    def submit(self, batch_ids: Sequence[str]) -> Callable[[], list[Fetched]]:
-        """Start on ``batch_ids``; the returned function waits for their results, in order.
+    def submit(
+        self, batch_ids: Sequence[str], on_done: Callable[[Fetched], None] | None = None
+    ) -> Callable[[], list[Fetched]]:
+        """Start on ``batch_ids``; the returned function waits for their results, in order,
+        telling ``on_done`` (in the waiting thread) of each as it comes.
 
         Once the run is stopped it waits no more: batches not finished by then are left out.
         """
@@ -132,7 +135,11 @@ class BatchExtractor:
         def gather() -> list[Fetched]:
             pending = set(futures)
             while pending and not self._stop.is_set():
-                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if on_done is not None and not future.cancelled():
+                        if (outcome := future.result()) is not None:
+                            on_done(outcome)
             return [
                 outcome
                 for future in futures

@@ -13,7 +13,7 @@ too, and the batch that drops it again when written alone is the one refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,9 +50,25 @@ class LoadOutcome:
         self.unchanged += other.unchanged
         self.failed += other.failed
 
+    def merged(self, other: LoadOutcome) -> LoadOutcome:
+        both = LoadOutcome()
+        both.merge(self)
+        both.merge(other)
+        return both
+
+
+Committing = Callable[[Connection, LoadOutcome], None]
+"""Called inside each transaction of a chunk, just before it commits, with what the chunk's
+committed transactions hold with this one: to write the run's progress with the rows."""
+
 
 def load_chunk(
-    engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime
+    engine: Engine,
+    chunk: Sequence[BatchRows],
+    run_id: int,
+    now: datetime,
+    *,
+    before_commit: Committing | None = None,
 ) -> LoadOutcome:
     """Upsert ``chunk`` in one transaction, falling back to one transaction per batch.
 
@@ -61,21 +77,31 @@ def load_chunk(
     """
     fitting, outcome = _set_apart_oversize(chunk)
     if fitting:
-        outcome.merge(_load(engine, fitting, run_id, now))
+        outcome.merge(_load(engine, fitting, run_id, now, LoadOutcome(), before_commit))
     return outcome
 
 
-def _load(engine: Engine, chunk: Sequence[BatchRows], run_id: int, now: datetime) -> LoadOutcome:
+def _load(
+    engine: Engine,
+    chunk: Sequence[BatchRows],
+    run_id: int,
+    now: datetime,
+    committed: LoadOutcome,
+    before_commit: Committing | None,
+) -> LoadOutcome:
     try:
         with engine.begin() as connection:
-            return write_batches(connection, chunk, run_id, now)
+            outcome = write_batches(connection, chunk, run_id, now)
+            if before_commit is not None:
+                before_commit(connection, committed.merged(outcome))
+            return outcome
     except _ROW_ERRORS as exc:
         _raise_if_database_wide(engine, exc)
         if len(chunk) == 1:
             return _refused(chunk[0], exc)
     outcome = LoadOutcome()
     for rows in chunk:
-        outcome.merge(_load(engine, [rows], run_id, now))
+        outcome.merge(_load(engine, [rows], run_id, now, committed.merged(outcome), before_commit))
     return outcome
 
 

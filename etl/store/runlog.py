@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
@@ -128,12 +128,24 @@ def mark_interrupted_runs(engine: Engine, by_run: int) -> int:
         return result.rowcount
 
 
+def record_progress(connection: Connection, run_id: int, counts: dict[str, int]) -> None:
+    """Write the run's counters so far, inside the caller's transaction (a chunk's), so that
+    ``prolific-etl runs`` shows a running run's progress and the counters match the rows."""
+    connection.execute(update(etl_runs).where(etl_runs.c.run_id == run_id).values(**counts))
+
+
 def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) -> None:
-    """Append failures to ``etl_failures`` in one transaction."""
+    """Append failures to ``etl_failures``, and count them in the run's row, in one
+    transaction."""
     if not failures:
         return
     now = utcnow()
     with _recording("record failures"), engine.begin() as connection:
+        connection.execute(
+            update(etl_runs)
+            .where(etl_runs.c.run_id == run_id)
+            .values(failed=etl_runs.c.failed + len(failures))
+        )
         connection.execute(
             insert(etl_failures),
             [
