@@ -462,7 +462,8 @@ EXPORT_EXIT_CODES_HELP = """\b
 Exit codes:
   0  written
   2  no such table or view (the message lists them),
-     bad option, unwritable file, Parquet to a terminal
+     bad option, unwritable file, an --output that is
+     not a regular file, Parquet to a terminal
   3  the database is missing or unreachable
 """
 
@@ -480,7 +481,7 @@ Exit codes:
     "--output",
     default="-",
     metavar="FILE",
-    help="File to write, replaced once complete ('-' for stdout, the default).",
+    help="Regular file to write, replaced once complete ('-' for stdout, the default).",
 )
 @database_url_option
 @click.option(
@@ -497,6 +498,8 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
     fmt = fmt or format_for(None if to_stdout else output)
     stdout = sys.stdout.buffer
     try:
+        if not output:
+            raise ConfigError("--output is empty: name a file, or '-' for standard output")
         if to_stdout and fmt == "parquet" and stdout.isatty():
             raise ConfigError(
                 "Parquet is binary and stdout is a terminal: pass --output FILE or redirect stdout"
