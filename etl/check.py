@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import Settings, load_database_url, load_settings, redact_url
+from .config import Settings, load_database_url, load_settings, redact_api_url, redact_url
 from .errors import (
     ApiUnavailableError,
     BatchError,
@@ -65,7 +65,8 @@ def run_checks(
             Check(
                 "configuration",
                 PASSED,
-                f"API {settings.api_url}, database {redact_url(settings.database_url)}",
+                f"API {redact_api_url(settings.api_url)}, "
+                f"database {redact_url(settings.database_url)}",
             )
         )
     except ConfigError as error:
@@ -96,6 +97,7 @@ def _check_token(settings: Settings | None) -> Check:
     name = "API token"
     if settings is None:
         return Check(name, SKIPPED, "no usable configuration")
+    api = redact_api_url(settings.api_url)
     client = ProlificClient(
         settings.api_url,
         settings.api_token,
@@ -110,37 +112,37 @@ def _check_token(settings: Settings | None) -> Check:
             return Check(
                 name,
                 FAILED,
-                f"{settings.api_url} rejected the token (HTTP 401)",
+                f"{api} rejected the token (HTTP 401)",
                 "create a new token in Prolific's workspace settings and set PROLIFIC_API_TOKEN",
             )
         except ApiUnavailableError as error:
             return Check(
                 name,
                 FAILED,
-                f"cannot get an answer from {settings.api_url}: {error.message}",
+                f"cannot get an answer from {api}: {error.message}",
                 "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
             )
         except BatchError as error:
             if error.api_detail is None:  # not the API's documented error body
-                return _not_the_api(settings.api_url, f"HTTP {error.http_status}")
+                return _not_the_api(api, f"HTTP {error.http_status}")
             return Check(
                 name,
                 PASSED,
-                f"accepted by {settings.api_url} (HTTP {error.http_status} for a made-up batch: "
+                f"accepted by {api} (HTTP {error.http_status} for a made-up batch: "
                 f"{error.api_detail})",
             )
     try:
         parse_batch(PROBE_BATCH_ID, body)
     except BatchError:
-        return _not_the_api(settings.api_url, "HTTP 200 with something that is not a batch")
-    return Check(name, PASSED, f"accepted by {settings.api_url}")
+        return _not_the_api(api, "HTTP 200 with something that is not a batch")
+    return Check(name, PASSED, f"accepted by {api}")
 
 
-def _not_the_api(api_url: str, answer: str) -> Check:
+def _not_the_api(api: str, answer: str) -> Check:
     return Check(
         "API token",
         FAILED,
-        f"{api_url} answered {answer}, not as Prolific's API does; the token is not checked",
+        f"{api} answered {answer}, not as Prolific's API does; the token is not checked",
         "check PROLIFIC_API_URL: it is the API's base URL, such as https://api.prolific.com",
     )
 

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .config import load_database_url, load_settings, redact_url
+from .config import load_database_url, load_settings, redact_api_url, redact_url
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -114,6 +114,7 @@ def _configure_logging(verbose: bool, *, quiet: bool = False, log_format: str = 
 
 def _error(message: str, *, exit_code: int, event: str = "error", **fields) -> None:
     """An error on stderr, through logging so that --log-format json keeps it one JSON line."""
+    message = redact_api_url(message)
     log.error("%s", message, extra={"event": event, "exit_code": exit_code, **fields})
 
 

@@ -40,9 +40,10 @@ class Settings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
-    def __repr__(self) -> str:  # never show the token, even in a traceback
+    def __repr__(self) -> str:  # never show the token or a password, even in a traceback
         return (
-            f"Settings(api_url={self.api_url!r}, database_url={redact_url(self.database_url)!r}, "
+            f"Settings(api_url={redact_api_url(self.api_url)!r}, "
+            f"database_url={redact_url(self.database_url)!r}, "
             f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout})"
         )
 
@@ -151,9 +152,29 @@ def redact_url(raw: str) -> str:
     return url.render_as_string(hide_password=True)
 
 
+# The user and password of a URL: everything between "//" and the last "@" before the path
+# (greedy, so that a password holding a bare "@" is hidden whole).
+_USERINFO = re.compile(r"(?i)^((?:[a-z][a-z0-9+.-]*:)?//)?[^/?#]*@")
+_USERINFO_OF_HTTP_URLS = re.compile(r"(?i)\b(https?://)[^\s/?#]*@")
+
+
+def redact_api_url(text: str) -> str:
+    """The API URL ``text`` with its user and password shown as ``***``.
+
+    For wherever the URL is printed or stored (only requests need the credentials). Takes a URL
+    that does not parse or has no scheme too, and a message, in which each http(s) URL is
+    redacted.
+    """
+    if any(character.isspace() for character in text):
+        return _USERINFO_OF_HTTP_URLS.sub(r"\1***@", text)
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def _check_api_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
-        raise ConfigError(f"PROLIFIC_API_URL must start with http:// or https://, got {raw!r}")
+        raise ConfigError(
+            f"PROLIFIC_API_URL must start with http:// or https://, got {redact_api_url(raw)!r}"
+        )
     return raw.rstrip("/")
 
 

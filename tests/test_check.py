@@ -215,3 +215,35 @@ def test_a_file_that_is_not_a_database_fails_cleanly(api, tmp_path):
     assert statuses(result.output)["database"] == "FAILED"
     assert "cannot read the schema: file is not a database" in result.output
     assert statuses(result.output)["schema"] == "SKIPPED"
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed by check.
+def test_credentials_in_the_api_url_are_shown_as_stars(api, sqlite_url):
+    with_credentials = api.url.replace("http://", "http://user:s3cret@")
+
+    accepted = CliRunner().invoke(
+        main,
+        ["check"],
+        env={
+            "PROLIFIC_API_TOKEN": TOKEN,
+            "PROLIFIC_API_URL": with_credentials,
+            "DATABASE_URL": sqlite_url,
+        },
+    )
+    rejected = CliRunner().invoke(
+        main,
+        ["check"],
+        env={
+            "PROLIFIC_API_TOKEN": "revoked-token-123",
+            "PROLIFIC_API_URL": with_credentials,
+            "DATABASE_URL": sqlite_url,
+        },
+    )
+
+    shown = api.url.replace("http://", "http://***@")
+    assert accepted.exit_code == 0, accepted.output
+    assert f"API {shown}, database" in accepted.output
+    assert f"accepted by {shown}" in accepted.output
+    assert rejected.exit_code == 1, rejected.output
+    assert f"{shown} rejected the token (HTTP 401)" in rejected.output
+    assert "s3cret" not in accepted.output + rejected.output

@@ -151,3 +151,27 @@ def test_a_malformed_database_url_is_a_usage_error_without_the_password(command,
     assert result.exit_code == 2, result.output
     assert "DATABASE_URL is not a database URL" in result.stderr
     assert "s3cret" not in result.output
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed and stored in etl_runs.
+def test_credentials_in_the_api_url_never_appear_in_output_or_database(sqlite_url, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(25)), encoding="utf-8")
+    env = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://user:s3cret@127.0.0.1:9",  # nothing listens there
+        "DATABASE_URL": sqlite_url,
+    }
+
+    result = CliRunner().invoke(
+        main, ["sync", "--ids", str(ids), "--max-attempts", "1", "--concurrency", "1"], env=env
+    )
+
+    assert result.exit_code == 3, result.output
+    assert "could not reach http://***@127.0.0.1:9" in result.stderr
+    assert "s3cret" not in result.output
+    runs = read_table(sqlite_url, "etl_runs")
+    assert [run["status"] for run in runs] == ["failed"]
+    assert "could not reach http://***@127.0.0.1:9" in runs[0]["error_message"]
+    for table in ("etl_runs", "etl_failures"):
+        assert "s3cret" not in repr(read_table(sqlite_url, table))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url
+from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url, redact_api_url
 from etl.errors import ConfigError
 
 
@@ -79,3 +79,38 @@ def test_database_urls_get_the_installed_driver(raw, expected):
 def test_malformed_settings_are_config_errors(environ, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={"PROLIFIC_API_TOKEN": "t", **environ})
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed and stored.
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("https://user:pw@api.example/v1", "https://***@api.example/v1"),
+        ("https://a-token@api.example", "https://***@api.example"),
+        ("http://u:p@ss@h:8080/x?q=a@b", "http://***@h:8080/x?q=a@b"),
+        ("http://u:pw@[::1", "http://***@[::1"),
+        ("user:pw@api.example", "***@api.example"),
+        ("https://api.prolific.com", "https://api.prolific.com"),
+        (
+            "20 batches in a row could not reach https://u:pw@api.example (last: refused)",
+            "20 batches in a row could not reach https://***@api.example (last: refused)",
+        ),
+        ("ftp://user:pw@api.example", "ftp://***@api.example"),
+        ("cannot connect to mysql://etl:***@db/etl", "cannot connect to mysql://etl:***@db/etl"),
+    ],
+)
+def test_redact_api_url_hides_the_user_and_password(raw, shown):
+    assert redact_api_url(raw) == shown
+
+
+def test_api_url_credentials_never_show_in_repr_or_config_errors():
+    environ = {"PROLIFIC_API_TOKEN": "t", "PROLIFIC_API_URL": "https://user:s3cret@api.example"}
+    settings = load_settings(environ=environ)
+    assert settings.api_url == "https://user:s3cret@api.example"  # the client sends them
+    assert "api_url='https://***@api.example'" in repr(settings)
+    assert "s3cret" not in repr(settings)
+    for bad in ("ftp://user:s3cret@api.example", "user:s3cret@api.example"):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(environ={**environ, "PROLIFIC_API_URL": bad})
+        assert "must start with http" in str(raised.value)
+        assert "s3cret" not in str(raised.value)

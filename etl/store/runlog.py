@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
+from ..config import redact_api_url
 from ..errors import BatchError, DatabaseUnavailableError, InvalidPayloadError
 from .db import first_line
 from .schema import etl_failures, etl_runs
@@ -70,8 +71,8 @@ class Failure:
 
 
 def redact(text: str, token: str) -> str:
-    """``text`` with the token replaced by ``***``."""
-    return text.replace(token, "***") if token else text
+    """``text`` with the token, and the user and password of any API URL, replaced by ``***``."""
+    return redact_api_url(text.replace(token, "***") if token else text)
 
 
 def _shares_a_run_with(text: str, token: str, length: int = 8) -> bool:
