@@ -247,3 +247,19 @@ def test_credentials_in_the_api_url_are_shown_as_stars(api, sqlite_url):
     assert rejected.exit_code == 1, rejected.output
     assert f"{shown} rejected the token (HTTP 401)" in rejected.output
     assert "s3cret" not in accepted.output + rejected.output
+
+
+# Issue 12, finding 10: an in-memory database would pass every check and keep nothing.
+def test_an_in_memory_database_fails_with_the_fix(api):
+    result = run_check(api, "sqlite:///:memory:")
+
+    assert result.exit_code == 1
+    assert statuses(result.output) == {
+        "configuration": "FAILED",
+        "API token": "SKIPPED",
+        "database": "FAILED",
+        "schema": "SKIPPED",
+        "ID file": "SKIPPED",
+    }
+    assert "DATABASE_URL names an in-memory SQLite database" in result.output
+    assert "name a file, such as sqlite:///prolific.db" in result.output

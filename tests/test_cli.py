@@ -175,3 +175,86 @@ def test_credentials_in_the_api_url_never_appear_in_output_or_database(sqlite_ur
     assert "could not reach http://***@127.0.0.1:9" in runs[0]["error_message"]
     for table in ("etl_runs", "etl_failures"):
         assert "s3cret" not in repr(read_table(sqlite_url, table))
+
+
+# Issue 12, finding 10: configuration mistakes were reported as "internal error" (a bug).
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--database-url", "http://x"],
+            "DATABASE_URL names an unsupported database 'http' (http://x): "
+            "use sqlite:///FILE, postgresql://..., mysql://... or mariadb://...",
+        ),
+        (
+            ["--database-url", "oracle://etl:s3cret@h/db"],
+            "DATABASE_URL names an unsupported database 'oracle' (oracle://etl:***@h/db): "
+            "use sqlite:///FILE, postgresql://..., mysql://... or mariadb://...",
+        ),
+        (
+            ["--database-url", "sqlite://"],
+            "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
+            "the command ends: name a file, such as sqlite:///prolific.db",
+        ),
+        (
+            ["--database-url", "sqlite:///:memory:"],
+            "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
+            "the command ends: name a file, such as sqlite:///prolific.db",
+        ),
+        (
+            ["--connect-timeout", "nan"],
+            "ETL_CONNECT_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got 'nan'",
+        ),
+        (
+            ["--read-timeout", "inf"],
+            "ETL_READ_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got 'inf'",
+        ),
+        (
+            ["--read-timeout", "1e300"],
+            "ETL_READ_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got '1e+300'",
+        ),
+        (
+            ["--api-url", "http://[::1"],
+            "PROLIFIC_API_URL is not a valid URL (Invalid IPv6 URL): 'http://[::1'",
+        ),
+    ],
+    ids=[
+        "http database",
+        "oracle",
+        "sqlite://",
+        ":memory:",
+        "nan timeout",
+        "inf timeout",
+        "1e300 timeout",
+        "unparseable api url",
+    ],
+)
+def test_a_configuration_mistake_is_a_usage_error_naming_the_setting(tmp_path, args, message):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{tmp_path / 'etl.db'}"}
+
+    result = CliRunner().invoke(main, ["sync", "--ids", str(ids), *args], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"prolific-etl: error: {message}\n"
+    assert result.stdout == ""
+    assert not (tmp_path / "etl.db").exists()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["export", "batches"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://x", "DATABASE_URL names an unsupported database 'http'"),
+        ("sqlite:///:memory:", "DATABASE_URL names an in-memory SQLite database"),
+    ],
+)
+def test_an_unusable_database_url_is_a_usage_error_for_every_command(command, url, message):
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": url})
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"prolific-etl: error: {message}")

@@ -68,12 +68,26 @@ def test_database_urls_get_the_installed_driver(raw, expected):
     "environ, message",
     [
         ({"ETL_READ_TIMEOUT": "soon"}, "ETL_READ_TIMEOUT must be a number"),
-        ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be greater than 0"),
+        ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be .* greater than 0"),
         ({"PROLIFIC_API_URL": "api.prolific.com"}, "must start with http"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
         ({"DATABASE_URL": "mysql://root@h/db?charset=latin1"}, "needs utf8mb4"),
         ({"PROLIFIC_API_TOKEN": "abc\ndef"}, "line break or other character"),
         ({"PROLIFIC_API_TOKEN": "abc\u200bdef"}, "line break or other character"),
+        # Issue 12, finding 10: these were internal errors, tracebacks or silent data loss.
+        ({"ETL_CONNECT_TIMEOUT": "nan"}, "ETL_CONNECT_TIMEOUT must be a number of seconds"),
+        ({"ETL_READ_TIMEOUT": "inf"}, "ETL_READ_TIMEOUT must be .* at most 3600, got 'inf'"),
+        ({"ETL_READ_TIMEOUT": "1e300"}, "ETL_READ_TIMEOUT must be .* at most 3600, got '1e300'"),
+        ({"ETL_READ_TIMEOUT": "3600.5"}, "ETL_READ_TIMEOUT must be .* at most 3600"),
+        ({"PROLIFIC_API_URL": "http://[::1"}, "PROLIFIC_API_URL is not a valid URL"),
+        ({"PROLIFIC_API_URL": "https://h:99999"}, "PROLIFIC_API_URL is not a valid URL"),
+        ({"PROLIFIC_API_URL": "https://"}, "PROLIFIC_API_URL names no host"),
+        ({"DATABASE_URL": "http://x"}, "DATABASE_URL names an unsupported database 'http'"),
+        ({"DATABASE_URL": "oracle://u@h/db"}, "unsupported database 'oracle'"),
+        ({"DATABASE_URL": "postgresql+nosuch://u@h/db"}, "driver 'nosuch'"),
+        ({"DATABASE_URL": "sqlite://"}, "in-memory SQLite database"),
+        ({"DATABASE_URL": "sqlite:///:memory:"}, "in-memory SQLite database"),
+        ({"DATABASE_URL": "sqlite:///file:x?mode=memory&uri=true"}, "in-memory SQLite"),
     ],
 )
 def test_malformed_settings_are_config_errors(environ, message):
@@ -114,3 +128,9 @@ def test_api_url_credentials_never_show_in_repr_or_config_errors():
             load_settings(environ={**environ, "PROLIFIC_API_URL": bad})
         assert "must start with http" in str(raised.value)
         assert "s3cret" not in str(raised.value)
+
+
+def test_timeouts_up_to_an_hour_are_accepted():
+    environ = {"PROLIFIC_API_TOKEN": "t", "ETL_CONNECT_TIMEOUT": "0.5", "ETL_READ_TIMEOUT": "3600"}
+    settings = load_settings(environ=environ)
+    assert (settings.connect_timeout, settings.read_timeout) == (0.5, 3600.0)
