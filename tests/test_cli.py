@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -258,3 +261,42 @@ def test_an_unusable_database_url_is_a_usage_error_for_every_command(command, ur
 
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"prolific-etl: error: {message}")
+
+
+# Issue 12, finding 10: `--ids -` with stdin closed was an internal error.
+@pytest.mark.parametrize(
+    "stdin, reason",
+    [("closed", "it is closed"), ("write-only", "Bad file descriptor")],
+)
+def test_ids_from_a_standard_input_that_cannot_be_read_is_a_usage_error(
+    sqlite_url, tmp_path, stdin, reason
+):
+    env = {
+        **os.environ,
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://127.0.0.1:9",
+        "DATABASE_URL": sqlite_url,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    command = [sys.executable, "-m", "etl", "sync", "--ids", "-"]
+    if stdin == "closed":
+        command = ["sh", "-c", 'exec "$@" <&-', "sh", *command]
+        source = None
+    else:
+        source = os.open(tmp_path / "ids.txt", os.O_WRONLY | os.O_CREAT)
+
+    try:
+        completed = subprocess.run(
+            command, stdin=source, capture_output=True, text=True, env=env, timeout=60
+        )
+    finally:
+        if source is not None:
+            os.close(source)
+
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr == (
+        f"prolific-etl: error: cannot read ID file from standard input: {reason} "
+        "(pipe the batch IDs in, or pass a file)\n"
+    )
+    assert completed.stdout == ""
+    assert not (tmp_path / "etl.db").exists()
