@@ -34,6 +34,7 @@ from .reporting.export import FORMATS as EXPORT_FORMATS
 from .reporting.export import export_relation, format_for, open_database
 from .reporting.run_history import (
     DEFAULT_LIMIT,
+    MAX_RUN_ID,
     open_run_log,
     recent_runs,
     run_details,
@@ -363,7 +364,7 @@ def _runs_options(command):
 @main.group("runs", invoke_without_command=True, epilog=_RUNS_EXIT_CODES_HELP)
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_RUN_ID),
     default=DEFAULT_LIMIT,
     show_default=True,
     help="How many runs to list, newest first.",
@@ -392,7 +393,7 @@ def runs_group(ctx: click.Context, limit: int, output_format: str, database_url:
 
 
 @runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(1, MAX_RUN_ID))
 @_runs_options
 @click.pass_context
 def runs_show_command(
