@@ -16,6 +16,7 @@ from .errors import (
     ConfigError,
     DatabaseUnavailableError,
     InputFileError,
+    MissingSchemaError,
     TokenRejectedError,
 )
 from .source.client import ProlificClient, RetryPolicy
@@ -177,6 +178,11 @@ def _check_database(url: str) -> list[Check]:
                 "server is running and reachable from here",
             ),
             Check("schema", SKIPPED, "no database"),
+        ]
+    except MissingSchemaError as error:
+        return [
+            Check("database", PASSED, f"{where}: reachable"),
+            Check("schema", FAILED, error.problem, error.fix),
         ]
     try:
         state = schema_state(engine)

@@ -263,3 +263,23 @@ def test_an_in_memory_database_fails_with_the_fix(api):
     }
     assert "DATABASE_URL names an in-memory SQLite database" in result.output
     assert "name a file, such as sqlite:///prolific.db" in result.output
+
+
+# Issue 12, finding 6: check said all was well while every sync exited 4.
+def test_a_search_path_naming_a_missing_schema_fails_the_schema_check(api, missing_schema):
+    result = run_check(api, missing_schema.url)
+
+    name = missing_schema.schema
+    assert result.exit_code == 1, result.output
+    assert statuses(result.output) == {
+        "configuration": "PASSED",
+        "API token": "PASSED",
+        "database": "PASSED",
+        "schema": "FAILED",
+        "ID file": "SKIPPED",
+    }
+    assert (
+        f"DATABASE_URL's search_path ({name}) names no schema that exists in database test"
+        in result.output
+    )
+    assert f"fix: create it (CREATE SCHEMA {name};) or correct search_path" in result.output

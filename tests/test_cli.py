@@ -300,3 +300,31 @@ def test_ids_from_a_standard_input_that_cannot_be_read_is_a_usage_error(
     )
     assert completed.stdout == ""
     assert not (tmp_path / "etl.db").exists()
+
+
+# Issue 12, finding 6: a search_path naming no existing schema exited 4 ("another run holds
+# the lock") on every sync.
+@pytest.mark.parametrize(
+    "command",
+    [["sync", "--ids", "ids.txt"], ["db", "upgrade"], ["runs"], ["export", "batches"]],
+    ids=["sync", "db upgrade", "runs", "export"],
+)
+def test_a_search_path_naming_a_missing_schema_is_a_usage_error(
+    missing_schema, api, tmp_path, command
+):
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api.url,
+        "DATABASE_URL": missing_schema.url,
+    }
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    name = missing_schema.schema
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: DATABASE_URL's search_path ({name}) names no schema that exists "
+        f"in database test: create it (CREATE SCHEMA {name};) or correct search_path\n"
+    )
+    assert api.requests == []

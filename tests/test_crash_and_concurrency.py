@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from etl.cli import main
 from etl.config import Settings
-from etl.errors import DatabaseUnavailableError
+from etl.errors import DatabaseUnavailableError, RunLockedError
 from etl.job import sync
 from etl.source.fake_api import FakeProlificAPI, sample_batches
+from etl.store.lock import run_lock
 
 from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
 from support import (
@@ -164,6 +166,21 @@ def test_a_second_run_on_the_same_database_exits_4_and_writes_nothing(
         (1, "succeeded", len(many_batches))
     ]
     assert len(read_table(database_url, "batches")) == len(many_batches)
+
+
+# Issue 12, finding 6: a search_path naming no existing schema made the lock key NULL, and
+# every sync exited 4 "another run holds the lock".
+def test_the_lock_key_is_never_null_whatever_the_search_path(missing_schema):
+    first, second = create_engine(missing_schema.url), create_engine(missing_schema.url)
+    try:
+        with run_lock(first):
+            with pytest.raises(RunLockedError), run_lock(second):
+                pass
+        with run_lock(second):  # released with the first
+            pass
+    finally:
+        first.dispose()
+        second.dispose()
 
 
 def test_the_lock_is_free_again_after_a_run(database_url, api, ids_file):

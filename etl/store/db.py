@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
-from ..errors import DatabaseUnavailableError
+from ..errors import DatabaseUnavailableError, MissingSchemaError
 
 
 def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = False) -> Engine:
@@ -17,7 +17,8 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
 
     ``transactional_ddl`` makes SQLite run DDL inside the transaction too (for schema changes
     that must land whole); PostgreSQL always does, MySQL/MariaDB never can. Raises
-    DatabaseUnavailableError when the database cannot be reached.
+    DatabaseUnavailableError when the database cannot be reached, MissingSchemaError when a
+    PostgreSQL search_path names no schema that exists.
     """
     url = make_url(database_url)
     options: dict = {"pool_pre_ping": True}
@@ -40,12 +41,34 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            if engine.dialect.name == "postgresql":
+                _require_postgres_schema(connection)
     except DBAPIError as exc:
         engine.dispose()
         raise DatabaseUnavailableError(
             f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
+    except MissingSchemaError:
+        engine.dispose()
+        raise
     return engine
+
+
+def _require_postgres_schema(connection: Connection) -> None:
+    """Raise MissingSchemaError when no schema of the search_path exists: every table would be
+    missing and none could be created, and the error would only come at the first write."""
+    schema, search_path, database = connection.execute(
+        text("SELECT current_schema(), current_setting('search_path'), current_database()")
+    ).one()
+    if schema is not None:
+        return
+    names = [name.strip() for name in search_path.split(",")]
+    first = next((name for name in names if name and name != '"$user"'), "public")
+    raise MissingSchemaError(
+        f"DATABASE_URL's search_path ({search_path}) names no schema that exists in database "
+        f"{database}",
+        f"create it (CREATE SCHEMA {first};) or correct search_path",
+    )
 
 
 def missing_sqlite_file(database_url: str) -> Path | None:

@@ -18,9 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import DatabaseUnavailableError, RunLockedError
 
 # The key includes the database and schema, so that runs into different schemas of one
-# server do not block each other.
+# server do not block each other. current_schema() is NULL when no schema of the search_path
+# exists, and a NULL key would read as "locked": the search_path itself stands in then.
 _POSTGRES_KEY = (
-    "hashtextextended(current_database() || '.' || current_schema() || '.prolific-etl', 0)"
+    "hashtextextended(current_database() || '.' || "
+    "coalesce(current_schema(), current_setting('search_path')) || '.prolific-etl', 0)"
 )
 _MYSQL_NAME = "CONCAT('prolific-etl:', SHA1(DATABASE()))"
 _SQL = {
