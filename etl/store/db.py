@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -9,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
-from ..errors import DatabaseUnavailableError, MissingSchemaError
+from ..errors import ConfigError, DatabaseUnavailableError, MissingSchemaError
 
 
 def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = False) -> Engine:
@@ -45,6 +46,9 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
                 _require_postgres_schema(connection)
     except DBAPIError as exc:
         engine.dispose()
+        missing_file = missing_sqlite_file(database_url)
+        if missing_file is not None and missing_file.parent.is_dir():
+            require_writable_directory(str(missing_file), "would be created")
         raise DatabaseUnavailableError(
             f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
@@ -80,6 +84,20 @@ def missing_sqlite_file(database_url: str) -> Path | None:
         return None
     path = Path(url.database)
     return None if path.exists() else path
+
+
+def require_writable_directory(path: str, what: str) -> None:
+    """Raise ConfigError when this user cannot create files beside SQLite database ``path``:
+    SQLite creates its journal there, so such a database cannot be written (``what`` says what
+    happens in that directory, for the message)."""
+    directory = os.path.dirname(path) or "."
+    if os.access(directory, os.W_OK | os.X_OK):
+        return
+    read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
+    reason = "Read-only file system" if read_only else "Permission denied"
+    raise ConfigError(
+        f"cannot create files in {directory}, where the SQLite database {path} {what}: {reason}"
+    )
 
 
 def is_alive(engine: Engine) -> bool:
