@@ -14,6 +14,7 @@ from .config import (
     export_network_settings,
     load_database_url,
     load_settings,
+    redact_api_url,
     redact_url,
 )
 from .errors import (
@@ -21,6 +22,7 @@ from .errors import (
     ConfigError,
     DatabaseUnavailableError,
     InputFileError,
+    MissingSchemaError,
     RetriesExhaustedError,
     TokenRejectedError,
 )
@@ -73,7 +75,8 @@ def run_checks(
             Check(
                 "configuration",
                 PASSED,
-                f"API {settings.api_url}, database {redact_url(settings.database_url)}",
+                f"API {redact_api_url(settings.api_url)}, "
+                f"database {redact_url(settings.database_url)}",
             )
         )
     except ConfigError as error:
@@ -104,6 +107,7 @@ def _check_token(settings: Settings | None) -> Check:
     name = "API token"
     if settings is None:
         return Check(name, SKIPPED, "no usable configuration")
+    api = redact_api_url(settings.api_url)
     client = ProlificClient(
         settings.api_url,
         settings.api_token,
@@ -118,31 +122,30 @@ def _check_token(settings: Settings | None) -> Check:
             return Check(
                 name,
                 FAILED,
-                f"{settings.api_url} rejected the token (HTTP 401)",
+                f"{api} rejected the token (HTTP 401)",
                 "create a new token in Prolific's workspace settings and set PROLIFIC_API_TOKEN",
             )
         except RetriesExhaustedError as error:
             return Check(
                 name,
                 FAILED,
-                f"cannot get an answer from {settings.api_url}: "
-                f"{_from_the_api(error.message, settings)}",
+                f"cannot get an answer from {api}: {_from_the_api(error.message, settings)}",
                 "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
             )
         except BatchError as error:
             if error.api_detail is None:  # not the API's documented error body
-                return _not_the_api(settings.api_url, f"HTTP {error.http_status}")
+                return _not_the_api(api, f"HTTP {error.http_status}")
             return Check(
                 name,
                 PASSED,
-                f"accepted by {settings.api_url} (HTTP {error.http_status} for a made-up batch: "
+                f"accepted by {api} (HTTP {error.http_status} for a made-up batch: "
                 f"{_from_the_api(error.api_detail, settings)})",
             )
     try:
         parse_batch(PROBE_BATCH_ID, body)
     except BatchError:
-        return _not_the_api(settings.api_url, "HTTP 200 with something that is not a batch")
-    return Check(name, PASSED, f"accepted by {settings.api_url}")
+        return _not_the_api(api, "HTTP 200 with something that is not a batch")
+    return Check(name, PASSED, f"accepted by {api}")
 
 
 def _from_the_api(text: str, settings: Settings) -> str:
@@ -150,11 +153,11 @@ def _from_the_api(text: str, settings: Settings) -> str:
     return storable(redact(text, settings.api_token))
 
 
-def _not_the_api(api_url: str, answer: str) -> Check:
+def _not_the_api(api: str, answer: str) -> Check:
     return Check(
         "API token",
         FAILED,
-        f"{api_url} answered {answer}, not as Prolific's API does; the token is not checked",
+        f"{api} answered {answer}, not as Prolific's API does; the token is not checked",
         "check PROLIFIC_API_URL: it is the API's base URL, such as https://api.prolific.com",
     )
 
@@ -189,6 +192,11 @@ def _check_database(url: str) -> list[Check]:
                 "server is running and reachable from here",
             ),
             Check("schema", SKIPPED, "no database"),
+        ]
+    except MissingSchemaError as error:
+        return [
+            Check("database", PASSED, f"{where}: reachable"),
+            Check("schema", FAILED, error.problem, error.fix),
         ]
     try:
         state = schema_state(engine)

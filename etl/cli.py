@@ -15,7 +15,13 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .config import export_network_settings, load_database_url, load_settings, redact_url
+from .config import (
+    export_network_settings,
+    load_database_url,
+    load_settings,
+    redact_api_url,
+    redact_url,
+)
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -34,6 +40,7 @@ from .reporting.export import FORMATS as EXPORT_FORMATS
 from .reporting.export import export_relation, format_for, open_database
 from .reporting.run_history import (
     DEFAULT_LIMIT,
+    MAX_RUN_ID,
     open_run_log,
     recent_runs,
     run_details,
@@ -115,6 +122,7 @@ def _configure_logging(verbose: bool, *, quiet: bool = False, log_format: str = 
 
 def _error(message: str, *, exit_code: int, event: str = "error", **fields) -> None:
     """An error on stderr, through logging so that --log-format json keeps it one JSON line."""
+    message = redact_api_url(message)
     log.error("%s", message, extra={"event": event, "exit_code": exit_code, **fields})
 
 
@@ -393,7 +401,7 @@ def _runs_options(command):
 @main.group("runs", invoke_without_command=True, epilog=_RUNS_EXIT_CODES_HELP)
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_RUN_ID),
     default=DEFAULT_LIMIT,
     show_default=True,
     help="How many runs to list, newest first.",
@@ -422,7 +430,7 @@ def runs_group(ctx: click.Context, limit: int, output_format: str, database_url:
 
 
 @runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(1, MAX_RUN_ID))
 @_runs_options
 @click.pass_context
 def runs_show_command(
@@ -493,7 +501,8 @@ EXPORT_EXIT_CODES_HELP = """\b
 Exit codes:
   0  written
   2  no such table or view (the message lists them),
-     bad option, unwritable file, Parquet to a terminal
+     bad option, unwritable file, an --output that is
+     not a regular file, Parquet to a terminal
   3  the database is missing or unreachable
 """
 
@@ -511,7 +520,7 @@ Exit codes:
     "--output",
     default="-",
     metavar="FILE",
-    help="File to write, replaced once complete ('-' for stdout, the default).",
+    help="Regular file to write, replaced once complete ('-' for stdout, the default).",
 )
 @database_url_option
 @click.option(
@@ -528,6 +537,8 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
     fmt = fmt or format_for(None if to_stdout else output)
     stdout = sys.stdout.buffer
     try:
+        if not output:
+            raise ConfigError("--output is empty: name a file, or '-' for standard output")
         if to_stdout and fmt == "parquet" and stdout.isatty():
             raise ConfigError(
                 "Parquet is binary and stdout is a terminal: pass --output FILE or redirect stdout"

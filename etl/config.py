@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .errors import ConfigError
+from .text import redact_api_url
 
 DEFAULT_API_URL = "https://api.prolific.com"
 DEFAULT_DATABASE_URL = "sqlite:///prolific.db"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
+# A bound that no sane timeout reaches, and that keeps libcurl's whole-millisecond and
+# whole-second timeouts far from overflowing.
+MAX_TIMEOUT = 3600.0
 
 # Bare dialect names map to the drivers this package installs, so that the URL a team already
 # uses for its BI tool (postgresql://..., mysql://...) works as written.
@@ -28,6 +34,7 @@ _DEFAULT_DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,10 @@ class Settings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
-    def __repr__(self) -> str:  # never show the token, even in a traceback
+    def __repr__(self) -> str:  # never show the token or a password, even in a traceback
         return (
-            f"Settings(api_url={self.api_url!r}, database_url={redact_url(self.database_url)!r}, "
+            f"Settings(api_url={redact_api_url(self.api_url)!r}, "
+            f"database_url={redact_url(self.database_url)!r}, "
             f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout})"
         )
 
@@ -79,12 +87,12 @@ def load_settings(
         database_url=normalize_database_url(
             pick(database_url, "DATABASE_URL") or DEFAULT_DATABASE_URL
         ),
-        connect_timeout=_positive(
+        connect_timeout=_timeout(
             pick(connect_timeout, "ETL_CONNECT_TIMEOUT"),
             "ETL_CONNECT_TIMEOUT",
             DEFAULT_CONNECT_TIMEOUT,
         ),
-        read_timeout=_positive(
+        read_timeout=_timeout(
             pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
         ),
     )
@@ -160,6 +168,7 @@ def normalize_database_url(raw: str) -> str:
         raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
     drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
     url = url.set(drivername=drivername)
+    _check_supported(url, raw)
     if url.get_backend_name() in ("mysql", "mariadb"):
         if not url.database:
             raise ConfigError(
@@ -175,6 +184,42 @@ def normalize_database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _check_supported(url: URL, raw: str) -> None:
+    """A database and driver this package can write to, and a SQLite database that is a file."""
+    where = redact_url(raw)
+    if url.get_backend_name() not in _SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"DATABASE_URL names an unsupported database {url.get_backend_name()!r} ({where}): "
+            "use sqlite:///FILE, postgresql://..., mysql://... or mariadb://..."
+        )
+    try:
+        dialect = url.get_dialect()
+        dialect.import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ConfigError(
+            f"DATABASE_URL asks for the driver {url.get_driver_name()!r}, which is not "
+            f"installed ({where}): leave the driver out, as in "
+            f"{url.get_backend_name()}://..., to use the one prolific-etl installs"
+        ) from None
+    if dialect.is_async:
+        raise ConfigError(
+            f"DATABASE_URL asks for the asyncio driver {url.get_driver_name()!r} ({where}): "
+            f"leave the driver out, as in {url.get_backend_name()}://..."
+        )
+    if url.get_backend_name() == "sqlite" and _in_memory(url):
+        raise ConfigError(
+            "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
+            "the command ends: name a file, such as sqlite:///prolific.db"
+        )
+
+
+def _in_memory(url: URL) -> bool:
+    if url.database in (None, "", ":memory:"):
+        return True
+    uri = url.query.get("uri") in ("true", "1")  # sqlite:///file:...?uri=true
+    return uri and (url.query.get("mode") == "memory" or url.database.startswith("file::memory:"))
+
+
 def redact_url(raw: str) -> str:
     try:
         url: URL = make_url(raw)
@@ -184,19 +229,32 @@ def redact_url(raw: str) -> str:
     return url.render_as_string(hide_password=True)
 
 
+# The user and password of a URL: everything between "//" and the last "@" before the path
+# (greedy, so that a password holding a bare "@" is hidden whole).
 def _check_api_url(raw: str) -> str:
+    shown = redact_api_url(raw)
     if not raw.startswith(("http://", "https://")):
-        raise ConfigError(f"PROLIFIC_API_URL must start with http:// or https://, got {raw!r}")
+        raise ConfigError(f"PROLIFIC_API_URL must start with http:// or https://, got {shown!r}")
+    try:
+        parts = urllib.parse.urlsplit(raw)
+        parts.port  # noqa: B018 - a port that is not a number, or too big, only fails when read
+    except ValueError as exc:
+        raise ConfigError(f"PROLIFIC_API_URL is not a valid URL ({exc}): {shown!r}") from None
+    if not parts.hostname:
+        raise ConfigError(f"PROLIFIC_API_URL names no host: {shown!r}")
     return raw.rstrip("/")
 
 
-def _positive(raw: str | None, name: str, default: float) -> float:
+def _timeout(raw: str | None, name: str, default: float) -> float:
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise ConfigError(
+            f"{name} must be a number of seconds greater than 0 and at most {MAX_TIMEOUT:g}, "
+            f"got {raw!r}"
+        )
     return value

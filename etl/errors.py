@@ -62,6 +62,17 @@ class UnknownRunError(EtlError):
     """``prolific-etl runs show`` was given a run id the run log does not hold (exit code 2)."""
 
 
+class MissingSchemaError(ConfigError):
+    """PostgreSQL: the search_path in DATABASE_URL names no schema that exists, so there is
+    nowhere to read or create the tables (exit code 2). ``problem`` and ``fix`` are the two
+    halves of the message."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
 class UnknownRelationError(ConfigError):
     """``export`` was asked for a table or view that the database does not have (exit code 2)."""
 

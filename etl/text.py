@@ -41,14 +41,21 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def redact(text: str, token: str) -> str:
-    """``text`` with every echo of ``token`` replaced by ``***``.
+    """``text`` with every echo of ``token``, and the user and password of any http(s) URL,
+    replaced by ``***``.
 
     An echo is any run of at least 8 consecutive characters of the token (all of a shorter
     token), in any letter case, with any of its characters percent-encoded (``%2D``, ``%2d``)
     and ``+`` standing for a space: an API or a proxy may quote the token upper-cased,
     URL-encoded or cut short.
     """
-    if not token or not text:
+    if not text:
+        return text
+    return redact_api_url(_without_token(text, token))
+
+
+def _without_token(text: str, token: str) -> str:
+    if not token:
         return text
     units = _units(text)
     runs = _runs_of(_folded(token))
@@ -92,3 +99,19 @@ def _runs_of(folded_token: str) -> frozenset[str]:
     """Every substring of the (folded) token: what a part of an echo may spell."""
     length = len(folded_token)
     return frozenset(folded_token[i:j] for i in range(length) for j in range(i + 1, length + 1))
+
+
+_USERINFO = re.compile(r"(?i)^((?:[a-z][a-z0-9+.-]*:)?//)?[^/?#]*@")
+_USERINFO_OF_HTTP_URLS = re.compile(r"(?i)\b(https?://)[^\s/?#]*@")
+
+
+def redact_api_url(text: str) -> str:
+    """The API URL ``text`` with its user and password shown as ``***``.
+
+    For wherever the URL is printed or stored (only requests need the credentials). Takes a URL
+    that does not parse or has no scheme too, and a message, in which each http(s) URL is
+    redacted.
+    """
+    if any(character.isspace() for character in text):
+        return _USERINFO_OF_HTTP_URLS.sub(r"\1***@", text)
+    return _USERINFO.sub(r"\1***@", text)

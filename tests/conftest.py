@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
@@ -137,6 +138,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _postgres_database(POSTGRES_URL)
     else:
         yield from _mysql_database(MYSQL_URL)
+
+
+class MissingSchema(NamedTuple):
+    url: str
+    schema: str
+
+
+@pytest.fixture
+def missing_schema() -> MissingSchema:
+    """A PostgreSQL URL whose search_path names a schema that does not exist."""
+    if not POSTGRES_URL:
+        pytest.skip("ETL_TEST_POSTGRES_URL not set")
+    name = f"nosuch_{uuid.uuid4().hex[:12]}"
+    url = make_url(normalize_database_url(POSTGRES_URL))
+    url = url.update_query_dict({"options": f"-csearch_path={name}"})
+    return MissingSchema(url.render_as_string(hide_password=False), name)
 
 
 @pytest.fixture

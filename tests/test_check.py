@@ -232,3 +232,71 @@ def test_a_file_that_is_not_a_database_fails_cleanly(api, tmp_path):
     assert statuses(result.output)["database"] == "FAILED"
     assert "cannot read the schema: file is not a database" in result.output
     assert statuses(result.output)["schema"] == "SKIPPED"
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed by check.
+def test_credentials_in_the_api_url_are_shown_as_stars(api, sqlite_url):
+    with_credentials = api.url.replace("http://", "http://user:s3cret@")
+
+    accepted = CliRunner().invoke(
+        main,
+        ["check"],
+        env={
+            "PROLIFIC_API_TOKEN": TOKEN,
+            "PROLIFIC_API_URL": with_credentials,
+            "DATABASE_URL": sqlite_url,
+        },
+    )
+    rejected = CliRunner().invoke(
+        main,
+        ["check"],
+        env={
+            "PROLIFIC_API_TOKEN": "revoked-token-123",
+            "PROLIFIC_API_URL": with_credentials,
+            "DATABASE_URL": sqlite_url,
+        },
+    )
+
+    shown = api.url.replace("http://", "http://***@")
+    assert accepted.exit_code == 0, accepted.output
+    assert f"API {shown}, database" in accepted.output
+    assert f"accepted by {shown}" in accepted.output
+    assert rejected.exit_code == 1, rejected.output
+    assert f"{shown} rejected the token (HTTP 401)" in rejected.output
+    assert "s3cret" not in accepted.output + rejected.output
+
+
+# Issue 12, finding 10: an in-memory database would pass every check and keep nothing.
+def test_an_in_memory_database_fails_with_the_fix(api):
+    result = run_check(api, "sqlite:///:memory:")
+
+    assert result.exit_code == 1
+    assert statuses(result.output) == {
+        "configuration": "FAILED",
+        "API token": "SKIPPED",
+        "database": "FAILED",
+        "schema": "SKIPPED",
+        "ID file": "SKIPPED",
+    }
+    assert "DATABASE_URL names an in-memory SQLite database" in result.output
+    assert "name a file, such as sqlite:///prolific.db" in result.output
+
+
+# Issue 12, finding 6: check said all was well while every sync exited 4.
+def test_a_search_path_naming_a_missing_schema_fails_the_schema_check(api, missing_schema):
+    result = run_check(api, missing_schema.url)
+
+    name = missing_schema.schema
+    assert result.exit_code == 1, result.output
+    assert statuses(result.output) == {
+        "configuration": "PASSED",
+        "API token": "PASSED",
+        "database": "PASSED",
+        "schema": "FAILED",
+        "ID file": "SKIPPED",
+    }
+    assert (
+        f"DATABASE_URL's search_path ({name}) names no schema that exists in database test"
+        in result.output
+    )
+    assert f"fix: create it (CREATE SCHEMA {name};) or correct search_path" in result.output

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -151,3 +154,177 @@ def test_a_malformed_database_url_is_a_usage_error_without_the_password(command,
     assert result.exit_code == 2, result.output
     assert "DATABASE_URL is not a database URL" in result.stderr
     assert "s3cret" not in result.output
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed and stored in etl_runs.
+def test_credentials_in_the_api_url_never_appear_in_output_or_database(sqlite_url, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(25)), encoding="utf-8")
+    env = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://user:s3cret@127.0.0.1:9",  # nothing listens there
+        "DATABASE_URL": sqlite_url,
+    }
+
+    result = CliRunner().invoke(
+        main, ["sync", "--ids", str(ids), "--max-attempts", "1", "--concurrency", "1"], env=env
+    )
+
+    assert result.exit_code == 3, result.output
+    assert "could not reach http://***@127.0.0.1:9" in result.stderr
+    assert "s3cret" not in result.output
+    runs = read_table(sqlite_url, "etl_runs")
+    assert [run["status"] for run in runs] == ["failed"]
+    assert "could not reach http://***@127.0.0.1:9" in runs[0]["error_message"]
+    for table in ("etl_runs", "etl_failures"):
+        assert "s3cret" not in repr(read_table(sqlite_url, table))
+
+
+# Issue 12, finding 10: configuration mistakes were reported as "internal error" (a bug).
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--database-url", "http://x"],
+            "DATABASE_URL names an unsupported database 'http' (http://x): "
+            "use sqlite:///FILE, postgresql://..., mysql://... or mariadb://...",
+        ),
+        (
+            ["--database-url", "oracle://etl:s3cret@h/db"],
+            "DATABASE_URL names an unsupported database 'oracle' (oracle://etl:***@h/db): "
+            "use sqlite:///FILE, postgresql://..., mysql://... or mariadb://...",
+        ),
+        (
+            ["--database-url", "sqlite://"],
+            "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
+            "the command ends: name a file, such as sqlite:///prolific.db",
+        ),
+        (
+            ["--database-url", "sqlite:///:memory:"],
+            "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
+            "the command ends: name a file, such as sqlite:///prolific.db",
+        ),
+        (
+            ["--connect-timeout", "nan"],
+            "ETL_CONNECT_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got 'nan'",
+        ),
+        (
+            ["--read-timeout", "inf"],
+            "ETL_READ_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got 'inf'",
+        ),
+        (
+            ["--read-timeout", "1e300"],
+            "ETL_READ_TIMEOUT must be a number of seconds greater than 0 and at most 3600, "
+            "got '1e+300'",
+        ),
+        (
+            ["--api-url", "http://[::1"],
+            "PROLIFIC_API_URL is not a valid URL (Invalid IPv6 URL): 'http://[::1'",
+        ),
+    ],
+    ids=[
+        "http database",
+        "oracle",
+        "sqlite://",
+        ":memory:",
+        "nan timeout",
+        "inf timeout",
+        "1e300 timeout",
+        "unparseable api url",
+    ],
+)
+def test_a_configuration_mistake_is_a_usage_error_naming_the_setting(tmp_path, args, message):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": f"sqlite:///{tmp_path / 'etl.db'}"}
+
+    result = CliRunner().invoke(main, ["sync", "--ids", str(ids), *args], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"prolific-etl: error: {message}\n"
+    assert result.stdout == ""
+    assert not (tmp_path / "etl.db").exists()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["export", "batches"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://x", "DATABASE_URL names an unsupported database 'http'"),
+        ("sqlite:///:memory:", "DATABASE_URL names an in-memory SQLite database"),
+    ],
+)
+def test_an_unusable_database_url_is_a_usage_error_for_every_command(command, url, message):
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": url})
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"prolific-etl: error: {message}")
+
+
+# Issue 12, finding 10: `--ids -` with stdin closed was an internal error.
+@pytest.mark.parametrize(
+    "stdin, reason",
+    [("closed", "it is closed"), ("write-only", "Bad file descriptor")],
+)
+def test_ids_from_a_standard_input_that_cannot_be_read_is_a_usage_error(
+    sqlite_url, tmp_path, stdin, reason
+):
+    env = {
+        **os.environ,
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://127.0.0.1:9",
+        "DATABASE_URL": sqlite_url,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    command = [sys.executable, "-m", "etl", "sync", "--ids", "-"]
+    if stdin == "closed":
+        command = ["sh", "-c", 'exec "$@" <&-', "sh", *command]
+        source = None
+    else:
+        source = os.open(tmp_path / "ids.txt", os.O_WRONLY | os.O_CREAT)
+
+    try:
+        completed = subprocess.run(
+            command, stdin=source, capture_output=True, text=True, env=env, timeout=60
+        )
+    finally:
+        if source is not None:
+            os.close(source)
+
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr == (
+        f"prolific-etl: error: cannot read ID file from standard input: {reason} "
+        "(pipe the batch IDs in, or pass a file)\n"
+    )
+    assert completed.stdout == ""
+    assert not (tmp_path / "etl.db").exists()
+
+
+# Issue 12, finding 6: a search_path naming no existing schema exited 4 ("another run holds
+# the lock") on every sync.
+@pytest.mark.parametrize(
+    "command",
+    [["sync", "--ids", "ids.txt"], ["db", "upgrade"], ["runs"], ["export", "batches"]],
+    ids=["sync", "db upgrade", "runs", "export"],
+)
+def test_a_search_path_naming_a_missing_schema_is_a_usage_error(
+    missing_schema, api, tmp_path, command
+):
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api.url,
+        "DATABASE_URL": missing_schema.url,
+    }
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    name = missing_schema.schema
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: DATABASE_URL's search_path ({name}) names no schema that exists "
+        f"in database test: create it (CREATE SCHEMA {name};) or correct search_path\n"
+    )
+    assert api.requests == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url
+from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url, redact_api_url
 from etl.errors import ConfigError
 
 
@@ -68,14 +68,69 @@ def test_database_urls_get_the_installed_driver(raw, expected):
     "environ, message",
     [
         ({"ETL_READ_TIMEOUT": "soon"}, "ETL_READ_TIMEOUT must be a number"),
-        ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be greater than 0"),
+        ({"ETL_CONNECT_TIMEOUT": "0"}, "ETL_CONNECT_TIMEOUT must be .* greater than 0"),
         ({"PROLIFIC_API_URL": "api.prolific.com"}, "must start with http"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
         ({"DATABASE_URL": "mysql://root@h/db?charset=latin1"}, "needs utf8mb4"),
         ({"PROLIFIC_API_TOKEN": "abc\ndef"}, "line break or other character"),
         ({"PROLIFIC_API_TOKEN": "abc\u200bdef"}, "line break or other character"),
+        # Issue 12, finding 10: these were internal errors, tracebacks or silent data loss.
+        ({"ETL_CONNECT_TIMEOUT": "nan"}, "ETL_CONNECT_TIMEOUT must be a number of seconds"),
+        ({"ETL_READ_TIMEOUT": "inf"}, "ETL_READ_TIMEOUT must be .* at most 3600, got 'inf'"),
+        ({"ETL_READ_TIMEOUT": "1e300"}, "ETL_READ_TIMEOUT must be .* at most 3600, got '1e300'"),
+        ({"ETL_READ_TIMEOUT": "3600.5"}, "ETL_READ_TIMEOUT must be .* at most 3600"),
+        ({"PROLIFIC_API_URL": "http://[::1"}, "PROLIFIC_API_URL is not a valid URL"),
+        ({"PROLIFIC_API_URL": "https://h:99999"}, "PROLIFIC_API_URL is not a valid URL"),
+        ({"PROLIFIC_API_URL": "https://"}, "PROLIFIC_API_URL names no host"),
+        ({"DATABASE_URL": "http://x"}, "DATABASE_URL names an unsupported database 'http'"),
+        ({"DATABASE_URL": "oracle://u@h/db"}, "unsupported database 'oracle'"),
+        ({"DATABASE_URL": "postgresql+nosuch://u@h/db"}, "driver 'nosuch'"),
+        ({"DATABASE_URL": "sqlite://"}, "in-memory SQLite database"),
+        ({"DATABASE_URL": "sqlite:///:memory:"}, "in-memory SQLite database"),
+        ({"DATABASE_URL": "sqlite:///file:x?mode=memory&uri=true"}, "in-memory SQLite"),
     ],
 )
 def test_malformed_settings_are_config_errors(environ, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={"PROLIFIC_API_TOKEN": "t", **environ})
+
+
+# Issue 12, finding 9: credentials in PROLIFIC_API_URL were printed and stored.
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("https://user:pw@api.example/v1", "https://***@api.example/v1"),
+        ("https://a-token@api.example", "https://***@api.example"),
+        ("http://u:p@ss@h:8080/x?q=a@b", "http://***@h:8080/x?q=a@b"),
+        ("http://u:pw@[::1", "http://***@[::1"),
+        ("user:pw@api.example", "***@api.example"),
+        ("https://api.prolific.com", "https://api.prolific.com"),
+        (
+            "20 batches in a row could not reach https://u:pw@api.example (last: refused)",
+            "20 batches in a row could not reach https://***@api.example (last: refused)",
+        ),
+        ("ftp://user:pw@api.example", "ftp://***@api.example"),
+        ("cannot connect to mysql://etl:***@db/etl", "cannot connect to mysql://etl:***@db/etl"),
+    ],
+)
+def test_redact_api_url_hides_the_user_and_password(raw, shown):
+    assert redact_api_url(raw) == shown
+
+
+def test_api_url_credentials_never_show_in_repr_or_config_errors():
+    environ = {"PROLIFIC_API_TOKEN": "t", "PROLIFIC_API_URL": "https://user:s3cret@api.example"}
+    settings = load_settings(environ=environ)
+    assert settings.api_url == "https://user:s3cret@api.example"  # the client sends them
+    assert "api_url='https://***@api.example'" in repr(settings)
+    assert "s3cret" not in repr(settings)
+    for bad in ("ftp://user:s3cret@api.example", "user:s3cret@api.example"):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(environ={**environ, "PROLIFIC_API_URL": bad})
+        assert "must start with http" in str(raised.value)
+        assert "s3cret" not in str(raised.value)
+
+
+def test_timeouts_up_to_an_hour_are_accepted():
+    environ = {"PROLIFIC_API_TOKEN": "t", "ETL_CONNECT_TIMEOUT": "0.5", "ETL_READ_TIMEOUT": "3600"}
+    settings = load_settings(environ=environ)
+    assert (settings.connect_timeout, settings.read_timeout) == (0.5, 3600.0)

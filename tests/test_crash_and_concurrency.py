@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import signal
@@ -14,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from etl.cli import main
 from etl.config import Settings
-from etl.errors import DatabaseUnavailableError
+from etl.errors import DatabaseUnavailableError, RunLockedError
 from etl.job import sync
 from etl.source.fake_api import FakeProlificAPI, sample_batches
+from etl.store.lock import run_lock
 
 from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
 from support import (
@@ -164,6 +167,150 @@ def test_a_second_run_on_the_same_database_exits_4_and_writes_nothing(
         (1, "succeeded", len(many_batches))
     ]
     assert len(read_table(database_url, "batches")) == len(many_batches)
+
+
+def create_schema(database_url: str) -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade"], env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+
+
+# Issue 12, finding 8: the SQLite lock was keyed on the path, so the same file through a symlink
+# or a hard link ran twice at once, and the second marked the live first one aborted.
+@pytest.mark.parametrize(
+    "link",
+    [
+        "symlink",
+        pytest.param(
+            "hard link",
+            marks=pytest.mark.skipif(
+                not hasattr(fcntl, "F_OFD_SETLK"), reason="no open file description locks here"
+            ),
+        ),
+    ],
+)
+def test_a_second_run_through_another_name_of_the_same_file_exits_4(
+    tmp_path, many_batches, many_ids, link
+):
+    database = tmp_path / "etl.db"
+    create_schema(f"sqlite:///{database}")
+    (tmp_path / "elsewhere").mkdir()
+    alias = tmp_path / "elsewhere" / "alias.db"  # another directory: only the inode is shared
+    if link == "symlink":
+        alias.symlink_to(database)
+    else:
+        os.link(database, alias)
+    first_is_running = threading.Event()
+
+    with (
+        FakeProlificAPI(
+            many_batches, token=TOKEN, latency=0.05, on_request=lambda seen: first_is_running.set()
+        ) as api,
+        FakeProlificAPI(many_batches, token=TOKEN) as api_of_second,
+    ):
+        first = start_sync(api.url, f"sqlite:///{database}", many_ids, "--concurrency", "1")
+        assert first_is_running.wait(WAIT)
+        second = cli_sync(api_of_second.url, f"sqlite:///{alias}", many_ids)
+        first.wait(WAIT * 2)
+
+    assert second.exit_code == 4, second.output
+    assert "another prolific-etl run holds" in second.stderr
+    assert api_of_second.requests == []
+    assert first.returncode == 0, first.stderr
+    runs = read_table(f"sqlite:///{alias}", "etl_runs")
+    assert [(r["run_id"], r["status"], r["inserted"]) for r in runs] == [
+        (1, "succeeded", len(many_batches))
+    ]
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run so that file modes apply to it: as root, in a user namespace of its own
+    (where root's owner bits still apply, but not its power to ignore them)."""
+    if os.geteuid() != 0:
+        return command
+    if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and cannot create a user namespace to drop that")
+    return ["unshare", "--user", *command]
+
+
+# Issue 12, finding 10: a directory where the lock file could not be created was an internal
+# error. SQLite needs to write there too (its journal), so the run must stop at once, and say why.
+@pytest.mark.parametrize(
+    "command, read_only, existing, message",
+    [
+        (
+            ["sync", "--ids", "ids.txt"],
+            "directory",
+            True,
+            "cannot create files in {directory}, where the SQLite database {database} keeps "
+            "its journal: Permission denied",
+        ),
+        (
+            ["sync", "--ids", "ids.txt"],
+            "database",
+            True,
+            "cannot write the SQLite database {database}: Permission denied",
+        ),
+        (
+            ["db", "upgrade"],
+            "directory",
+            False,
+            "cannot create files in {directory}, where the SQLite database {database} would "
+            "be created: Permission denied",
+        ),
+    ],
+    ids=["read-only directory", "read-only database", "new database in read-only directory"],
+)
+def test_a_database_this_user_cannot_write_is_a_usage_error(
+    tmp_path, many_ids, command, read_only, existing, message
+):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    database = directory / "etl.db"
+    if existing:
+        create_schema(f"sqlite:///{database}")
+    before = sorted((p.name, p.read_bytes()) for p in directory.iterdir())
+    (tmp_path / "ids.txt").write_text(many_ids.read_text())
+    env = {
+        **os.environ,
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://127.0.0.1:9",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "PYTHONPATH": str(REPO),
+    }
+    target = directory if read_only == "directory" else database
+    mode = target.stat().st_mode
+    target.chmod(0o555 if read_only == "directory" else 0o444)
+    try:
+        completed = subprocess.run(
+            unprivileged([sys.executable, "-m", "etl", *command]),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=WAIT,
+        )
+    finally:
+        target.chmod(mode)
+
+    assert completed.returncode == 2, completed.stderr
+    expected = message.format(directory=directory, database=database)
+    assert completed.stderr == f"prolific-etl: error: {expected}\n"
+    assert sorted((p.name, p.read_bytes()) for p in directory.iterdir()) == before
+
+
+# Issue 12, finding 6: a search_path naming no existing schema made the lock key NULL, and
+# every sync exited 4 "another run holds the lock".
+def test_the_lock_key_is_never_null_whatever_the_search_path(missing_schema):
+    first, second = create_engine(missing_schema.url), create_engine(missing_schema.url)
+    try:
+        with run_lock(first):
+            with pytest.raises(RunLockedError), run_lock(second):
+                pass
+        with run_lock(second):  # released with the first
+            pass
+    finally:
+        first.dispose()
+        second.dispose()
 
 
 def test_the_lock_is_free_again_after_a_run(database_url, api, ids_file):

@@ -419,5 +419,83 @@ def test_an_output_path_that_is_a_directory_is_a_usage_error(sqlite_url, synced,
     result = export("batches", "-o", str(tmp_path / "out.csv"), database_url=sqlite_url)
 
     assert result.exit_code == 2
-    assert f"cannot write {tmp_path / 'out.csv'}: Is a directory" in result.stderr
+    assert f"cannot write {tmp_path / 'out.csv'}: it is a directory" in result.stderr
     assert list(tmp_path.glob(".out.csv*")) == []
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path.name)  # relative: the working directory is tmp_path, and paths are short
+    listener.close()
+
+
+def _link_to_dev_null(path: Path) -> None:
+    path.symlink_to("/dev/null")  # never /dev/null itself: as root it would be replaced
+
+
+# Issue 12, finding 5: a device node, FIFO or socket was replaced by a regular file.
+@pytest.mark.parametrize(
+    "make, kind",
+    [(_fifo, "FIFO"), (_socket, "socket"), (_link_to_dev_null, "character device")],
+    ids=["fifo", "socket", "device"],
+)
+def test_an_output_that_is_not_a_regular_file_is_refused_and_left_alone(
+    sqlite_url, synced, tmp_path, make, kind
+):
+    synced(sqlite_url)
+    path = tmp_path / "out"
+    make(path)
+    before = os.lstat(path)
+
+    result = export("batches", "-o", str(path), database_url=sqlite_url)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: cannot write {path}: it is a {kind}, not a regular file; "
+        "export writes regular files only ('-' for standard output)\n"
+    )
+    after = os.lstat(path)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("output", [".", "/", "./"])
+def test_an_output_that_names_a_directory_is_refused(sqlite_url, synced, output):
+    synced(sqlite_url)
+
+    result = export("batches", "-o", output, database_url=sqlite_url)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: cannot write {output}: it is a directory, not a regular file; "
+        "export writes regular files only ('-' for standard output)\n"
+    )
+
+
+def test_an_output_path_ending_in_a_slash_is_refused_even_if_missing(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+
+    result = export("batches", "-o", "new-dir/", database_url=sqlite_url)
+
+    assert result.exit_code == 2, result.output
+    assert "cannot write new-dir/: it names a directory" in result.stderr
+    assert not (tmp_path / "new-dir").exists()
+
+
+def test_an_empty_output_path_is_refused(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    result = export("batches", "-o", "", database_url=sqlite_url)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "prolific-etl: error: --output is empty: name a file, or '-' for standard output\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -225,6 +225,39 @@ def test_an_unknown_run_id_is_a_usage_error(database_url, run_sync, ids_file):
     assert runs(database_url, "show", "latest").exit_code == 2
 
 
+# Issue 12, finding 10: a number past the column's range was a traceback (OverflowError).
+@pytest.mark.parametrize(
+    "args, what",
+    [
+        (["show", "99999999999999999999"], "'RUN_ID': 99999999999999999999"),
+        (["show", "2147483648"], "'RUN_ID': 2147483648"),
+        (["--limit", "99999999999999999999"], "'--limit': 99999999999999999999"),
+    ],
+)
+def test_a_number_past_the_run_id_range_is_a_usage_error(
+    database_url, run_sync, ids_file, args, what
+):
+    assert run_sync(database_url, ids_file).exit_code == 0
+
+    result = runs(database_url, *args)
+
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert f"Invalid value for {what} is not in the range 1<=x<=2147483647." in result.stderr
+
+
+def test_the_largest_run_id_is_looked_up(database_url, run_sync, ids_file):
+    assert run_sync(database_url, ids_file).exit_code == 0
+
+    shown = runs(database_url, "show", "2147483647")
+    listed = runs(database_url, "--limit", "2147483647", "--format", "json")
+
+    assert shown.exit_code == 2
+    assert "no run 2147483647 recorded" in shown.stderr
+    assert listed.exit_code == 0, listed.output
+    assert [run["run_id"] for run in json.loads(listed.stdout)] == [1]
+
+
 def test_database_url_from_flag_then_environment_then_dotenv(
     database_url, run_sync, ids_file, tmp_path
 ):

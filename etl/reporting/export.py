@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -70,9 +71,13 @@ def export_relation(
     its primary key (a view: by all its columns). Returns the number of rows written.
 
     A file appears only once it is complete: it is written beside its final name and renamed.
-    Raises UnknownRelationError when the database has no such table or view, ConfigError for a
-    bad format or an unwritable path, DatabaseUnavailableError when reading fails.
+    Only regular files are written: a path naming a directory, device, FIFO or socket is refused
+    (renaming over it would replace it). Raises UnknownRelationError when the database has no
+    such table or view, ConfigError for a bad format or an unwritable or unsuitable path,
+    DatabaseUnavailableError when reading fails.
     """
+    if isinstance(out, (str, os.PathLike)):
+        _check_output_path(os.fspath(out))
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if chunk_size < 1:
@@ -125,6 +130,35 @@ def _relation(engine: Engine, name: str) -> TableClause:
         return Table(name, MetaData(), autoload_with=engine)
     except DBAPIError as exc:
         raise DatabaseUnavailableError(f"cannot read {name}: {first_line(exc.orig)}") from exc
+
+
+_KINDS = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def _check_output_path(path: str) -> None:
+    """Refuse a path that is not a new or an existing regular file (symlinks followed)."""
+    if not path:
+        raise ConfigError("the output path is empty: name a file")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if path.endswith(os.sep):
+            raise ConfigError(f"cannot write {path}: it names a directory, not a file") from None
+        return  # a new file (or a dangling symlink, replaced as it is today)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "special file")
+        raise ConfigError(
+            f"cannot write {path}: it is a {kind}, not a regular file; "
+            "export writes regular files only ('-' for standard output)"
+        )
 
 
 def _write_whole_file(path: Path, write: Callable[[IO[bytes]], int]) -> int:

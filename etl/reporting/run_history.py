@@ -21,6 +21,9 @@ from ..store.db import connect, first_line, missing_sqlite_file
 from ..store.schema import etl_failures, etl_runs
 
 DEFAULT_LIMIT = 20
+# etl_runs.run_id is an INTEGER: 32 bits on PostgreSQL and MySQL/MariaDB, which refuse a larger
+# number in the query (SQLite one past 64 bits); `runs show` and `runs --limit` stop there.
+MAX_RUN_ID = 2**31 - 1
 _ERROR_WIDTH = 48  # the error column of the runs table; `runs show` gives the whole message
 
 

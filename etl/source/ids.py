@@ -86,7 +86,7 @@ def read_id_file(path: str) -> IdFile:
     Raises InputFileError when the file cannot be read or holds no valid batch ID.
     """
     if path == "-":
-        result = parse_id_lines(sys.stdin.buffer.read(), "<stdin>")
+        result = parse_id_lines(_read_stdin(), "<stdin>")
     else:
         try:
             data = Path(path).read_bytes()
@@ -99,6 +99,18 @@ def read_id_file(path: str) -> IdFile:
             f"{result.source} holds no valid batch ID{detail}", tuple(result.bad_lines)
         )
     return result
+
+
+def _read_stdin() -> bytes:
+    try:
+        if sys.stdin is None:  # the process was started with its standard input closed
+            raise OSError("it is closed")
+        return sys.stdin.buffer.read()
+    except OSError as exc:
+        raise InputFileError(
+            f"cannot read ID file from standard input: {exc.strerror or exc} "
+            "(pipe the batch IDs in, or pass a file)"
+        ) from None
 
 
 def _shorten(text: str) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
-from ..errors import DatabaseUnavailableError
+from ..errors import ConfigError, DatabaseUnavailableError, MissingSchemaError
 
 
 def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = False) -> Engine:
@@ -17,7 +18,8 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
 
     ``transactional_ddl`` makes SQLite run DDL inside the transaction too (for schema changes
     that must land whole); PostgreSQL always does, MySQL/MariaDB never can. Raises
-    DatabaseUnavailableError when the database cannot be reached.
+    DatabaseUnavailableError when the database cannot be reached, MissingSchemaError when a
+    PostgreSQL search_path names no schema that exists.
     """
     url = make_url(database_url)
     options: dict = {"pool_pre_ping": True}
@@ -40,12 +42,37 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            if engine.dialect.name == "postgresql":
+                _require_postgres_schema(connection)
     except DBAPIError as exc:
         engine.dispose()
+        missing_file = missing_sqlite_file(database_url)
+        if missing_file is not None and missing_file.parent.is_dir():
+            require_writable_directory(str(missing_file), "would be created")
         raise DatabaseUnavailableError(
             f"cannot connect to {redact_url(database_url)}: {first_line(exc.orig)}"
         ) from exc
+    except MissingSchemaError:
+        engine.dispose()
+        raise
     return engine
+
+
+def _require_postgres_schema(connection: Connection) -> None:
+    """Raise MissingSchemaError when no schema of the search_path exists: every table would be
+    missing and none could be created, and the error would only come at the first write."""
+    schema, search_path, database = connection.execute(
+        text("SELECT current_schema(), current_setting('search_path'), current_database()")
+    ).one()
+    if schema is not None:
+        return
+    names = [name.strip() for name in search_path.split(",")]
+    first = next((name for name in names if name and name != '"$user"'), "public")
+    raise MissingSchemaError(
+        f"DATABASE_URL's search_path ({search_path}) names no schema that exists in database "
+        f"{database}",
+        f"create it (CREATE SCHEMA {first};) or correct search_path",
+    )
 
 
 def missing_sqlite_file(database_url: str) -> Path | None:
@@ -57,6 +84,20 @@ def missing_sqlite_file(database_url: str) -> Path | None:
         return None
     path = Path(url.database)
     return None if path.exists() else path
+
+
+def require_writable_directory(path: str, what: str) -> None:
+    """Raise ConfigError when this user cannot create files beside SQLite database ``path``:
+    SQLite creates its journal there, so such a database cannot be written (``what`` says what
+    happens in that directory, for the message)."""
+    directory = os.path.dirname(path) or "."
+    if os.access(directory, os.W_OK | os.X_OK):
+        return
+    read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
+    reason = "Read-only file system" if read_only else "Permission denied"
+    raise ConfigError(
+        f"cannot create files in {directory}, where the SQLite database {path} {what}: {reason}"
+    )
 
 
 def is_alive(engine: Engine) -> bool:

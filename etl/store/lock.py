@@ -1,26 +1,32 @@
 """One run at a time per database, with a lock that lives with the database.
 
-PostgreSQL: a session-level advisory lock; MySQL/MariaDB: ``GET_LOCK``; SQLite: ``flock`` on a
-file beside the database. All three are released by the server or the kernel when the holder's
-connection or process dies, so a run killed with ``kill -9`` never leaves a stale lock.
+PostgreSQL: a session-level advisory lock; MySQL/MariaDB: ``GET_LOCK``; SQLite: a lock on the
+database file itself, so that every name of it (a symlink, a hard link) shares one lock. All
+three are released by the server or the kernel when the holder's connection or process dies, so
+a run killed with ``kill -9`` never leaves a stale lock.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import DatabaseUnavailableError, RunLockedError
+from ..errors import ConfigError, DatabaseUnavailableError, RunLockedError
+from .db import require_writable_directory
 
 # The key includes the database and schema, so that runs into different schemas of one
-# server do not block each other.
+# server do not block each other. current_schema() is NULL when no schema of the search_path
+# exists, and a NULL key would read as "locked": the search_path itself stands in then.
 _POSTGRES_KEY = (
-    "hashtextextended(current_database() || '.' || current_schema() || '.prolific-etl', 0)"
+    "hashtextextended(current_database() || '.' || "
+    "coalesce(current_schema(), current_setting('search_path')) || '.prolific-etl', 0)"
 )
 _MYSQL_NAME = "CONCAT('prolific-etl:', SHA1(DATABASE()))"
 _SQL = {
@@ -69,7 +75,7 @@ def run_lock(engine: Engine) -> Iterator[RunLock]:
     """
     name = engine.dialect.name
     if name == "sqlite":
-        with _sqlite_lock(engine.url.database):
+        with _sqlite_lock(engine):
             yield RunLock()
         return
     queries = _SQL[name]
@@ -91,17 +97,63 @@ def _scalar(connection: Connection, sql: str) -> object:
     return value
 
 
+# SQLite: a write lock on one byte of the database file, far past the bytes SQLite locks (at
+# 1 GiB), so that it never meets SQLite's own locks, NFS included. An open file description
+# lock belongs to this descriptor, not to the process: SQLite closing a descriptor of the file
+# does not drop it, and a second run in this same process is refused like any other.
+_LOCK_OFFSET = 2**62
+
+
 @contextmanager
-def _sqlite_lock(database: str | None) -> Iterator[None]:
-    if not database or database == ":memory:":
-        yield  # a private in-memory database cannot be shared
+def _sqlite_lock(engine: Engine) -> Iterator[None]:
+    path = _database_file(engine)
+    if not path:
+        yield  # a private in-memory or temporary database cannot be shared
         return
-    descriptor = os.open(database + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    require_writable_directory(path, "keeps its journal")
+    if not hasattr(fcntl, "F_OFD_SETLK"):  # pragma: no cover - macOS and the BSDs
+        with _flock_beside(path):
+            yield
+        return
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the SQLite database {path}: {exc.strerror}") from exc
+    try:
+        request = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, _LOCK_OFFSET, 1, 0)
+        try:
+            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, request)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise RunLockedError(f"another prolific-etl run holds {path}") from None
+        yield
+    finally:
+        # Closing any descriptor of the file drops every POSIX lock this process holds on it,
+        # SQLite's included (in WAL mode one is kept while a connection is open): close those
+        # connections first.
+        engine.dispose()
+        os.close(descriptor)
+
+
+def _database_file(engine: Engine) -> str:
+    """The main database's file as SQLite opened it; "" for an in-memory one."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("PRAGMA database_list").all()
+    return next(row[2] for row in rows if row[1] == "main") or ""
+
+
+@contextmanager
+def _flock_beside(path: str) -> Iterator[None]:  # pragma: no cover - macOS and the BSDs
+    """Where there are no open file description locks, and flock meets SQLite's own locks: an
+    flock on ``<real path>.lock``, which a symlink shares and another hard link does not."""
+    lock_path = os.path.realpath(path) + ".lock"
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunLockedError(f"another prolific-etl run holds {database}.lock") from None
+            raise RunLockedError(f"another prolific-etl run holds {lock_path}") from None
         yield
     finally:
         os.close(descriptor)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
 from ..errors import BatchError, DatabaseUnavailableError
-from ..text import redact, storable  # redact: etl.job still imports it from here
+from ..text import redact, storable
 from .db import first_line
 from .schema import etl_failures, etl_runs
 
