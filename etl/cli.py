@@ -146,13 +146,48 @@ def main() -> None:
     _configure_logging(False)  # errors on this stderr; `sync` refines it with its flags
 
 
-@main.command("sync", epilog=OUTPUT_HELP + "\n" + EXIT_CODES_HELP)
+class _SyncCommand(click.Command):
+    """``sync``, which needs at least one source of batches; checked while parsing, so that a
+    unit file or crontab line without one is refused as any other bad command line is."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        params = ctx.params
+        if params.get("ids_path") is None and not (
+            params.get("workspaces") or params.get("all_workspaces")
+        ):
+            raise click.UsageError(
+                "nothing to sync: give --ids FILE, --workspace ID or --all-workspaces", ctx
+            )
+        return rest
+
+
+@main.command("sync", cls=_SyncCommand, epilog=OUTPUT_HELP + "\n" + EXIT_CODES_HELP)
 @click.option(
     "--ids",
     "ids_path",
-    required=True,
     metavar="FILE",
     help="File of batch IDs, one a line ('-' for stdin).",
+)
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="ID",
+    help="Also load every batch of this workspace, from its listing (repeatable).",
+)
+@click.option(
+    "--all-workspaces",
+    is_flag=True,
+    help="Also load every batch of every workspace the token can see.",
+)
+@click.option(
+    "--no-dataset-details",
+    "dataset_details",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Do not fetch the details (name, status, schema, imports) of new or changed datasets.",
 )
 @click.option(
     "--token",
@@ -241,6 +276,9 @@ def main() -> None:
 )
 def sync_command(
     ids_path,
+    workspaces,
+    all_workspaces,
+    dataset_details,
     token_flag,
     api_url,
     database_url,
@@ -258,9 +296,17 @@ def sync_command(
     quiet,
     log_format,
 ) -> None:
-    """Fetch the batches listed in FILE and upsert them into the database."""
+    """Fetch batches and upsert them into the database.
+
+    The batches come from an ID file (--ids), from workspaces' batch listings (--workspace,
+    --all-workspaces), or both; at least one is needed.
+    """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
+    if ids_path is None and not (workspaces or all_workspaces):
+        raise click.UsageError(
+            "nothing to sync: give --ids FILE, --workspace ID or --all-workspaces"
+        )
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
     stop = _stop_on_signals()
     token = ""
@@ -274,12 +320,17 @@ def sync_command(
             read_timeout=read_timeout,
         )
         token = settings.api_token
-        id_file = read_id_file(ids_path)  # here, so that the bar knows its total from the start
+        # Read here, so that the bar knows the file's share of the total from the start.
+        id_file = read_id_file(ids_path) if ids_path is not None else None
         show_bar = sys.stderr.isatty() and not quiet and log_format == "text"
-        with progress_bar(len(id_file.batch_ids), show=show_bar) as on_progress:
+        total = len(id_file.batch_ids) if id_file is not None else 0
+        with progress_bar(total, show=show_bar) as on_progress:
             result = sync(
                 settings,
                 id_file,
+                workspaces=workspaces,
+                all_workspaces=all_workspaces,
+                dataset_details=dataset_details,
                 concurrency=concurrency,
                 chunk_size=chunk_size,
                 retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),

@@ -77,14 +77,16 @@ class UnknownRelationError(ConfigError):
     """``export`` was asked for a table or view that the database does not have (exit code 2)."""
 
 
-# --- batch-level -----------------------------------------------------------------------------
+# --- item-level ------------------------------------------------------------------------------
 
 
 class BatchError(EtlError):
-    """One batch could not be exported; the run records it and moves on.
+    """One item could not be exported; the run records it and moves on.
 
-    ``stage`` is where it failed (fetch, validate, load), ``kind`` a short stable name for
-    the error that BI queries can group by.
+    The item is a batch (``batch_id``), or, during discovery, a workspace's batch listing
+    (``workspace_id``) or a dataset's details (``dataset_id``). ``stage`` is where it failed
+    (fetch, validate, load; listing and dataset for the latter two), ``kind`` a short stable
+    name for the error that BI queries can group by.
     """
 
     stage = "fetch"
@@ -93,30 +95,48 @@ class BatchError(EtlError):
 
     def __init__(
         self,
-        batch_id: str,
+        batch_id: str | None,
         message: str,
         *,
         http_status: int | None = None,
         api_detail: str | None = None,
+        workspace_id: str | None = None,
+        dataset_id: str | None = None,
+        stage: str | None = None,
     ) -> None:
         super().__init__(message)
         self.batch_id = batch_id
         self.message = message
         self.http_status = http_status
         self.api_detail = api_detail  # the API's own error body, when it sent the documented one
+        self.workspace_id = workspace_id
+        self.dataset_id = dataset_id
+        if stage is not None:
+            self.stage = stage
+
+    @property
+    def subject(self) -> str:
+        """What failed, for a person: ``batch <id>``, ``dataset <id>``, ``workspace <id>``."""
+        if self.batch_id is not None:
+            return f"batch {self.batch_id}"
+        if self.dataset_id is not None:
+            return f"dataset {self.dataset_id}"
+        if self.workspace_id is not None:
+            return f"workspace {self.workspace_id}"
+        return "the list of workspaces"
 
     def __str__(self) -> str:
-        return f"batch {self.batch_id}: {self.message}"
+        return f"{self.subject}: {self.message}"
 
 
-class BatchNotFoundError(BatchError):
-    """404 or 403: the batch does not exist or is not visible to this token."""
+class NotFoundError(BatchError):
+    """404 or 403: the item does not exist or is not visible to this token."""
 
     kind = "not_found"
 
 
-class BatchRequestError(BatchError):
-    """The API refused the request for this batch (400 or another 4xx)."""
+class RequestRejectedError(BatchError):
+    """The API refused the request for this item (400 or another 4xx)."""
 
     kind = "request_rejected"
 
@@ -156,9 +176,19 @@ class InvalidPayloadError(BatchError):
     stage = "validate"
     kind = "invalid_payload"
 
-    def __init__(self, batch_id: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(batch_id, message)
+    def __init__(
+        self, batch_id: str | None, message: str, *, field: str | None = None, **where
+    ) -> None:
+        super().__init__(batch_id, message, **where)
         self.field = field
+
+
+class TruncatedListingError(BatchError):
+    """A workspace's listing holds fewer (or more) batches than its ``meta.count`` says: it may
+    be cut short. What it holds is still loaded, and nothing is marked removed from it."""
+
+    stage = "listing"
+    kind = "truncated_listing"
 
 
 class UnexpectedBatchError(BatchError):

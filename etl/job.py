@@ -1,4 +1,9 @@
-"""The job: read IDs, fetch, validate, flatten and load in chunks, and log the run.
+"""The job: find the batches, fetch, validate, flatten and load them in chunks, and log the run.
+
+A run takes its batches from an ID file, from workspaces' batch listings (``--workspace``,
+``--all-workspaces``), or both: a listing loads its batches directly, and only the file's IDs no
+listing held are fetched one by one. Then the details of datasets first seen or changed are
+fetched, and a batch gone from a complete listing is marked removed upstream.
 
 ``sync()`` is the library API; the CLI's ``sync`` command is a thin layer over it.
 """
@@ -15,18 +20,32 @@ from .config import Settings
 from .errors import (
     ApiUnreachableError,
     BatchError,
+    ConfigError,
     DatabaseUnavailableError,
     EtlError,
+    InvalidResponseError,
     RateLimitedError,
     SchemaVersionError,
     TokenRejectedError,
+    TruncatedListingError,
 )
 from .rows import BatchRows
 from .source.client import RetryPolicy
 from .source.extract import BatchExtractor, Fetched, FetchOptions
+from .source.flatten import flatten_batch
 from .source.ids import IdFile, read_id_file
+from .source.validate import Listing
 from .store.db import connect, missing_sqlite_file
-from .store.load import LoadOutcome, load_chunk, preview_chunk
+from .store.load import (
+    LoadOutcome,
+    datasets_due,
+    load_chunk,
+    mark_listed,
+    mark_removed,
+    preview_chunk,
+    write_dataset_details,
+    write_workspaces,
+)
 from .store.lock import RunLock, run_lock
 from .store.migrate import ensure_schema, schema_state
 from .store.runlog import (
@@ -53,6 +72,7 @@ class SyncResult:
     run_id: int | None
     status: str = "running"
     ids_read: int = 0
+    listed: int = 0
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -71,6 +91,7 @@ class SyncResult:
     def counts(self) -> dict[str, int]:
         return {
             "ids_read": self.ids_read,
+            "listed": self.listed,
             "fetched": self.fetched,
             "inserted": self.inserted,
             "updated": self.updated,
@@ -81,15 +102,17 @@ class SyncResult:
 
     def summary(self) -> str:
         if self.dry_run:
+            listed = f"{self.listed} more listed, " if self.listed else ""
             return (
-                f"dry run {self.status}, nothing written: {self.ids_read} ids, "
+                f"dry run {self.status}, nothing written: {self.ids_read} ids, {listed}"
                 f"{self.fetched} fetched; would insert {self.inserted}, update {self.updated}, "
                 f"leave {self.unchanged} unchanged; {self.failed} failed, {self.retries} retries "
                 f"in {self.duration:.1f}s"
             )
         run = f"run {self.run_id}" if self.run_id is not None else "run"
+        listed = f"{self.listed} more listed, " if self.listed else ""
         return (
-            f"{run} {self.status}: {self.ids_read} ids, {self.fetched} fetched, "
+            f"{run} {self.status}: {self.ids_read} ids, {listed}{self.fetched} fetched, "
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.retries} retries in {self.duration:.1f}s"
         )
@@ -125,10 +148,40 @@ class _Stopped(Exception):
     """The caller set ``stop`` (a signal): end the run as aborted."""
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where a run finds its batches: an ID file, named workspaces' listings, or the listings
+    of every workspace the token can see; any of them together (each batch once)."""
+
+    id_file: IdFile | None = None
+    workspaces: tuple[str, ...] = ()
+    all_workspaces: bool = False
+
+    @property
+    def discovers(self) -> bool:
+        return self.all_workspaces or bool(self.workspaces)
+
+    @property
+    def batch_ids(self) -> tuple[str, ...]:
+        return tuple(self.id_file.batch_ids) if self.id_file is not None else ()
+
+    def describe(self) -> str:
+        """What etl_runs.id_source says: the file, and the workspaces listed."""
+        parts = [self.id_file.source] if self.id_file is not None else []
+        if self.all_workspaces:
+            parts.append("all workspaces")
+        elif self.workspaces:
+            parts.append("workspaces " + ", ".join(self.workspaces))
+        return "; ".join(parts)
+
+
 def sync(
     settings: Settings,
-    ids: str | IdFile,
+    ids: str | IdFile | None = None,
     *,
+    workspaces: Sequence[str] = (),
+    all_workspaces: bool = False,
+    dataset_details: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
@@ -141,24 +194,34 @@ def sync(
 ) -> SyncResult:
     """Run the job once and return its result.
 
-    ``ids`` is a path (``-`` for stdin) or an already-read IdFile. ``concurrency`` is the most
-    requests in flight; the pace adapts by itself to what the API accepts (a 429 slows every
-    worker down), and ``max_requests_per_second`` is a hard ceiling on it (retries included).
-    ``fail_fast`` stops the run after the first failed batch or ID line; ``auto_migrate``
-    upgrades an outdated database schema instead of refusing it. ``dry_run`` fetches and
-    validates everything and compares it with the database, but writes nothing: no rows, no
-    run, no failures, no schema. ``on_progress`` is called with a Progress once per batch, in
-    the calling thread, as each chunk is loaded. Setting ``stop`` (from a signal handler,
-    another thread) ends the run soon and cleanly: the chunk being written commits whole, no
-    request is waited for, and the run is recorded as ``aborted``.
+    Batches come from ``ids``, a path (``-`` for stdin) or an already-read IdFile, and/or from
+    the batch listings of ``workspaces`` (IDs) or, with ``all_workspaces``, of every workspace
+    the token can see; a batch in a listing is not fetched again. ``dataset_details`` fetches
+    the details of datasets first seen or changed. ``concurrency`` is the most requests in
+    flight; the pace adapts by itself to what the API accepts (a 429 slows every worker
+    down), and ``max_requests_per_second`` is a hard ceiling on it (retries included).
+    ``fail_fast`` stops the run after the first failure; ``auto_migrate`` upgrades an outdated
+    database schema instead of refusing it. ``dry_run`` fetches and validates everything and
+    compares it with the database, but writes nothing: no rows, no run, no failures, no schema
+    (nor dataset details, nor removal marks). ``on_progress`` is called with a Progress as
+    each batch's fetch ends and as its outcome is known, in the calling thread. Setting
+    ``stop`` (from a signal handler, another thread) ends the run soon and cleanly: the chunk
+    being written commits whole, no request is waited for, and the run is recorded as
+    ``aborted``.
 
-    Raises InputFileError for an unreadable or empty ID file, RunLockedError when another run
-    holds the database, SchemaVersionError, TokenRejectedError, ApiUnreachableError and
-    DatabaseUnavailableError;
-    batch failures are recorded and reflected in the result.
+    Raises ConfigError when there is nothing to sync, InputFileError for an unreadable or
+    empty ID file, RunLockedError when another run holds the database, SchemaVersionError,
+    TokenRejectedError, ApiUnreachableError and DatabaseUnavailableError; the failures of
+    batches, listings and datasets are recorded and reflected in the result.
     """
     started = time.monotonic()
-    id_file = ids if isinstance(ids, IdFile) else read_id_file(ids)
+    if ids is None and not (workspaces or all_workspaces):
+        raise ConfigError(
+            "nothing to sync: give an ID file, workspace IDs, or all_workspaces "
+            "(the command: --ids FILE, --workspace ID, --all-workspaces)"
+        )
+    id_file = ids if isinstance(ids, IdFile) or ids is None else read_id_file(ids)
+    sources = Sources(id_file, tuple(dict.fromkeys(workspaces)), all_workspaces)
     options = _Options(
         concurrency=max(1, concurrency),
         chunk_size=max(1, chunk_size),
@@ -166,32 +229,35 @@ def sync(
         fail_fast=fail_fast,
         max_requests_per_second=max_requests_per_second,
         dry_run=dry_run,
+        dataset_details=dataset_details,
         on_progress=on_progress,
         started=started,
         stop=stop or threading.Event(),
     )
     if dry_run:
-        return _dry_run(settings, id_file, options)
+        return _dry_run(settings, sources, options)
     engine = connect(settings.database_url, pool_size=2)
     try:
         with run_lock(engine) as lock:
             ensure_schema(engine, auto_migrate=auto_migrate)
-            result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids))
+            result = SyncResult(run_id=None, ids_read=len(sources.batch_ids))
             if options.stop.is_set():  # stopped before the run began: nothing to record
                 result.status, result.recorded = "aborted", False
                 return result
-            result.run_id = start_run(engine, id_source=id_file.source, ids_read=result.ids_read)
+            result.run_id = start_run(
+                engine, id_source=sources.describe(), ids_read=result.ids_read
+            )
             log.info(
                 "run %s started: %d batch ids from %s",
                 result.run_id,
                 result.ids_read,
-                id_file.source,
+                sources.describe(),
                 extra={
                     "event": "run_started",
                     "run_id": result.run_id,
                     "ids_read": result.ids_read,
-                    "bad_lines": len(id_file.bad_lines),
-                    "id_source": id_file.source,
+                    "bad_lines": len(id_file.bad_lines) if id_file is not None else 0,
+                    "id_source": sources.describe(),
                 },
             )
             aborted = mark_interrupted_runs(engine, by_run=result.run_id)
@@ -202,7 +268,7 @@ def sync(
                     extra={"event": "interrupted_runs_aborted", "run_id": result.run_id},
                 )
             try:
-                _Run(engine, lock, settings, result, options).execute(id_file)
+                _Run(engine, lock, settings, result, options).execute(sources)
             except EtlError as error:
                 error.run_result = result  # so that a caller can still report the counts
                 raise
@@ -211,9 +277,9 @@ def sync(
         engine.dispose()
 
 
-def _dry_run(settings: Settings, id_file: IdFile, options: _Options) -> SyncResult:
+def _dry_run(settings: Settings, sources: Sources, options: _Options) -> SyncResult:
     """The run without a single write; compared with the database when it has our schema."""
-    result = SyncResult(run_id=None, ids_read=len(id_file.batch_ids), dry_run=True)
+    result = SyncResult(run_id=None, ids_read=len(sources.batch_ids), dry_run=True)
     engine = None
     if missing_sqlite_file(settings.database_url) is None:  # never create the file
         engine = connect(settings.database_url, pool_size=2)
@@ -228,7 +294,7 @@ def _dry_run(settings: Settings, id_file: IdFile, options: _Options) -> SyncResu
                 engine.dispose()
                 engine = None
         try:
-            _Run(engine, RunLock(), settings, result, options).execute(id_file)
+            _Run(engine, RunLock(), settings, result, options).execute(sources)
         except EtlError as error:
             error.run_result = result
             raise
@@ -246,6 +312,7 @@ class _Options:
     fail_fast: bool
     max_requests_per_second: float | None
     dry_run: bool
+    dataset_details: bool
     on_progress: Callable[[Progress], None] | None
     started: float  # time.monotonic() when sync() was called
     stop: threading.Event
@@ -265,7 +332,9 @@ class _Run:
         self.on_progress = options.on_progress
         self.started = options.started
         self.stop = options.stop
+        self.dataset_details = options.dataset_details
         self.total = result.ids_read
+        self.total_ids: tuple[str, ...] = ()
         self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
         self.fetched_count = 0
         # Seconds each batch spent being fetched and validated, until its outcome is logged.
@@ -281,14 +350,23 @@ class _Run:
         self.extractor: BatchExtractor | None = None
         self.told_rate_limited = False
 
-    def execute(self, id_file: IdFile) -> None:
+    def execute(self, sources: Sources) -> None:
         result = self.result
+        self.total_ids = sources.batch_ids
         try:
-            self._fail([Failure.from_bad_line(bad, self.token) for bad in id_file.bad_lines])
+            if sources.id_file is not None:
+                bad_lines = sources.id_file.bad_lines
+                self._fail([Failure.from_bad_line(bad, self.token) for bad in bad_lines])
             extractor = self.extractor = BatchExtractor(self.fetch_options, stop=self.stop)
             try:
-                for fetched in self._fetch_in_chunks(extractor, id_file.batch_ids):
+                listed: set[str] = set()
+                if sources.discovers:
+                    listed = self._discover(extractor, sources)
+                remaining = [b for b in sources.batch_ids if b not in listed]
+                for fetched in self._fetch_in_chunks(extractor, remaining):
                     self._load(fetched)
+                if self.dataset_details and not self.dry_run:
+                    self._fetch_dataset_details(extractor)
             except BaseException:
                 extractor.stop()  # no request after this point
                 raise
@@ -314,6 +392,147 @@ class _Run:
             self._finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
             raise
         self._finish("partial" if result.failures else "succeeded", None)
+
+    # --- discovery: the workspaces' listings ---------------------------------------------------
+
+    def _discover(self, extractor: BatchExtractor, sources: Sources) -> set[str]:
+        """Load every batch of the workspaces' listings; return the ids the listings held."""
+        targets = self._workspaces(extractor, sources)
+        downloads = extractor.submit(targets, work=extractor.download_listing)()
+        self._raise_if_stopped(extractor)
+        listings = []
+        for outcome, _seconds in downloads:
+            if isinstance(outcome, BatchError):
+                self._fail([Failure.from_batch_error(outcome)])
+            else:
+                listings.append(outcome)
+        file_ids = set(self.total_ids)
+        held = {listing.workspace_id: listing.batch_ids() for listing in listings}
+        listed = set().union(*held.values()) if held else set()
+        self.result.listed = len(listed - file_ids)
+        self.total += self.result.listed
+        seen: set[str] = set()
+        for listing in listings:
+            try:
+                complete = self._load_listing(listing, seen)
+            finally:
+                listing.source.close()
+            if complete and not self.dry_run:
+                self._mark_removed(listing.workspace_id)
+        return seen | listed
+
+    def _workspaces(self, extractor: BatchExtractor, sources: Sources) -> list[str]:
+        """The workspaces to list; their rows are stored (all of them with all_workspaces)."""
+        outcome, _ = extractor.extract_workspaces() or (None, 0.0)
+        self._raise_if_stopped(extractor)
+        if isinstance(outcome, BatchError):
+            self._fail([Failure.from_batch_error(outcome)])
+            return list(sources.workspaces)
+        known = {row.workspace_id: row for row in outcome}
+        wanted = list(known) if sources.all_workspaces else list(sources.workspaces)
+        for workspace_id in wanted:
+            if workspace_id not in known:
+                log.warning(
+                    "workspace %s is not among the workspaces the token can see; listing it anyway",
+                    workspace_id,
+                    extra={"event": "unknown_workspace", "workspace_id": workspace_id},
+                )
+        if not self.dry_run:
+            rows = [known[w] for w in wanted if w in known]
+            write_workspaces(self.engine, rows, self.result.run_id, utcnow())
+        return wanted
+
+    def _load_listing(self, listing: Listing, seen: set[str]) -> bool:
+        """Load a listing's batches chunk by chunk; whether it was whole (so that a batch it
+        no longer holds can be marked removed)."""
+        chunk: list[BatchRows | BatchError] = []
+        not_loaded: list[str] = []  # listed, but failed validation: still not removed upstream
+        try:
+            for item in listing.items():
+                batch_id = item.batch_id if isinstance(item, BatchError) else str(item.id)
+                if batch_id is not None and batch_id in seen:
+                    continue  # listed twice: loaded once
+                if batch_id is not None:
+                    seen.add(batch_id)
+                if isinstance(item, BatchError):
+                    if batch_id is not None:
+                        not_loaded.append(batch_id)
+                    chunk.append(item)
+                else:
+                    chunk.append(flatten_batch(item, listed_in=listing.workspace_id))
+                self.fetched_count += 1
+                self._tell(batch_id or "", "fetched")
+                if len(chunk) >= self.chunk_size:
+                    self._load(chunk)
+                    chunk = []
+                    self._raise_if_stopped()
+        except InvalidResponseError as error:
+            self._load(chunk)
+            self._fail([Failure.from_batch_error(error)])
+            return False
+        self._load(chunk)
+        if not_loaded and not self.dry_run:
+            mark_listed(self.engine, not_loaded, self.result.run_id, utcnow())
+        if listing.count is not None and listing.count != listing.seen:
+            truncated = TruncatedListingError(
+                None,
+                f"the listing holds {listing.seen} batches but says there are {listing.count}; "
+                "it may be cut short: its batches were loaded, none was marked removed",
+                workspace_id=listing.workspace_id,
+            )
+            self._fail([Failure.from_batch_error(truncated)])
+            return False
+        return True
+
+    def _mark_removed(self, workspace_id: str) -> None:
+        removed = mark_removed(self.engine, workspace_id, self.result.run_id, utcnow())
+        if removed:
+            log.warning(
+                "%d batch(es) of workspace %s are no longer in its listing: marked removed "
+                "upstream (kept, not deleted)",
+                len(removed),
+                workspace_id,
+                extra={
+                    "event": "removed_upstream",
+                    "workspace_id": workspace_id,
+                    "batch_ids": removed,
+                    "run_id": self.result.run_id,
+                },
+            )
+
+    # --- the datasets' own details ---------------------------------------------------------
+
+    def _fetch_dataset_details(self, extractor: BatchExtractor) -> None:
+        due = datasets_due(self.engine)
+        if not due:
+            return
+        log.info(
+            "fetching the details of %d dataset(s)",
+            len(due),
+            extra={"event": "dataset_details", "run_id": self.result.run_id, "count": len(due)},
+        )
+        for start in range(0, len(due), self.chunk_size):
+            gathered = extractor.submit(
+                due[start : start + self.chunk_size], work=extractor.extract_dataset
+            )()
+            self._raise_if_stopped(extractor)
+            failures = []
+            for outcome, _seconds in gathered:
+                if isinstance(outcome, BatchError):
+                    failures.append(Failure.from_batch_error(outcome))
+                else:
+                    self.lock.verify()
+                    write_dataset_details(self.engine, outcome, self.result.run_id, utcnow())
+            self._fail(failures)
+
+    def _raise_if_stopped(self, extractor: BatchExtractor | None = None) -> None:
+        extractor = extractor or self.extractor
+        if extractor is not None and extractor.stop_reason is not None:
+            raise extractor.stop_reason
+        if self.stop.is_set():
+            raise _Stopped
+
+    # --- the ID file's batches ---------------------------------------------------------------
 
     def _fetch_in_chunks(
         self, extractor: BatchExtractor, batch_ids: Sequence[str]
@@ -348,6 +567,8 @@ class _Run:
             current = upcoming
 
     def _load(self, fetched: list[BatchRows | BatchError]) -> None:
+        if not fetched:
+            return
         result = self.result
         good = [item for item in fetched if isinstance(item, BatchRows)]
         errors = [item for item in fetched if isinstance(item, BatchError)]
@@ -389,6 +610,7 @@ class _Run:
         """The run's counters with this chunk's rows, in the chunk's own transaction."""
         result = self.result
         counts = {
+            "listed": result.listed,
             "fetched": result.fetched,
             "inserted": result.inserted + len(chunk.inserted),
             "updated": result.updated + len(chunk.updated),

@@ -130,6 +130,8 @@ def progress_bar(total: int, *, show: bool) -> Iterator[Callable[[Progress], Non
             f"{progress.unchanged} unchanged, {progress.failed} failed",
             refresh=False,
         )
+        if bar.total != progress.total:  # the listings' share is known once they are read
+            bar.total = progress.total
         bar.update(progress.fetched - bar.n)
 
     try:

@@ -13,6 +13,7 @@ from typing import Any
 
 BATCH_STATUSES = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
 MAX_ID_LENGTH = 255
+MAX_STATUS_LENGTH = 64
 
 # Columns of ``batches`` that come from the payload (the rest is bookkeeping); the content
 # hash covers these and the batch's dataset list.
@@ -29,7 +30,13 @@ BATCH_CONTENT_COLUMNS = (
     "task_name",
     "task_introduction",
     "task_steps",
+    "batch_items",
+    "auto_sync_enabled",
+    "extra_fields",
 )
+# Content columns that older batches do not send. The hash leaves them out while they are
+# NULL, so that a batch hashes as it did before they existed (no rewrite after an upgrade).
+OPTIONAL_CONTENT_COLUMNS = frozenset({"batch_items", "auto_sync_enabled", "extra_fields"})
 
 
 @dataclass(frozen=True)
@@ -40,16 +47,48 @@ class BatchRows:
     batch: dict[str, Any]
     datasets: tuple[dict[str, Any], ...]
     content_hash: str
+    listed_in: str | None = None  # the workspace whose listing it came from, if any
 
     @property
     def dataset_ids(self) -> tuple[str, ...]:
         return tuple(dataset["dataset_id"] for dataset in self.datasets)
 
 
+@dataclass(frozen=True)
+class WorkspaceRow:
+    """One ``workspaces`` row (without bookkeeping)."""
+
+    workspace_id: str
+    title: str
+    description: str | None
+    owner: str | None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "workspace_id": self.workspace_id,
+            "title": self.title,
+            "description": self.description,
+            "owner": self.owner,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetDetailsRows:
+    """A dataset's own details: the columns they fill in ``datasets``, and its import jobs."""
+
+    dataset_id: str
+    details: dict[str, Any]
+    imports: tuple[dict[str, Any], ...]
+
+
 def content_hash(batch_row: dict[str, Any], dataset_rows: tuple[dict[str, Any], ...]) -> str:
     """SHA-256 over the batch's content columns and its datasets, independent of their order."""
     canonical = {
-        "batch": {column: batch_row[column] for column in BATCH_CONTENT_COLUMNS},
+        "batch": {
+            column: batch_row[column]
+            for column in BATCH_CONTENT_COLUMNS
+            if not (column in OPTIONAL_CONTENT_COLUMNS and batch_row[column] is None)
+        },
         "datasets": sorted(
             [d["dataset_id"], d["filename"], d["total_datapoint_count"]] for d in dataset_rows
         ),

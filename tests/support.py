@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alembic import command
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, inspect, select
 
 from etl.store.migrate import alembic_config
 from etl.store.schema import metadata
 
 BOOKKEEPING = {
+    "removed_upstream_at",
     "first_seen_at",
     "last_changed_at",
     "first_seen_run_id",
@@ -22,12 +23,21 @@ BOOKKEEPING = {
 
 
 def read_table(database_url: str, name: str) -> list[dict[str, Any]]:
-    """Every row of table ``name``, ordered by primary key, as dicts (types as the schema gives)."""
+    """Every row of table ``name``, ordered by primary key, as dicts (types as the schema gives).
+
+    Only the columns the database has are read, so that a table at an older revision of the
+    schema reads too.
+    """
     table = metadata.tables[name]
     engine = create_engine(database_url)
     try:
+        present = {column["name"] for column in inspect(engine).get_columns(name)}
         with engine.connect() as connection:
-            rows = connection.execute(select(table).order_by(*table.primary_key.columns))
+            rows = connection.execute(
+                select(*[column for column in table.columns if column.name in present]).order_by(
+                    *table.primary_key.columns
+                )
+            )
             return [dict(row._mapping) for row in rows]
     finally:
         engine.dispose()
@@ -39,6 +49,24 @@ def parse_time(value: str) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+SPEC_FIELDS = {
+    "id",
+    "created_at",
+    "created_by",
+    "datasets",
+    "name",
+    "status",
+    "total_task_count",
+    "total_instruction_count",
+    "workspace_id",
+    "schema_version",
+    "task_details",
+    "total_task_groups",
+    "batch_items",
+    "auto_sync_enabled",
+}
 
 
 def expected_batch_row(payload: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +85,9 @@ def expected_batch_row(payload: dict[str, Any]) -> dict[str, Any]:
         "task_name": payload["task_details"]["task_name"],
         "task_introduction": payload["task_details"]["task_introduction"],
         "task_steps": payload["task_details"]["task_steps"],
+        "batch_items": payload.get("batch_items"),
+        "auto_sync_enabled": payload.get("auto_sync_enabled"),
+        "extra_fields": {k: v for k, v in payload.items() if k not in SPEC_FIELDS} or None,
     }
 
 

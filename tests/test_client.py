@@ -17,10 +17,10 @@ import trustme
 from etl import __version__
 from etl.errors import (
     ApiUnreachableError,
-    BatchNotFoundError,
-    BatchRequestError,
     ConfigError,
+    NotFoundError,
     RateLimitedError,
+    RequestRejectedError,
     ResponseTooLargeError,
     RetriesExhaustedError,
     TokenRejectedError,
@@ -131,7 +131,7 @@ def test_403_and_404_are_not_found_for_that_batch(client, api, batches, status):
             status, body=error_body(status, "FORBIDDEN", "Forbidden", "You do not have access")
         ),
     )
-    with pytest.raises(BatchNotFoundError) as caught:
+    with pytest.raises(NotFoundError) as caught:
         client.fetch_batch(batch_id)
     assert caught.value.http_status == status
     assert "Forbidden You do not have access [FORBIDDEN]" in caught.value.message
@@ -141,7 +141,7 @@ def test_403_and_404_are_not_found_for_that_batch(client, api, batches, status):
 def test_400_is_a_refused_request_and_not_retried(client, api, batches):
     batch_id = batches[0]["id"]
     api.inject(batch_id, Fault.http(400))
-    with pytest.raises(BatchRequestError):
+    with pytest.raises(RequestRejectedError):
         client.fetch_batch(batch_id)
     assert len(api.requests_for(batch_id)) == 1
 
@@ -149,13 +149,13 @@ def test_400_is_a_refused_request_and_not_retried(client, api, batches):
 def test_a_redirect_is_not_followed(client, api, batches):
     batch_id = batches[0]["id"]
     api.inject(batch_id, Fault("status", status=302, body=b"", headers=(("Location", "/x"),)))
-    with pytest.raises(BatchRequestError, match="unexpected HTTP 302"):
+    with pytest.raises(RequestRejectedError, match="unexpected HTTP 302"):
         client.fetch_batch(batch_id)
     assert [seen.batch_id for seen in api.requests] == [batch_id]
 
 
 def test_unknown_batch_is_not_found(client):
-    with pytest.raises(BatchNotFoundError, match="HTTP 404"):
+    with pytest.raises(NotFoundError, match="HTTP 404"):
         client.fetch_batch(str(uuid.uuid4()))
 
 

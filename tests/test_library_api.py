@@ -12,7 +12,14 @@ from conftest import TOKEN
 from support import BOOKKEEPING, read_table
 
 # Columns that differ between two runs of the same input: clocks.
-CLOCKS = {"started_at", "finished_at", "occurred_at", "observed_at", "last_seen_at"}
+CLOCKS = {
+    "started_at",
+    "finished_at",
+    "occurred_at",
+    "observed_at",
+    "last_seen_at",
+    "details_synced_at",
+}
 
 
 def comparable_tables(database_url: str) -> dict[str, list[dict]]:
@@ -48,6 +55,7 @@ def test_library_and_cli_write_the_same_tables(
     assert (result.run_id, result.status) == (1, "partial")
     assert result.counts() == {
         "ids_read": 12,
+        "listed": 0,
         "fetched": 11,
         "inserted": 11,
         "updated": 0,

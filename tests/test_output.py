@@ -113,7 +113,9 @@ def test_json_logs_carry_run_and_batch_ids_and_durations(
     assert retry["run_id"] == 1 and retry["level"] == "info" and retry["wait"] >= 0
 
     for run_id, result, outcome in ((1, first, "batch_inserted"), (2, second, "batch_unchanged")):
-        events = [e for e in _json_lines(result.stderr) if e["event"] != "retry"]
+        events = [
+            e for e in _json_lines(result.stderr) if e["event"] not in ("retry", "dataset_details")
+        ]
         assert [e["event"] for e in events] == ["run_started", *[outcome] * 12, "run_finished"]
         for event in events:
             assert event["run_id"] == run_id

@@ -42,6 +42,8 @@ def test_a_text_value_over_16_mib_fails_its_batch_on_every_database(
         {
             "run_id": 1,
             "batch_id": huge["id"],
+            "workspace_id": None,
+            "dataset_id": None,
             "input_line": None,
             "line_number": None,
             "stage": "load",

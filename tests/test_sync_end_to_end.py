@@ -143,7 +143,7 @@ def test_failures_are_recorded_and_the_rest_loads(
 ):
     unknown = str(uuid.uuid4())
     invalid = copy.deepcopy(batches[5])
-    invalid["status"] = "FINISHED"
+    invalid["total_task_count"] = "many"
     api.put_batch(invalid)
     ids = tmp_path / "ids.txt"
     lines = [b["id"] for b in batches] + ["../studies/x", unknown, "abc?x=1"]
@@ -199,7 +199,7 @@ def test_failures_are_recorded_and_the_rest_loads(
             "stage": "validate",
             "http_status": None,
             "error_kind": "invalid_payload",
-            "field": "status",
+            "field": "total_task_count",
         },
         {
             "run_id": 1,
@@ -214,9 +214,8 @@ def test_failures_are_recorded_and_the_rest_loads(
     ]
     assert f"{ids}:13: not a batch ID (UUID): '../studies/x'" in result.stderr
     assert f"batch {unknown}: fetch failed (not_found): HTTP 404" in result.stderr
-    assert f"batch {invalid['id']}: validate failed (invalid_payload): field 'status'" in (
-        result.stderr
-    )
+    message = f"batch {invalid['id']}: validate failed (invalid_payload): field 'total_task_count'"
+    assert message in (result.stderr)
     assert not [r for r in api.requests if r.batch_id and "/" in r.batch_id or "?" in r.path]
     run = read_table(database_url, "etl_runs")[0]
     assert (run["status"], run["ids_read"], run["fetched"], run["inserted"], run["failed"]) == (

@@ -33,6 +33,8 @@ def test_an_error_detail_the_database_cannot_hold_fails_only_its_batch_escaped(
         {
             "run_id": 1,
             "batch_id": victim,
+            "workspace_id": None,
+            "dataset_id": None,
             "input_line": None,
             "line_number": None,
             "stage": "fetch",
@@ -72,6 +74,8 @@ def test_an_id_line_with_a_nul_is_a_bad_line_shown_escaped(
         {
             "run_id": 1,
             "batch_id": None,
+            "workspace_id": None,
+            "dataset_id": None,
             "input_line": r"abc\x00def",
             "line_number": 4,
             "stage": "input",

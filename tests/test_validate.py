@@ -72,8 +72,9 @@ def test_task_details_fields_are_required(payload, field):
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("status", "FINISHED"),
-        ("status", "ready"),
+        ("status", ""),
+        ("status", "S" * 65),
+        ("status", 3),
         ("total_task_count", "5"),
         ("total_task_count", 5.0),
         ("total_task_count", True),
@@ -164,10 +165,34 @@ def test_a_payload_for_another_batch_is_refused(payload):
 
 
 def test_the_message_names_field_and_problem(payload):
-    payload["status"] = "FINISHED"
+    payload["total_task_count"] = "many"
     with pytest.raises(InvalidPayloadError) as caught:
         parse_batch(payload["id"], body(payload))
-    assert str(caught.value).startswith(f"batch {payload['id']}: field 'status': Input should be")
+    message = f"batch {payload['id']}: field 'total_task_count': Input should be"
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("status", ["FINISHED", "ready", "ARCHIVED_BY_ADMIN"])
+def test_a_status_the_spec_does_not_list_is_kept_as_sent(payload, status):
+    # The API's notes: treat every status as open text, so a new one never fails the load.
+    payload["status"] = status
+    assert parse_batch(payload["id"], body(payload)).status == status
+
+
+def test_fields_the_spec_does_not_list_are_kept_and_documented_optional_ones_read(payload):
+    payload["batch_items"] = [{"id": "p1", "rows": [{"id": "r1", "columns": []}]}]
+    payload["auto_sync_enabled"] = True
+    payload["shiny_new_field"] = {"nested": [1, 2.5, "x", None, False]}
+    batch = parse_batch(payload["id"], body(payload))
+    assert batch.batch_items == payload["batch_items"]
+    assert batch.auto_sync_enabled is True
+    assert batch.unknown_fields == {"shiny_new_field": {"nested": [1, 2.5, "x", None, False]}}
+
+
+def test_a_nul_inside_a_kept_json_field_names_where(payload):
+    payload["extra"] = {"a": ["ok", "bad\x00"]}
+    with pytest.raises(InvalidPayloadError, match=r"field 'extra.a\[1\]' contains a NUL"):
+        parse_batch(payload["id"], body(payload))
 
 
 @pytest.mark.parametrize(

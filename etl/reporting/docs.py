@@ -6,7 +6,7 @@ when the committed file differs from what this module produces.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Integer, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from ..store.schema import TABLES, UTCDateTime
@@ -38,6 +38,10 @@ def readable_type(type_: TypeEngine) -> str:
     """A column type as a reader would name it, the same for every dialect."""
     if isinstance(type_, UTCDateTime):
         return "timestamp (UTC)"
+    if isinstance(type_, JSON):
+        return "json"
+    if isinstance(type_, Boolean):
+        return "boolean"
     if isinstance(type_, BigInteger):
         return "bigint"
     if isinstance(type_, Integer):

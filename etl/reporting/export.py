@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, MetaData, Table, TableClause, inspect, select
+from sqlalchemy import JSON, Engine, MetaData, Table, TableClause, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
@@ -186,7 +186,7 @@ def _write_whole_file(path: Path, write: Callable[[IO[bytes]], int]) -> int:
 @dataclass(frozen=True)
 class _Column:
     name: str
-    kind: str  # int, bool, float, timestamp, date or text
+    kind: str  # int, bool, float, timestamp, date, json or text
 
 
 def _kind(sql_type: TypeEngine) -> str | None:
@@ -196,6 +196,8 @@ def _kind(sql_type: TypeEngine) -> str | None:
         sql_type = sql_type.impl_instance
     if isinstance(sql_type, NullType):
         return None
+    if isinstance(sql_type, JSON):
+        return "json"
     try:
         return _kind_of(sql_type.python_type)
     except NotImplementedError:
@@ -244,8 +246,14 @@ _NORMALIZE: dict[str, Callable[[Any], Any]] = {
     "float": float,
     "timestamp": _utc,
     "date": lambda value: value,
+    "json": lambda value: value,
     "text": _text,
 }
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column's value as JSON text, for formats without nested values (CSV, Parquet)."""
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _normalize_row(columns: Sequence[_Column], row: Row) -> tuple:
@@ -298,6 +306,8 @@ class _CsvWriter:
     def _series(self, column: _Column, values: Sequence[Any]):
         if column.kind in ("timestamp", "date"):
             return self._pd.Series([_iso(value) for value in values], dtype=object)
+        if column.kind == "json":
+            return self._pd.Series([_json_text(value) for value in values], dtype=object)
         return self._pd.Series(values, dtype=self._DTYPES.get(column.kind, object))
 
     def close(self) -> None:
@@ -342,9 +352,11 @@ class _ParquetWriter:
             "float": pa.float64(),
             "timestamp": pa.timestamp("us", tz="UTC"),
             "date": pa.date32(),
+            "json": pa.string(),  # JSON text: Parquet readers agree on no JSON type
             "text": pa.string(),
         }
         self._pa = pa
+        self._kinds = [column.kind for column in columns]
         self._schema = pa.schema([(column.name, arrow_types[column.kind]) for column in columns])
         self._writer = pq.ParquetWriter(out, self._schema)
 
@@ -352,8 +364,11 @@ class _ParquetWriter:
         pa = self._pa
         values = _transpose(rows, len(self._schema))
         arrays = [
-            pa.array(column_values, type=field.type)
-            for field, column_values in zip(self._schema, values, strict=True)
+            pa.array(
+                [_json_text(v) for v in column_values] if kind == "json" else column_values,
+                type=field.type,
+            )
+            for field, column_values, kind in zip(self._schema, values, self._kinds, strict=True)
         ]
         table = pa.Table.from_arrays(arrays, schema=self._schema)
         self._writer.write_table(table, row_group_size=len(rows))

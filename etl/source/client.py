@@ -18,17 +18,20 @@ Three kinds of failure, kept apart:
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import os
 import random
 import socket
 import ssl
+import tempfile
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import BinaryIO
 
 import requests
 import requests.adapters
@@ -39,10 +42,11 @@ import urllib3.exceptions
 from .. import __version__
 from ..errors import (
     ApiUnreachableError,
-    BatchNotFoundError,
-    BatchRequestError,
+    BatchError,
     ConfigError,
+    NotFoundError,
     RateLimitedError,
+    RequestRejectedError,
     ResponseTooLargeError,
     RetriesExhaustedError,
     TokenRejectedError,
@@ -52,12 +56,50 @@ from .pacing import Pacer, PacingStopped, Ticket
 
 USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
 BATCH_PATH = "/api/v1/data-collection/batches/{batch_id}"
+BATCHES_PATH = "/api/v1/data-collection/batches"
+DATASET_PATH = "/api/v1/data-collection/datasets/{dataset_id}"
+WORKSPACES_PATH = "/api/v1/workspaces/"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 # The largest answer accepted for one batch. A batch is a few kilobytes to a few megabytes of
 # HTML; past this, the server is misbehaving, and reading on would only fill the memory.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# A streamed answer (a workspace's listing) has no size cap; it must keep arriving at this
+# many bytes per second on average, past the attempt's usual time.
+STREAM_MIN_RATE = 32 * 1024
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a streamed answer moves to a temporary file past this
 _DETAIL_LENGTH = 300
 _READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing asked of the API, and whom its failure is recorded against."""
+
+    url: str
+    batch_id: str | None = None
+    workspace_id: str | None = None
+    dataset_id: str | None = None
+    stage: str = "fetch"
+    streamed: bool = False
+
+    @classmethod
+    def batch(cls, base_url: str, batch_id: str) -> Item:
+        return cls(base_url + BATCH_PATH.format(batch_id=batch_id), batch_id=batch_id)
+
+    @property
+    def subject(self) -> str:
+        return self.error(BatchError, "").subject
+
+    def error(self, kind: type[BatchError], message: str, **details) -> BatchError:
+        stage = None if self.stage == "fetch" else self.stage
+        return kind(
+            self.batch_id,
+            message,
+            workspace_id=self.workspace_id,
+            dataset_id=self.dataset_id,
+            stage=stage,
+            **details,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,9 +121,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class RetryEvent:
-    """Told to the ``on_retry`` callback before each wait, so that a run can show and count it."""
+    """Told to the ``on_retry`` callback before each wait, so that a run can show and count it.
 
-    batch_id: str
+    ``subject`` says what was asked for: ``batch <id>``, ``dataset <id>``, ``workspace <id>``.
+    """
+
+    subject: str
+    batch_id: str | None
     attempt: int
     reason: str
     wait: float
@@ -174,78 +220,97 @@ class ProlificClient:
         """The raw body of a 200 for ``batch_id``, after retrying transient failures.
 
         Raises TokenRejectedError (401) and ApiUnreachableError (no retry can help) for the
-        run; for the batch, BatchNotFoundError (403/404), BatchRequestError (400, another 4xx,
+        run; for the batch, NotFoundError (403/404), RequestRejectedError (400, another 4xx,
         an unexpected status such as a redirect), RetriesExhaustedError (transient failures
         outlasted the retry policy), RateLimitedError (the API refused every request for longer
         than the policy's total wait) or ResponseTooLargeError. FetchingStopped when the run
         stopped meanwhile.
         """
-        url = self.base_url + BATCH_PATH.format(batch_id=batch_id)
-        try:
-            return self._answer(batch_id, url)  # most batches need no more, nor tenacity's upkeep
-        except _Retryable as first_failure:
-            return self._retry(batch_id, url, first_failure)
+        return self._get(Item.batch(self.base_url, batch_id))
 
-    def _retry(self, batch_id: str, url: str, first_failure: _Retryable) -> bytes:
+    def list_workspaces(self) -> bytes:
+        """The body of ``GET /api/v1/workspaces/``: every workspace the token's account is in."""
+        return self._get(Item(self.base_url + WORKSPACES_PATH, stage="listing"))
+
+    def list_batches(self, workspace_id: str) -> BinaryIO:
+        """Every batch of a workspace (``GET /api/v1/data-collection/batches?workspace_id=``),
+        as a file positioned at its start: a listing may hold thousands of batches, so it is
+        streamed to a temporary file (in memory while small) rather than held as bytes."""
+        query = urllib.parse.urlencode({"workspace_id": workspace_id})
+        url = f"{self.base_url}{BATCHES_PATH}?{query}"
+        return self._get(Item(url, workspace_id=workspace_id, stage="listing", streamed=True))
+
+    def fetch_dataset(self, dataset_id: str) -> bytes:
+        """The body of ``GET /api/v1/data-collection/datasets/{dataset_id}``."""
+        url = self.base_url + DATASET_PATH.format(dataset_id=dataset_id)
+        return self._get(Item(url, dataset_id=dataset_id, stage="dataset"))
+
+    def _get(self, item: Item):
+        try:
+            return self._answer(item)  # most requests need no more, nor tenacity's upkeep
+        except _Retryable as first_failure:
+            return self._retry(item, first_failure)
+
+    def _retry(self, item: Item, first_failure: _Retryable):
         policy = self.retry_policy
         started = self._clock()
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
             # Stop once the attempts or the waiting budget are spent; each wait is also cut to
-            # what is left of that budget (_wait), so a batch never waits longer in all.
+            # what is left of that budget (_wait), so an item never waits longer in all.
             stop=lambda state: (
                 state.attempt_number >= policy.max_attempts
                 or self._clock() - started >= policy.max_total_wait
             ),
             wait=lambda state: self._wait(state, started),
             sleep=self._sleep,
-            before_sleep=lambda state: self._note_retry(batch_id, state),
+            before_sleep=lambda state: self._note_retry(item, state),
             reraise=True,
         )
         replay = [first_failure]
 
-        def attempt() -> bytes:
+        def attempt():
             if replay:  # tenacity's first attempt is the one already made
                 raise replay.pop()
-            return self._answer(batch_id, url)
+            return self._answer(item)
 
         try:
             return retrying(attempt)
         except _Retryable as exc:
             attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
-            raise RetriesExhaustedError(
-                batch_id, f"{exc.reason} ({attempts})", http_status=exc.http_status
+            raise item.error(
+                RetriesExhaustedError, f"{exc.reason} ({attempts})", http_status=exc.http_status
             ) from None
 
-    def _answer(self, batch_id: str, url: str) -> bytes:
+    def _answer(self, item: Item):
         """One answer other than a 429: wait for a turn, send, and send again while refused."""
         refused_since: float | None = None
         while True:
-            ticket = self._turn(batch_id)
-            status, headers, body = self._send(batch_id, url)
+            ticket = self._turn(item)
+            status, headers, body = self._send(item)
             if status != 429:
                 self.pacer.accepted(ticket)
-                return self._interpret(batch_id, status, headers, body)
+                return self._interpret(item, status, headers, body)
             now = self._clock()
             refused_since = now if refused_since is None else refused_since
             budget = self.retry_policy.max_total_wait - (now - refused_since)
             retry_after = parse_retry_after(headers.get("Retry-After"))
             self.pacer.refused(ticket, _capped(retry_after, budget))
             if budget <= 0:
-                raise RateLimitedError(
-                    batch_id,
+                raise item.error(
+                    RateLimitedError,
                     f"the API refused every request for {now - refused_since:.0f}s "
                     "(HTTP 429, rate limit)",
                     http_status=429,
                 )
             self._count_retry()
 
-    def _turn(self, batch_id: str) -> Ticket:
+    def _turn(self, item: Item) -> Ticket:
         if self.stop.is_set():
             raise FetchingStopped
         if self.pacer.refused_for() > self.retry_policy.max_total_wait:
-            raise RateLimitedError(
-                batch_id,
+            raise item.error(
+                RateLimitedError,
                 f"the API refused every request for {self.pacer.refused_for():.0f}s "
                 "(HTTP 429, rate limit)",
                 http_status=429,
@@ -255,28 +320,43 @@ class ProlificClient:
         except PacingStopped:
             raise FetchingStopped from None
 
-    def _send(self, batch_id: str, url: str) -> tuple[int, Mapping[str, str], bytes]:
+    def _send(self, item: Item) -> tuple[int, Mapping[str, str], bytes | BinaryIO]:
         """One GET whose whole answer must arrive within the connect plus read timeouts.
 
         A read timeout alone would let a server that drips its body a byte at a time hold a
-        worker for as long as it likes.
+        worker for as long as it likes. A streamed answer (a listing) may take longer, as
+        long as it keeps arriving at STREAM_MIN_RATE or better.
         """
-        deadline = self._clock() + self._attempt_budget
+        deadline = _Deadline(
+            self._clock, self._attempt_budget, STREAM_MIN_RATE if item.streamed else None
+        )
         try:
             response = self._session.get(
-                url, timeout=self._timeouts, stream=True, allow_redirects=False
+                item.url, timeout=self._timeouts, stream=True, allow_redirects=False
             )
         except requests.RequestException as exc:
             raise self._connection_failure(exc) from None
         try:
-            limit = self._max_body_bytes if response.status_code == 200 else 64 * 1024
-            body = _read_body(response, deadline, self._clock, limit)
+            if response.status_code == 200 and item.streamed:
+                sink: BinaryIO = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+                try:
+                    _read_body(response, deadline, sink, limit=None)
+                except BaseException:
+                    sink.close()
+                    raise
+                sink.seek(0)
+                body: bytes | BinaryIO = sink
+            else:
+                limit = self._max_body_bytes if response.status_code == 200 else 64 * 1024
+                buffer = io.BytesIO()
+                _read_body(response, deadline, buffer, limit=limit)
+                body = buffer.getvalue()
         except _TooLarge:
             if response.status_code != 200:
                 body = b""  # an error page that long says nothing a person should read
             else:
-                raise ResponseTooLargeError(
-                    batch_id,
+                raise item.error(
+                    ResponseTooLargeError,
                     f"the API's answer is larger than {_size(self._max_body_bytes)}; not read",
                     http_status=200,
                 ) from None
@@ -286,9 +366,7 @@ class ProlificClient:
             response.close()
         return response.status_code, response.headers, body
 
-    def _interpret(
-        self, batch_id: str, status: int, headers: Mapping[str, str], body: bytes
-    ) -> bytes:
+    def _interpret(self, item: Item, status: int, headers: Mapping[str, str], body):
         if status == 200:
             return body
         detail = self._error_detail(body)
@@ -301,21 +379,21 @@ class ProlificClient:
             retry_after = parse_retry_after(headers.get("Retry-After"))
             raise _Retryable(f"HTTP {status}{': ' + detail if detail else ''}", status, retry_after)
         if status in (403, 404):
-            raise BatchNotFoundError(
-                batch_id,
+            raise item.error(
+                NotFoundError,
                 f"HTTP {status}: not found or not visible to this token"
                 + (f" ({detail})" if detail else ""),
                 http_status=status,
                 api_detail=detail or None,
             )
         if 400 <= status < 500:
-            raise BatchRequestError(
-                batch_id,
+            raise item.error(
+                RequestRejectedError,
                 f"HTTP {status}" + (f": {detail}" if detail else ""),
                 http_status=status,
                 api_detail=detail or None,
             )
-        raise BatchRequestError(batch_id, f"unexpected HTTP {status}", http_status=status)
+        raise item.error(RequestRejectedError, f"unexpected HTTP {status}", http_status=status)
 
     def _connection_failure(self, exc: BaseException) -> Exception:
         """The run-level error for what no retry can fix; a retryable failure otherwise."""
@@ -381,17 +459,21 @@ class ProlificClient:
         with self._retries_lock:
             self._retries += 1
 
-    def _note_retry(self, batch_id: str, state: tenacity.RetryCallState) -> None:
+    def _note_retry(self, item: Item, state: tenacity.RetryCallState) -> None:
         self._count_retry()
         if self._on_retry is not None:
             exc = state.outcome.exception() if state.outcome else None
             reason = exc.reason if isinstance(exc, _Retryable) else repr(exc)
-            self._on_retry(RetryEvent(batch_id, state.attempt_number, reason, state.upcoming_sleep))
+            self._on_retry(
+                RetryEvent(
+                    item.subject, item.batch_id, state.attempt_number, reason, state.upcoming_sleep
+                )
+            )
 
     def _error_detail(self, body: bytes) -> str:
         """The documented ``{"error": {...}}`` body as one short line, without the token."""
         try:
-            error = json.loads(body).get("error")
+            error = json.loads(body).get("error")  # an error answer is never streamed
         except (ValueError, AttributeError):
             error = None
         if isinstance(error, dict):
@@ -432,16 +514,29 @@ def _session_for(base_url: str, token: str, *, pool_size: int) -> requests.Sessi
     return session
 
 
+class _Deadline:
+    """When an attempt must have its whole answer: ``budget`` seconds from now, plus, for a
+    streamed answer, one second for every ``min_rate`` bytes received."""
+
+    def __init__(self, clock: Callable[[], float], budget: float, min_rate: float | None):
+        self._clock = clock
+        self._end = clock() + budget
+        self._min_rate = min_rate
+
+    def remaining(self, received: int) -> float:
+        extra = received / self._min_rate if self._min_rate else 0.0
+        return self._end + extra - self._clock()
+
+
 def _read_body(
-    response: requests.Response, deadline: float, clock: Callable[[], float], limit: int
-) -> bytes:
-    """Read the body as it arrives, giving up at ``deadline`` or past ``limit`` bytes."""
+    response: requests.Response, deadline: _Deadline, sink: BinaryIO, *, limit: int | None
+) -> None:
+    """Copy the body into ``sink`` as it arrives, giving up at the deadline or past ``limit``."""
     raw = response.raw
     sock = getattr(getattr(raw, "connection", None), "sock", None)
-    chunks: list[bytes] = []
     size = 0
     while True:
-        remaining = deadline - clock()
+        remaining = deadline.remaining(size)
         if remaining <= 0:
             raise TimeoutError("timed out (the answer did not arrive within the attempt's time)")
         if sock is not None:
@@ -451,11 +546,11 @@ def _read_body(
                 pass  # closed under us; the read below says how
         chunk = raw.read1(_READ_SIZE, decode_content=True)
         if not chunk:
-            return b"".join(chunks)
+            return
         size += len(chunk)
-        if size > limit:
+        if limit is not None and size > limit:
             raise _TooLarge
-        chunks.append(chunk)
+        sink.write(chunk)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

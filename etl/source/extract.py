@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     ApiUnreachableError,
@@ -29,11 +29,11 @@ from ..errors import (
     TokenRejectedError,
     UnexpectedBatchError,
 )
-from ..rows import BatchRows
+from ..text import redact_api_url
 from .client import FetchingStopped, ProlificClient, RetryEvent, RetryPolicy
-from .flatten import flatten_batch
+from .flatten import flatten_batch, flatten_dataset, flatten_workspace
 from .pacing import Pacer
-from .validate import parse_batch
+from .validate import Listing, parse_batch, parse_dataset, parse_workspaces
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -43,8 +43,9 @@ log = logging.getLogger("etl")
 # Batches in a row that could not connect at all, retries exhausted, before the run gives up.
 UNREACHABLE_STREAK = 20
 
-Fetched = tuple[BatchRows | BatchError, float]
-"""One batch's rows, or why it failed, and the seconds its fetch and validation took."""
+Fetched = tuple[Any, float]
+"""One item's result (a batch's rows, a listing, a dataset's details) or the BatchError that
+failed it, and the seconds its fetch and validation took."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class FetchOptions:
     """How to fetch: the API, its timeouts, the retry policy and the pace."""
 
     api_url: str
-    token: str
+    token: str = field(repr=False)
     connect_timeout: float
     read_timeout: float
     retry_policy: RetryPolicy | None
@@ -74,8 +75,8 @@ class FetchOptions:
 
 def log_retry(event: RetryEvent, run_id: int | None) -> None:
     log.info(
-        "batch %s: attempt %d failed (%s); retrying in %.1fs",
-        event.batch_id,
+        "%s: attempt %d failed (%s); retrying in %.1fs",
+        event.subject,
         event.attempt,
         event.reason,
         event.wait,
@@ -121,16 +122,19 @@ class BatchExtractor:
         return self.client.retries
 
     def submit(
-        self, batch_ids: Sequence[str], on_done: Callable[[Fetched], None] | None = None
+        self,
+        keys: Sequence[str],
+        on_done: Callable[[Fetched], None] | None = None,
+        work: Callable[[str], Fetched | None] | None = None,
     ) -> Callable[[], list[Fetched]]:
-        """Start on ``batch_ids``; the returned function waits for their results, in order,
-        telling ``on_done`` (in the waiting thread) of each as it comes.
+        """Start ``work`` (``extract_one`` unless told otherwise) on each of ``keys``; the
+        returned function waits for their results, in order, telling ``on_done`` (in the
+        waiting thread) of each as it comes.
 
-        Once the run is stopped it waits no more: batches not finished by then are left out.
+        Once the run is stopped it waits no more: items not finished by then are left out.
         """
-        futures: list[Future[Fetched | None]] = [
-            self._pool.submit(self.extract_one, batch_id) for batch_id in batch_ids
-        ]
+        work = work or self.extract_one
+        futures: list[Future[Fetched | None]] = [self._pool.submit(work, key) for key in keys]
 
         def gather() -> list[Fetched]:
             pending = set(futures)
@@ -152,11 +156,44 @@ class BatchExtractor:
 
     def extract_one(self, batch_id: str) -> Fetched | None:
         """Fetch, validate and flatten one batch; None if the run stopped before it."""
+        return self._guarded(
+            lambda: flatten_batch(parse_batch(batch_id, self.client.fetch_batch(batch_id))),
+            batch_id=batch_id,
+        )
+
+    def extract_workspaces(self) -> Fetched | None:
+        """The workspaces the token can see, as rows (a list), or why not."""
+        return self._guarded(
+            lambda: [flatten_workspace(w) for w in parse_workspaces(self.client.list_workspaces())],
+            stage="listing",
+        )
+
+    def download_listing(self, workspace_id: str) -> Fetched | None:
+        """A workspace's batch listing (a Listing to read its batches from), or why not."""
+        return self._guarded(
+            lambda: Listing(workspace_id, self.client.list_batches(workspace_id)),
+            workspace_id=workspace_id,
+            stage="listing",
+        )
+
+    def extract_dataset(self, dataset_id: str) -> Fetched | None:
+        """A dataset's details, as rows, or why not."""
+        return self._guarded(
+            lambda: flatten_dataset(
+                parse_dataset(dataset_id, self.client.fetch_dataset(dataset_id))
+            ),
+            dataset_id=dataset_id,
+            stage="dataset",
+        )
+
+    def _guarded(self, work: Callable[[], object], **where) -> Fetched | None:
+        """``work()``'s result, or the item's BatchError, with the seconds it took; None when
+        the run stopped before it. A run-level error stops every worker."""
         started = time.monotonic()
         try:
-            body = self.client.fetch_batch(batch_id)
+            outcome = work()
             self._count_unreachable(None)
-            return flatten_batch(parse_batch(batch_id, body)), time.monotonic() - started
+            return outcome, time.monotonic() - started
         except (TokenRejectedError, ApiUnreachableError) as error:
             self._stop_run(error)
             return None
@@ -165,9 +202,10 @@ class BatchExtractor:
         except BatchError as error:
             self._count_unreachable(error)
             return error, time.monotonic() - started
-        except Exception as exc:  # a bug or an oddity of ours must cost one batch, not the run
-            log.debug("unexpected error for batch %s", batch_id, exc_info=True)
-            error = UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug or an oddity of ours must cost one item, not the run
+            log.debug("unexpected error for %s", where, exc_info=True)
+            batch_id = where.pop("batch_id", None)
+            error = UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}", **where)
             return error, time.monotonic() - started
 
     def stop(self) -> None:
@@ -196,7 +234,8 @@ class BatchExtractor:
                 return
         self._stop_run(
             ApiUnreachableError(
-                f"{UNREACHABLE_STREAK} batches in a row could not reach {self.client.base_url} "
+                f"{UNREACHABLE_STREAK} batches in a row could not reach "
+                f"{redact_api_url(self.client.base_url)} "
                 f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
             )
         )

@@ -1,9 +1,12 @@
-"""A local imitation of Prolific's GET-batch endpoint, with fault injection.
+"""A local imitation of Prolific's API, with fault injection.
 
 It is a real HTTP server on 127.0.0.1 (``http.server``, one thread per connection, keep-alive),
-serving spec-shaped batches. The tests, the benchmark and ``prolific-etl demo`` all run the job
-against it. Faults are queued per batch ID and consumed one request at a time, so a test can say
-"503 twice, then the batch" and then assert exactly which requests the server saw.
+serving what the job reads: spec-shaped batches (``GET /batches/{id}``), the workspace list,
+each workspace's batch listing, and each dataset's details. The tests, the benchmark and
+``prolific-etl demo`` all run the job against it. Faults are queued per key (a batch ID,
+``listing_key(workspace_id)``, ``dataset_key(dataset_id)`` or WORKSPACES_KEY) and consumed one
+request at a time, so a test can say "503 twice, then the batch" and then assert exactly which
+requests the server saw.
 
 Like the real API it can limit the rate implicitly (``rate_limit``): a token bucket that refills
 at that many requests per second and holds ``rate_burst`` of them, answering 429 with the
@@ -17,6 +20,7 @@ import random
 import ssl
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,10 +28,22 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .client import BATCH_PATH
+from .client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, WORKSPACES_PATH
 
 PATH_PREFIX = BATCH_PATH.split("{", 1)[0]
+DATASET_PREFIX = DATASET_PATH.split("{", 1)[0]
 STATS_PATH = "/_fake/stats"
+WORKSPACES_KEY = "workspaces"
+
+
+def listing_key(workspace_id: str) -> str:
+    """The fault key of a workspace's batch listing."""
+    return f"listing:{workspace_id}"
+
+
+def dataset_key(dataset_id: str) -> str:
+    """The fault key of a dataset's details."""
+    return f"dataset:{dataset_id}"
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,8 @@ class SeenRequest:
     user_agent: str
     at: float
     client_port: int = 0  # one per connection: tells keep-alive from a connection per request
+    kind: str = "batch"  # batch, workspaces, listing, dataset or other
+    key: str | None = None  # the fault key: batch id, listing_key(...), dataset_key(...)
 
 
 class TokenBucket:
@@ -113,6 +131,9 @@ class TokenBucket:
 @dataclass
 class _State:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workspaces: dict[str, dict[str, Any]] | None = None  # None: one per batch's workspace_id
+    datasets: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: gone
+    listing_counts: dict[str, int] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
     refused: int = 0
@@ -153,6 +174,7 @@ class FakeProlificAPI:
         rate_limit: float | None = None,
         rate_burst: float | None = None,
         tls: ssl.SSLContext | None = None,
+        workspaces: Iterable[dict[str, Any]] | None = None,
     ) -> None:
         self.token = token
         self.limiter = TokenBucket(rate_limit, rate_burst) if rate_limit else None
@@ -163,6 +185,8 @@ class FakeProlificAPI:
         self._state = _State()
         for batch in batches:
             self.put_batch(batch)
+        if workspaces is not None:
+            self._state.workspaces = {w["id"]: w for w in workspaces}
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._scheme = "https" if tls is not None else "http"
@@ -189,10 +213,58 @@ class FakeProlificAPI:
         with self._state.lock:
             return self._state.batches[batch_id]
 
-    def inject(self, batch_id: str, *faults: Fault) -> None:
-        """Queue faults for ``batch_id``: each request for it consumes the next one."""
+    def inject(self, key: str, *faults: Fault) -> None:
+        """Queue faults for ``key`` (a batch ID, ``listing_key(workspace_id)``,
+        ``dataset_key(dataset_id)`` or WORKSPACES_KEY): each request for it takes the next."""
         with self._state.lock:
-            self._state.faults.setdefault(batch_id, []).extend(faults)
+            self._state.faults.setdefault(key, []).extend(faults)
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        """The workspace list the API answers with."""
+        with self._state.lock:
+            if self._state.workspaces is not None:
+                return list(self._state.workspaces.values())
+            ids = dict.fromkeys(b["workspace_id"] for b in self._state.batches.values())
+        return [sample_workspace(workspace_id) for workspace_id in ids]
+
+    def listing(self, workspace_id: str) -> dict[str, Any]:
+        """A workspace's batch listing: its batches in the order they were put."""
+        with self._state.lock:
+            results = [b for b in self._state.batches.values() if b["workspace_id"] == workspace_id]
+            count = self._state.listing_counts.get(workspace_id, len(results))
+        return {"results": results, "meta": {"count": count}}
+
+    def set_listing_count(self, workspace_id: str, count: int | None) -> None:
+        """Make a listing's meta.count say ``count`` (None: the truth), as a cut-short one would."""
+        with self._state.lock:
+            if count is None:
+                self._state.listing_counts.pop(workspace_id, None)
+            else:
+                self._state.listing_counts[workspace_id] = count
+
+    def put_dataset(self, details: dict[str, Any]) -> None:
+        """Answer ``details`` for its dataset instead of details made up from its batches."""
+        with self._state.lock:
+            self._state.datasets[details["id"]] = details
+
+    def remove_dataset(self, dataset_id: str) -> None:
+        """Answer 404 for this dataset's details."""
+        with self._state.lock:
+            self._state.datasets[dataset_id] = None
+
+    def dataset(self, dataset_id: str) -> dict[str, Any] | None:
+        """The details answered for a dataset: put ones, or made up from the batches' refs."""
+        with self._state.lock:
+            if dataset_id in self._state.datasets:
+                return self._state.datasets[dataset_id]
+            for batch in self._state.batches.values():
+                for ref in batch["datasets"]:
+                    if ref["id"] == dataset_id:
+                        return sample_dataset_details(ref, batch["workspace_id"])
+        return None
+
+    def requests_of(self, kind: str) -> list[SeenRequest]:
+        return [seen for seen in self.requests if seen.kind == kind]
 
     @property
     def requests(self) -> list[SeenRequest]:
@@ -246,8 +318,16 @@ class FakeProlificAPI:
             queue = self._state.faults.get(batch_id)
             return queue.pop(0) if queue else None
 
-    def _body(self, batch_id: str) -> bytes | None:
-        """The 200 body for ``batch_id``; generated bodies are encoded once and kept."""
+    def _body(self, key: str) -> bytes | None:
+        """The 200 body for a fault key; generated batches are encoded once and kept."""
+        if key == WORKSPACES_KEY:
+            return json.dumps({"results": self.workspaces()}).encode()
+        if key.startswith("listing:"):
+            return json.dumps(self.listing(key.removeprefix("listing:"))).encode()
+        if key.startswith("dataset:"):
+            details = self.dataset(key.removeprefix("dataset:"))
+            return None if details is None else json.dumps(details).encode()
+        batch_id = key
         with self._state.lock:
             stored = self._state.batches.get(batch_id)
             cached = self._state.generated_bodies.get(batch_id)
@@ -298,25 +378,25 @@ class FakeProlificAPI:
                 if api.latency:
                     time.sleep(api.latency)
                 authorized = self.headers.get("Authorization") == f"Token {api.token}"
-                batch_id = None
-                if self.path.startswith(PATH_PREFIX):
-                    batch_id = self.path[len(PATH_PREFIX) :]
+                kind, key = _route(self.path)
                 api._record(
                     SeenRequest(
-                        batch_id,
+                        key if kind == "batch" else None,
                         self.path,
                         authorized,
                         self.headers.get("User-Agent", ""),
                         time.monotonic(),
                         self.client_address[1],
+                        kind,
+                        key,
                     )
                 )
                 try:
-                    self._respond(batch_id, authorized)
+                    self._respond(kind, key, authorized)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (timeout); expected
 
-            def _respond(self, batch_id: str | None, authorized: bool) -> int | None:
+            def _respond(self, kind: str, key: str | None, authorized: bool) -> int | None:
                 if not authorized:
                     return self._send(
                         401,
@@ -337,26 +417,30 @@ class FakeProlificAPI:
                             429, "TOO_MANY_REQUESTS", "Too many requests", "Request was throttled."
                         ),
                     )
-                if batch_id is None or "/" in batch_id or "?" in batch_id:
+                if key is None:
                     return self._send(
                         404, error_body(404, "NOT_FOUND", "Not found", "No such endpoint.")
                     )
-                fault = api._next_fault(batch_id)
+                fault = api._next_fault(key)
                 if fault is not None:
-                    handled = self._apply(fault, batch_id)
+                    handled = self._apply(fault, key)
                     if handled is not False:
                         return handled
-                body = api._body(batch_id)
+                body = api._body(key)
                 if body is None:
+                    what = "Dataset" if kind == "dataset" else "Batch"
                     return self._send(
                         404,
                         error_body(
-                            404, "NOT_FOUND", "Not found", f"Batch {batch_id} was not found."
+                            404,
+                            "NOT_FOUND",
+                            "Not found",
+                            f"{what} {key.split(':')[-1]} was not found.",
                         ),
                     )
                 return self._send(200, body)
 
-            def _apply(self, fault: Fault, batch_id: str) -> int | None | bool:
+            def _apply(self, fault: Fault, key: str) -> int | None | bool:
                 if fault.kind == "status":
                     body = (
                         fault.body
@@ -376,7 +460,7 @@ class FakeProlificAPI:
                     self.connection.shutdown(2)
                     return None
                 if fault.kind == "drip":
-                    body = api._body(batch_id) or b"{}"
+                    body = api._body(key) or b"{}"
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
@@ -386,7 +470,7 @@ class FakeProlificAPI:
                         time.sleep(fault.seconds)
                     return 200
                 if fault.kind == "truncate":
-                    body = api._body(batch_id) or json.dumps({"id": batch_id}).encode()
+                    body = api._body(key) or json.dumps({"id": key}).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
@@ -414,6 +498,23 @@ class FakeProlificAPI:
                 return status
 
         return Handler
+
+
+def _route(path: str) -> tuple[str, str | None]:
+    """What a request path asks for, and its fault key (None: no such endpoint)."""
+    url = urllib.parse.urlsplit(path)
+    if url.path == WORKSPACES_PATH:
+        return "workspaces", WORKSPACES_KEY
+    if url.path == BATCHES_PATH:
+        workspace = urllib.parse.parse_qs(url.query).get("workspace_id", [None])[0]
+        return "listing", listing_key(workspace) if workspace else None
+    for prefix, kind in ((PATH_PREFIX, "batch"), (DATASET_PREFIX, "dataset")):
+        if url.path.startswith(prefix):
+            rest = url.path[len(prefix) :]
+            if not rest or "/" in rest or url.query:
+                return "other", None
+            return kind, rest if kind == "batch" else dataset_key(rest)
+    return "other", None
 
 
 # --- sample data -------------------------------------------------------------------------------
@@ -446,7 +547,7 @@ def sample_batch(
     how_many = rng.choice((0, 1, 1, 2, 3, 5)) if pool else 0
     datasets = rng.sample(pool, min(how_many, len(pool)))
     intro_repeats = rng.choice(html_repeats)
-    return {
+    batch = {
         "id": batch_id or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "created_by": f"{rng.getrandbits(96):024x}",
@@ -467,6 +568,126 @@ def sample_batch(
         },
         "total_task_groups": rng.randrange(0, 20),
     }
+    return _with_newer_fields(batch)
+
+
+def _with_newer_fields(batch: dict[str, Any]) -> dict[str, Any]:
+    """Fields newer batches carry (batch_items, auto_sync_enabled) or that the spec does not
+    list, on some batches; drawn from the batch's id, so that older seeds keep their batches."""
+    rng = random.Random(batch["id"])
+    if rng.random() < 0.4:
+        batch["batch_items"] = [
+            {
+                "id": f"page-{page}",
+                "rows": [
+                    {
+                        "id": f"row-{page}-0",
+                        "columns": [
+                            {
+                                "id": f"col-{page}-0",
+                                "items": [
+                                    {"id": f"item-{page}", "type": "dataset_field", "key": "text"},
+                                    {"id": f"q-{page}", "type": "free_text", "weight": 0.5},
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+            for page in range(rng.randrange(1, 3))
+        ]
+    elif rng.random() < 0.3:
+        batch["batch_items"] = None
+    choice = rng.random()
+    if choice < 0.3:
+        batch["auto_sync_enabled"] = True
+    elif choice < 0.5:
+        batch["auto_sync_enabled"] = False
+    if rng.random() < 0.15:
+        batch["review_mode"] = rng.choice(("single", "double", {"reviewers": 2, "blind": True}))
+    return batch
+
+
+def sample_workspace(workspace_id: str) -> dict[str, Any]:
+    """A spec-shaped workspace (``WorkspaceShort``) for an id, reproducible from it."""
+    rng = random.Random(workspace_id)
+    return {
+        "id": workspace_id,
+        "title": rng.choice(("Annotation lab", "Émotions & sentiment", "Q3 pilots"))
+        + f" {workspace_id}",
+        "description": rng.choice(("", "Labelling for the research team", None)),
+        "owner": f"{rng.getrandbits(96):024x}",
+        "users": [
+            {"id": f"{rng.getrandbits(96):024x}", "name": "Ada", "roles": ["WORKSPACE_ADMIN"]}
+        ],
+        "naivety_distribution_rate": None,
+    }
+
+
+def sample_dataset_details(ref: dict[str, Any], workspace_id: str) -> dict[str, Any]:
+    """A dataset's details (``AITaskBuilderDataset``) as a batch's reference to it implies:
+    version 3 or 4 by turns, reproducible from its id."""
+    rng = random.Random(ref["id"])
+    created = datetime(2024, 6, 1, tzinfo=timezone.utc) + timedelta(
+        seconds=rng.randrange(0, 200 * 86400)
+    )
+    details: dict[str, Any] = {
+        "id": ref["id"],
+        "name": f"Dataset for {ref['filename']}",
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "created_by": f"{rng.getrandbits(96):024x}",
+        "workspace_id": workspace_id,
+        "total_datapoint_count": ref["total_datapoint_count"],
+    }
+    if rng.random() < 0.5:
+        details |= {
+            "schema_version": rng.choice(("3", 3)),
+            "status": rng.choice(("READY", "READY", "PROCESSING", "ERROR")),
+            "filename": ref["filename"],
+            "has_predetermined_grouping_id": rng.choice((True, False, None)),
+        }
+        return details
+    imports = []
+    for job in range(rng.randrange(0, 3)):
+        started = created + timedelta(hours=job)
+        status = rng.choice(("complete", "partial", "failed", "processing"))
+        imports.append(
+            {
+                "dataset_id": ref["id"],
+                "import_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "type": "file_upload",
+                "filename": f"upload_{job}.jsonl",
+                "created_at": started.isoformat().replace("+00:00", "Z"),
+                "updated_at": (started + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+                "status": status,
+                **(
+                    {"accepted_count": rng.randrange(0, 5000)}
+                    if status in ("complete", "partial")
+                    else {}
+                ),
+                **(
+                    {
+                        "rejected_count": rng.randrange(1, 50),
+                        "errors": [{"record_index": 3, "field": "text", "reason": "missing"}],
+                    }
+                    if status == "partial"
+                    else {}
+                ),
+                **({"reason": "Malformed JSON on line 1"} if status == "failed" else {}),
+            }
+        )
+    details |= {
+        "schema_version": rng.choice(("4", 4)),
+        "schema": {
+            "strict": True,
+            "fields": {
+                "text": {"type": "text", "label": "Text"},
+                "group": {"type": "task_group_id"},
+            },
+        },
+        "imports": imports,
+    }
+    return details
 
 
 def sample_dataset(rng: random.Random, index: int) -> dict[str, Any]:

@@ -1,16 +1,26 @@
-"""Validating a GET-batch response body against the published spec.
+"""Validating the API's answers against the published spec.
 
-The models mirror ``AITaskBuilderBatch`` in shared/prolific-api/get-batch.openapi.yaml. Types are
-strict (a count must be a JSON integer, not ``"5"`` or ``5.0``); fields the spec does not list are
-ignored so that an API that grows a field does not break the nightly load.
+The models mirror ``AITaskBuilderBatch``, ``WorkspaceShort`` and ``AITaskBuilderDataset`` in
+shared/prolific-api/data-collection.openapi.yaml. Types are strict (a count must be a JSON
+integer, not ``"5"`` or ``5.0``). Statuses and other enumerations are open text: the API adds
+values, and a new one must not break the nightly load. A batch keeps the top-level fields the
+spec does not list (``Batch.unknown_fields``) so that nothing the API sends is lost; elsewhere
+unlisted fields are ignored.
+
+A workspace's batch listing is read as a stream (ijson): its batches are validated one at a
+time, each exactly as a batch fetched on its own would be.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, BinaryIO
 from uuid import UUID
 
+import ijson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -18,10 +28,11 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
-from ..errors import InvalidPayloadError, InvalidResponseError
-from ..rows import MAX_ID_LENGTH
+from ..errors import BatchError, InvalidPayloadError, InvalidResponseError
+from ..rows import MAX_ID_LENGTH, MAX_STATUS_LENGTH
 
 _ERRORS_SHOWN = 3
 
@@ -33,9 +44,42 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _as_utc(value: datetime) -> datetime:
+    # The spec promises UTC; a timestamp without an offset is taken as UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        # e.g. 0001-01-01T00:30:00+01:00 is before 0001-01-01 UTC, which datetime cannot hold.
+        raise ValueError(
+            "is out of the range of representable UTC timestamps (years 1 to 9999)"
+        ) from None
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
 ShortText = Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(_no_nul)]
+Status = Annotated[str, Field(min_length=1, max_length=MAX_STATUS_LENGTH), AfterValidator(_no_nul)]
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """The path of the first NUL in a JSON value (keys or strings), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, list):
+        return next(
+            (found for i, item in enumerate(value) if (found := _nul_in(item, f"{path}[{i}]"))),
+            None,
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path
+            if found := _nul_in(item, f"{path}.{key}"):
+                return found
+    return None
 
 
 class _SpecModel(BaseModel):
@@ -55,32 +99,35 @@ class TaskDetails(_SpecModel):
 
 
 class Batch(_SpecModel):
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
     id: UUID
-    created_at: datetime
+    created_at: UtcTime
     created_by: ShortText
     datasets: list[Dataset]
     name: Text
-    status: Literal["UNINITIALISED", "PROCESSING", "READY", "ERROR"]
+    status: Status
     total_task_count: Count
     total_instruction_count: Count
     workspace_id: ShortText
     schema_version: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
     task_details: TaskDetails
     total_task_groups: Count
+    # Documented after the first spec, and optional: absent on older batches.
+    batch_items: list[Any] | None = None
+    auto_sync_enabled: bool | None = None
 
-    @field_validator("created_at")
-    @classmethod
-    def _as_utc(cls, value: datetime) -> datetime:
-        # The spec promises UTC; a timestamp without an offset is taken as UTC.
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        try:
-            return value.astimezone(timezone.utc)
-        except OverflowError:
-            # e.g. 0001-01-01T00:30:00+01:00 is before 0001-01-01 UTC, which datetime cannot hold.
-            raise ValueError(
-                "is out of the range of representable UTC timestamps (years 1 to 9999)"
-            ) from None
+    @property
+    def unknown_fields(self) -> dict[str, Any]:
+        """Top-level fields the spec does not list, as sent."""
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _storable_json(self) -> Batch:
+        for name, value in (("batch_items", self.batch_items), *self.unknown_fields.items()):
+            if (where := _nul_in(value, name)) is not None:
+                raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
+        return self
 
     @field_validator("datasets")
     @classmethod
@@ -93,25 +140,59 @@ class Batch(_SpecModel):
         return list(first_by_id.values())
 
 
+class Workspace(_SpecModel):
+    id: ShortText
+    title: Text
+    description: Text | None = None
+    owner: ShortText | None = None
+
+
+class WorkspaceList(_SpecModel):
+    results: list[Workspace]
+
+
+class DatasetImport(_SpecModel):
+    dataset_id: UUID
+    import_id: UUID
+    type: Status
+    filename: Text | None = None
+    created_at: UtcTime
+    updated_at: UtcTime
+    status: Status
+    accepted_count: Count | None = None
+    rejected_count: Count | None = None
+    reason: Text | None = None
+
+
+class DatasetDetails(_SpecModel):
+    id: UUID
+    name: Text
+    created_at: UtcTime
+    created_by: ShortText
+    workspace_id: ShortText
+    total_datapoint_count: Count
+    # "3" or "4" in the spec; Prolific's own client reads a number. Kept as text.
+    schema_version: Annotated[str, Field(max_length=16)] | int
+    status: Status | None = None
+    filename: Text | None = None
+    has_predetermined_grouping_id: bool | None = None
+    field_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    imports: list[DatasetImport] | None = None
+
+    @model_validator(mode="after")
+    def _storable_json(self) -> DatasetDetails:
+        if (where := _nul_in(self.field_schema, "schema")) is not None:
+            raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
+        return self
+
+
 def parse_batch(batch_id: str, body: bytes | str) -> Batch:
     """Validate one response body for ``batch_id``.
 
     Raises InvalidResponseError when the body is not a JSON object, and InvalidPayloadError
     (naming the field) when it does not match the spec or describes another batch.
     """
-    try:
-        batch = Batch.model_validate_json(body, strict=True)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        if first["type"] == "json_invalid":
-            reason = first.get("ctx", {}).get("error", "")
-            raise InvalidResponseError(
-                batch_id, f"response is not valid JSON: {reason} ({_describe_body(body)})"
-            ) from None
-        if first["loc"] == () and first["type"] == "model_type":
-            raise InvalidResponseError(batch_id, "response is JSON but not an object") from None
-        field, message = _describe_validation_error(exc)
-        raise InvalidPayloadError(batch_id, message, field=field) from None
+    batch = _parse(Batch, body, batch_id=batch_id)
     if str(batch.id) != batch_id:
         raise InvalidPayloadError(
             batch_id, f"field 'id': response describes batch {batch.id}", field="id"
@@ -119,11 +200,137 @@ def parse_batch(batch_id: str, body: bytes | str) -> Batch:
     return batch
 
 
+def parse_workspaces(body: bytes) -> list[Workspace]:
+    """The workspaces in a ``GET /api/v1/workspaces/`` body."""
+    return list(_parse(WorkspaceList, body, stage="listing").results)
+
+
+def parse_dataset(dataset_id: str, body: bytes) -> DatasetDetails:
+    """Validate a ``GET /api/v1/data-collection/datasets/{id}`` body."""
+    dataset = _parse(DatasetDetails, body, dataset_id=dataset_id, stage="dataset")
+    if str(dataset.id) != dataset_id:
+        raise InvalidPayloadError(
+            None,
+            f"field 'id': response describes dataset {dataset.id}",
+            field="id",
+            dataset_id=dataset_id,
+            stage="dataset",
+        )
+    return dataset
+
+
+@dataclass
+class Listing:
+    """A workspace's batch listing, read from a file: its batches one at a time (``items``),
+    and what the listing says of its own size (``count``, after ``items`` is exhausted)."""
+
+    workspace_id: str
+    source: BinaryIO
+    count: int | None = None
+    seen: int = 0
+
+    def items(self) -> Iterator[Batch | BatchError]:
+        """Each listed batch, validated, or the error that fails it (it names the batch when
+        the listing gives its id). Raises InvalidResponseError when the listing itself is not
+        the documented shape; what was handed out before stays good."""
+        self.count = self._declared_count()
+        self.source.seek(0)
+        try:
+            for index, item in enumerate(ijson.items(self.source, "results.item", use_float=True)):
+                self.seen = index + 1
+                yield self._batch(index, item)
+        except ijson.JSONError as exc:
+            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
+
+    def batch_ids(self) -> set[str]:
+        """The ids of the batches it lists (lower case; items without a usable id left out),
+        read before the batches themselves, so that the run knows what the listing covers."""
+        self.source.seek(0)
+        try:
+            ids = {
+                value.lower()
+                for value in ijson.items(self.source, "results.item.id")
+                if isinstance(value, str) and _is_uuid(value)
+            }
+        except ijson.JSONError as exc:
+            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
+        return ids
+
+    def _batch(self, index: int, item: Any) -> Batch | BatchError:
+        batch_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(batch_id, str) or not _is_uuid(batch_id):
+            return InvalidPayloadError(
+                None,
+                f"item [{index}] of the listing has no batch id",
+                field=f"results[{index}].id",
+                workspace_id=self.workspace_id,
+                stage="validate",
+            )
+        try:
+            return parse_batch(batch_id.lower(), json.dumps(item))
+        except BatchError as error:
+            error.workspace_id = self.workspace_id
+            return error
+
+    def _declared_count(self) -> int | None:
+        self.source.seek(0)
+        try:
+            results_seen = False
+            count = None
+            for prefix, event, value in ijson.parse(self.source):
+                if prefix == "results" and event == "start_array":
+                    results_seen = True
+                elif prefix == "meta.count" and event == "number":
+                    count = int(value)
+        except ijson.JSONError as exc:
+            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
+        if not results_seen:
+            raise self._invalid("the listing has no 'results' list")
+        return count
+
+    def _invalid(self, message: str) -> InvalidResponseError:
+        return InvalidResponseError(None, message, workspace_id=self.workspace_id, stage="listing")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36
+
+
+def _parse(model: type[BaseModel], body: bytes | str, *, stage: str | None = None, **ids):
+    try:
+        return model.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        batch_id = ids.pop("batch_id", None)
+        first = exc.errors(include_url=False, include_input=False)[0]
+        if first["type"] == "json_invalid":
+            reason = first.get("ctx", {}).get("error", "")
+            raise InvalidResponseError(
+                batch_id,
+                f"response is not valid JSON: {reason} ({_describe_body(body)})",
+                stage=stage,
+                **ids,
+            ) from None
+        if first["loc"] == () and first["type"] == "model_type":
+            raise InvalidResponseError(
+                batch_id, "response is JSON but not an object", stage=stage, **ids
+            ) from None
+        field, message = _describe_validation_error(exc)
+        raise InvalidPayloadError(batch_id, message, field=field, stage=stage, **ids) from None
+
+
 def _describe_validation_error(exc: ValidationError) -> tuple[str, str]:
     errors = exc.errors(include_url=False, include_input=False)
     parts = []
     for error in errors[:_ERRORS_SHOWN]:
-        parts.append(f"field '{_field_path(error['loc'])}': {error['msg']}")
+        where = _field_path(error["loc"])
+        if error["type"] == "value_error" and where == "<body>":
+            parts.append(error["msg"].removeprefix("Value error, "))
+        else:
+            parts.append(f"field '{where}': {error['msg']}")
     if len(errors) > _ERRORS_SHOWN:
         parts.append(f"and {len(errors) - _ERRORS_SHOWN} more")
     return _field_path(errors[0]["loc"]), "; ".join(parts)

@@ -17,7 +17,8 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
     """An engine for ``database_url`` that has answered one query.
 
     ``transactional_ddl`` makes SQLite run DDL inside the transaction too (for schema changes
-    that must land whole); PostgreSQL always does, MySQL/MariaDB never can. Raises
+    that must land whole), with foreign keys not enforced (the caller checks them); PostgreSQL
+    always does, MySQL/MariaDB never can. Raises
     DatabaseUnavailableError when the database cannot be reached, MissingSchemaError when a
     PostgreSQL search_path names no schema that exists.
     """
@@ -33,7 +34,11 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
             options["connect_args"] = {"keepalives": 1, "keepalives_idle": 30}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        if not transactional_ddl:
+            # Off for schema changes: SQLite rebuilds a table to alter it, and dropping the old
+            # copy would cascade to the rows that refer to it. migrate.py checks the keys
+            # itself before committing.
+            event.listen(engine, "connect", _sqlite_pragmas)
         if transactional_ddl:
             event.listen(engine, "connect", _sqlite_manual_transactions)
             event.listen(engine, "begin", _sqlite_begin)

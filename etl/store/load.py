@@ -13,25 +13,29 @@ too, and the batch that drops it again when written alone is the one refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Text, delete, insert, select
+from sqlalchemy import Connection, Engine, Text, delete, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from ..errors import BatchLoadError, DatabaseUnavailableError
-from ..rows import BATCH_CONTENT_COLUMNS, BatchRows
+from ..rows import BATCH_CONTENT_COLUMNS, BatchRows, DatasetDetailsRows, WorkspaceRow
 from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
 from .schema import (
     DATASET_CONTENT_COLUMNS,
     TEXT_MAX_BYTES,
+    WORKSPACE_CONTENT_COLUMNS,
     batch_datasets,
     batch_last_seen,
     batch_status_history,
     batches,
+    dataset_imports,
     datasets,
+    workspaces,
 )
 
 
@@ -181,7 +185,6 @@ def write_batches(
     connection: Connection, chunk: Sequence[BatchRows], run_id: int, now: datetime
 ) -> LoadOutcome:
     """Write ``chunk`` inside the caller's transaction and say what changed."""
-    ids = [rows.batch_id for rows in chunk]
     outcome, status_changes = _compare_with_stored(connection, chunk, run_id, now)
     unchanged = set(outcome.unchanged)
     to_write = [rows for rows in chunk if rows.batch_id not in unchanged]
@@ -191,13 +194,157 @@ def write_batches(
         _write_links(connection, to_write, replaced=outcome.updated)
     if status_changes:
         connection.execute(insert(batch_status_history), status_changes)
-    seen = [
-        {"batch_id": batch_id, "last_seen_at": now, "last_seen_run_id": run_id} for batch_id in ids
+    seen = ("last_seen_at", "last_seen_run_id")
+    fetched = [
+        {"batch_id": rows.batch_id, "last_seen_at": now, "last_seen_run_id": run_id}
+        for rows in chunk
+        if rows.listed_in is None
     ]
-    connection.execute(
-        upsert(batch_last_seen, connection.dialect, ("last_seen_at", "last_seen_run_id")), seen
-    )
+    if fetched:
+        connection.execute(upsert(batch_last_seen, connection.dialect, seen), fetched)
+    listed = [
+        {
+            "batch_id": rows.batch_id,
+            "last_seen_at": now,
+            "last_seen_run_id": run_id,
+            "last_listed_at": now,
+            "last_listed_run_id": run_id,
+        }
+        for rows in chunk
+        if rows.listed_in is not None
+    ]
+    if listed:
+        listing = (*seen, "last_listed_at", "last_listed_run_id")
+        connection.execute(upsert(batch_last_seen, connection.dialect, listing), listed)
+        _bring_back([row["batch_id"] for row in listed], connection)
     return outcome
+
+
+def _bring_back(listed: Sequence[str], connection: Connection) -> None:
+    """Listed again: no longer removed upstream (a write only where the mark was set)."""
+    connection.execute(
+        update(batches)
+        .where(batches.c.batch_id.in_(listed), batches.c.removed_upstream_at.is_not(None))
+        .values(removed_upstream_at=None)
+    )
+
+
+def mark_listed(engine: Engine, batch_ids: Sequence[str], run_id: int, now: datetime) -> None:
+    """Record that stored batches were in a listing even though they were not loaded from it
+    (they failed validation): they were not removed upstream."""
+    if not batch_ids:
+        return
+    with _writing(), engine.begin() as connection:
+        connection.execute(
+            update(batch_last_seen)
+            .where(batch_last_seen.c.batch_id.in_(list(batch_ids)))
+            .values(last_listed_at=now, last_listed_run_id=run_id)
+        )
+        _bring_back(batch_ids, connection)
+
+
+def mark_removed(engine: Engine, workspace_id: str, run_id: int, now: datetime) -> list[str]:
+    """Mark the batches of ``workspace_id`` that an earlier listing held and this run's complete
+    listing did not as removed upstream; return their ids. Nothing is deleted."""
+    gone = (
+        select(batches.c.batch_id)
+        .join(batch_last_seen, batch_last_seen.c.batch_id == batches.c.batch_id)
+        .where(
+            batches.c.workspace_id == workspace_id,
+            batches.c.removed_upstream_at.is_(None),
+            batch_last_seen.c.last_listed_run_id.is_not(None),
+            batch_last_seen.c.last_listed_run_id != run_id,
+        )
+        .order_by(batches.c.batch_id)
+    )
+    with _writing(), engine.begin() as connection:
+        removed = list(connection.execute(gone).scalars())
+        for start in range(0, len(removed), 1000):
+            connection.execute(
+                update(batches)
+                .where(batches.c.batch_id.in_(removed[start : start + 1000]))
+                .values(removed_upstream_at=now)
+            )
+    return removed
+
+
+def write_workspaces(
+    engine: Engine, rows: Sequence[WorkspaceRow], run_id: int, now: datetime
+) -> int:
+    """Upsert the workspaces that are new or changed; return how many were written."""
+    if not rows:
+        return 0
+    wanted = {row.workspace_id: row.values() for row in rows}
+    with _writing(), engine.begin() as connection:
+        stored = {
+            found.workspace_id: tuple(found)[1:]
+            for found in connection.execute(
+                select(
+                    workspaces.c.workspace_id,
+                    *[workspaces.c[c] for c in WORKSPACE_CONTENT_COLUMNS],
+                ).where(workspaces.c.workspace_id.in_(list(wanted)))
+            )
+        }
+        values = [
+            {**row, "first_seen_at": now, "last_changed_at": now, "last_changed_run_id": run_id}
+            for workspace_id, row in wanted.items()
+            if stored.get(workspace_id) != tuple(row[c] for c in WORKSPACE_CONTENT_COLUMNS)
+        ]
+        if values:
+            columns = (*WORKSPACE_CONTENT_COLUMNS, "last_changed_at", "last_changed_run_id")
+            connection.execute(upsert(workspaces, connection.dialect, columns), values)
+    return len(values)
+
+
+def datasets_due(engine: Engine) -> list[str]:
+    """Datasets whose details are due: new, changed, or not fetched yet."""
+    with _writing(), engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(datasets.c.dataset_id)
+                .where(datasets.c.details_synced_at.is_(None))
+                .order_by(datasets.c.dataset_id)
+            ).scalars()
+        )
+
+
+def write_dataset_details(
+    engine: Engine, rows: DatasetDetailsRows, run_id: int, now: datetime
+) -> None:
+    """Store a dataset's details and replace its import jobs, in one transaction."""
+    with _writing(), engine.begin() as connection:
+        connection.execute(
+            update(datasets)
+            .where(datasets.c.dataset_id == rows.dataset_id)
+            .values(
+                **rows.details,
+                details_synced_at=now,
+                details_run_id=run_id,
+                last_changed_at=now,
+                last_changed_run_id=run_id,
+            )
+        )
+        kept = [job["import_id"] for job in rows.imports]
+        gone = dataset_imports.c.dataset_id == rows.dataset_id
+        if kept:
+            gone = gone & dataset_imports.c.import_id.not_in(kept)
+        connection.execute(delete(dataset_imports).where(gone))
+        if rows.imports:
+            columns = [c for c in rows.imports[0] if c != "import_id"]
+            connection.execute(
+                upsert(dataset_imports, connection.dialect, columns), list(rows.imports)
+            )
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """A database error while writing what is not a batch is about the database as a whole."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(
+            f"the database stopped accepting writes: {first_line(exc.orig)}"
+        ) from exc
 
 
 def preview_chunk(engine: Engine | None, chunk: Sequence[BatchRows]) -> LoadOutcome:
@@ -286,13 +433,25 @@ def _write_datasets(
             )
         )
     }
+    # New or changed: its details are due (details_synced_at NULL) for the next fetch of them.
     values = [
-        {**d, "first_seen_at": now, "last_changed_at": now, "last_changed_run_id": run_id}
+        {
+            **d,
+            "first_seen_at": now,
+            "last_changed_at": now,
+            "last_changed_run_id": run_id,
+            "details_synced_at": None,
+        }
         for dataset_id, d in wanted.items()
         if stored.get(dataset_id) != tuple(d[c] for c in DATASET_CONTENT_COLUMNS)
     ]
     if values:
-        update_columns = (*DATASET_CONTENT_COLUMNS, "last_changed_at", "last_changed_run_id")
+        update_columns = (
+            *DATASET_CONTENT_COLUMNS,
+            "last_changed_at",
+            "last_changed_run_id",
+            "details_synced_at",
+        )
         connection.execute(upsert(datasets, connection.dialect, update_columns), values)
 
 

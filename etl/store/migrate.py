@@ -157,6 +157,11 @@ def _migrate(engine: Engine, before: SchemaState) -> None:
                 _check_initial_tables(connection)
                 command.stamp(config, INITIAL_REVISION)
             command.upgrade(config, "head")
+            if connection.dialect.name == "sqlite" and (broken := _broken_key(connection)):
+                raise DatabaseUnavailableError(
+                    f"cannot upgrade the schema from {before.current}: {broken}; "
+                    "fix the cause and run `prolific-etl db upgrade` again"
+                )
     except DBAPIError as exc:
         at = before.current or "no schema"
         raise DatabaseUnavailableError(
@@ -164,6 +169,15 @@ def _migrate(engine: Engine, before: SchemaState) -> None:
             "fix the cause and run `prolific-etl db upgrade` again"
         ) from exc
     create_views_or_warn(engine)
+
+
+def _broken_key(connection: Connection) -> str | None:
+    """On SQLite, where migrations run with foreign keys off: a row whose key is broken."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is None:
+        return None
+    table, rowid, parent, _ = broken
+    return f"FOREIGN KEY constraint failed (row {rowid} of {table} refers to no row of {parent})"
 
 
 @contextmanager

@@ -39,6 +39,8 @@ class Failure:
     line_number: int | None = None
     http_status: int | None = None
     field: str | None = None
+    workspace_id: str | None = None
+    dataset_id: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("message", "input_line", "field"):
@@ -68,6 +70,8 @@ class Failure:
             batch_id=error.batch_id,
             http_status=error.http_status,
             field=error.field,
+            workspace_id=error.workspace_id,
+            dataset_id=error.dataset_id,
         )
 
     def redacted(self, token: str) -> Failure:
@@ -75,9 +79,22 @@ class Failure:
         input_line = redact(self.input_line, token) if self.input_line is not None else None
         return replace(self, message=redact(self.message, token), input_line=input_line)
 
-    def __str__(self) -> str:
+    @property
+    def subject(self) -> str | None:
+        """What failed (``batch <id>``, ``dataset <id>``, ``workspace <id>``); None: an ID line."""
         if self.batch_id:
-            return f"batch {self.batch_id}: {self.stage} failed ({self.error_kind}): {self.message}"
+            return f"batch {self.batch_id}"
+        if self.dataset_id:
+            return f"dataset {self.dataset_id}"
+        if self.workspace_id:
+            return f"workspace {self.workspace_id}"
+        if self.stage == "listing":
+            return "the list of workspaces"
+        return None
+
+    def __str__(self) -> str:
+        if self.subject:
+            return f"{self.subject}: {self.stage} failed ({self.error_kind}): {self.message}"
         return f"{self.message}"
 
 
@@ -152,6 +169,8 @@ def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) ->
                 {
                     "run_id": run_id,
                     "batch_id": f.batch_id,
+                    "workspace_id": f.workspace_id,
+                    "dataset_id": f.dataset_id,
                     "input_line": f.input_line,
                     "line_number": f.line_number,
                     "stage": f.stage,

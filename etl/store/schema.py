@@ -2,7 +2,8 @@
 
 Task details live in ``batches`` (they are 1:1 with a batch and always sent), so a BI tool gets a
 batch and its task in one row. Datasets are shared between batches, hence ``datasets`` plus the
-link table ``batch_datasets``.
+link table ``batch_datasets``. What the API sends as free-form JSON (a batch's ``batch_items``,
+fields the spec does not list, a dataset's field schema) is kept in JSON columns.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -25,9 +28,9 @@ from sqlalchemy import (
     TypeDecorator,
     create_mock_engine,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 
-from ..rows import BATCH_STATUSES, MAX_ID_LENGTH
+from ..rows import MAX_ID_LENGTH, MAX_STATUS_LENGTH
 
 
 class UTCDateTime(TypeDecorator):
@@ -69,6 +72,12 @@ LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 TEXT_MAX_BYTES = 2**24 - 1
 Uuid = String(36)
 ShortText = String(MAX_ID_LENGTH)
+Status = String(MAX_STATUS_LENGTH)
+# A JSON document: jsonb on PostgreSQL, JSON on MySQL/MariaDB, text on SQLite. A Python None
+# is SQL NULL, never the JSON literal null.
+JsonDocument = JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 metadata = MetaData()
 _MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
@@ -93,6 +102,15 @@ etl_runs = Table(
         nullable=False,
         default=0,
         comment="Distinct valid batch IDs read from the ID file.",
+    ),
+    Column(
+        "listed",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="Batches found in workspace listings (--workspace, --all-workspaces) and not in "
+        "the ID file: ids_read + listed is every batch the run took on.",
     ),
     Column(
         "fetched",
@@ -149,7 +167,10 @@ batches = Table(
     Column("batch_id", Uuid, primary_key=True, comment="Batch UUID (lower case)."),
     Column("name", LongText, nullable=False, comment="Batch name."),
     Column(
-        "status", String(16), nullable=False, comment="UNINITIALISED, PROCESSING, READY or ERROR."
+        "status",
+        Status,
+        nullable=False,
+        comment="As sent: UNINITIALISED, PROCESSING, READY or ERROR today; open to new values.",
     ),
     Column("created_at", UTCDateTime, nullable=False, comment="Creation time at Prolific (UTC)."),
     Column(
@@ -177,6 +198,30 @@ batches = Table(
         LongText,
         nullable=False,
         comment="task_details.task_steps: HTML, exactly as sent.",
+    ),
+    Column(
+        "batch_items",
+        JsonDocument,
+        comment="The batch's instruction layout (pages, rows, columns, items) as sent; NULL for "
+        "batches without one.",
+    ),
+    Column(
+        "auto_sync_enabled",
+        Boolean,
+        comment="Whether new datapoints of its dataset become tasks by themselves; NULL when the "
+        "API leaves it out (off).",
+    ),
+    Column(
+        "extra_fields",
+        JsonDocument,
+        comment="Top-level fields the API sent that the spec does not list, as a JSON object; "
+        "NULL when there were none.",
+    ),
+    Column(
+        "removed_upstream_at",
+        UTCDateTime,
+        comment="When a sync found the batch gone from the listing of its workspace that used to "
+        "hold it (UTC); NULL while it is listed, or was never read from a listing. Never deleted.",
     ),
     Column(
         "content_hash",
@@ -207,10 +252,6 @@ batches = Table(
         nullable=False,
         comment="Run that last stored a change to the batch.",
     ),
-    CheckConstraint(
-        "status IN (" + ", ".join(f"'{s}'" for s in BATCH_STATUSES) + ")",
-        name="ck_batches_status",
-    ),
     Index("ix_batches_workspace_id", "workspace_id"),
     Index("ix_batches_status", "status"),
     comment="One row per AI Task Builder batch, with its task details.",
@@ -235,9 +276,21 @@ batch_last_seen = Table(
         nullable=False,
         comment="Run that last fetched it.",
     ),
+    Column(
+        "last_listed_at",
+        UTCDateTime,
+        comment="When a sync last found it in its workspace's listing; NULL if never.",
+    ),
+    Column(
+        "last_listed_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id", name="fk_batch_last_seen_last_listed_run_id"),
+        comment="Run that last found it in its workspace's listing.",
+    ),
     comment=(
-        "When each batch was last fetched. Kept apart from batches so that a nightly rerun over "
-        "unchanged batches never rewrites (or sends change events for) their rows."
+        "When each batch was last fetched, and last listed. Kept apart from batches so that a "
+        "nightly rerun over unchanged batches never rewrites (or sends change events for) "
+        "their rows."
     ),
     **_MYSQL,
 )
@@ -249,6 +302,43 @@ datasets = Table(
     Column("filename", LongText, nullable=False, comment="File name of the dataset."),
     Column(
         "total_datapoint_count", BigInteger, nullable=False, comment="Datapoints in the dataset."
+    ),
+    Column("name", LongText, comment="Dataset name (from its details; NULL until fetched)."),
+    Column("created_at", UTCDateTime, comment="Creation time at Prolific (UTC), from its details."),
+    Column("created_by", ShortText, comment="User ID of its creator, from its details."),
+    Column("workspace_id", ShortText, comment="Its workspace, from its details."),
+    Column(
+        "schema_version",
+        String(16),
+        comment="Dataset version: 3 (CSV/ZIP upload) or 4 (field schema and import jobs).",
+    ),
+    Column(
+        "status",
+        Status,
+        comment="Processing status of a version 3 dataset, as sent; NULL for version 4 (see "
+        "dataset_imports).",
+    ),
+    Column(
+        "has_predetermined_grouping_id",
+        Boolean,
+        comment="Version 3: whether it has a META_TASK_GROUP_ID column.",
+    ),
+    Column(
+        "field_schema",
+        JsonDocument,
+        comment="Version 4: the researcher-defined field schema (the API's 'schema') as sent.",
+    ),
+    Column(
+        "details_synced_at",
+        UTCDateTime,
+        comment="When its details were last fetched; NULL when they are due (new, changed, or "
+        "the last fetch failed).",
+    ),
+    Column(
+        "details_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id", name="fk_datasets_details_run_id"),
+        comment="Run that last fetched its details.",
     ),
     Column(
         "first_seen_at",
@@ -306,10 +396,26 @@ etl_failures = Table(
         comment="Sequential id of the failure.",
     ),
     Column("run_id", Integer, ForeignKey("etl_runs.run_id"), nullable=False, comment="The run."),
-    Column("batch_id", Uuid, comment="The batch; NULL for a bad ID line."),
+    Column(
+        "batch_id",
+        Uuid,
+        comment="The batch; NULL for a bad ID line, a workspace's listing or a dataset.",
+    ),
+    Column(
+        "workspace_id",
+        ShortText,
+        comment="The workspace whose listing failed, or that listed the failed batch.",
+    ),
+    Column("dataset_id", Uuid, comment="The dataset whose details could not be fetched."),
     Column("input_line", LongText, comment="The bad ID line, as read (shortened)."),
     Column("line_number", Integer, comment="Line number of the bad ID line."),
-    Column("stage", String(16), nullable=False, comment="input, fetch, validate or load."),
+    Column(
+        "stage",
+        String(16),
+        nullable=False,
+        comment="input, listing (a workspace's batch listing), fetch, validate, load or dataset "
+        "(a dataset's details).",
+    ),
     Column("http_status", Integer, comment="HTTP status of the last response, when there was one."),
     Column(
         "error_kind",
@@ -344,10 +450,10 @@ batch_status_history = Table(
     ),
     Column(
         "old_status",
-        String(16),
+        Status,
         comment="Status before the change; NULL on the batch's first observation.",
     ),
-    Column("new_status", String(16), nullable=False, comment="Status the sync found."),
+    Column("new_status", Status, nullable=False, comment="Status the sync found."),
     Column(
         "observed_at",
         UTCDateTime,
@@ -369,15 +475,98 @@ batch_status_history = Table(
     **_MYSQL,
 )
 
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column(
+        "workspace_id", ShortText, primary_key=True, comment="Prolific workspace ID (not a UUID)."
+    ),
+    Column("title", LongText, nullable=False, comment="Workspace title."),
+    Column("description", LongText, comment="What the workspace is used for."),
+    Column("owner", ShortText, comment="User ID of the workspace's creator."),
+    Column(
+        "first_seen_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync first stored the workspace.",
+    ),
+    Column(
+        "last_changed_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync last stored a change to it.",
+    ),
+    Column(
+        "last_changed_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last stored a change to it.",
+    ),
+    comment=(
+        "One row per workspace a sync with --workspace or --all-workspaces saw. batches."
+        "workspace_id refers to it, without a foreign key: a batch read from an ID file may "
+        "belong to a workspace no sync has listed."
+    ),
+    **_MYSQL,
+)
+
+dataset_imports = Table(
+    "dataset_imports",
+    metadata,
+    Column("import_id", Uuid, primary_key=True, comment="Import job UUID."),
+    Column(
+        "dataset_id",
+        Uuid,
+        ForeignKey("datasets.dataset_id"),
+        nullable=False,
+        comment="The (version 4) dataset it imports into.",
+    ),
+    Column("type", Status, nullable=False, comment="Kind of import, as sent (file_upload)."),
+    Column("filename", LongText, comment="File name given for the upload."),
+    Column(
+        "status",
+        Status,
+        nullable=False,
+        comment="As sent: uninitialised, queued, processing, complete, partial, failed, "
+        "pending_schema; open to new values.",
+    ),
+    Column("accepted_count", BigInteger, comment="Records ingested (complete or partial)."),
+    Column("rejected_count", BigInteger, comment="Records rejected (partial)."),
+    Column("created_at", UTCDateTime, nullable=False, comment="When the job was created (UTC)."),
+    Column("updated_at", UTCDateTime, nullable=False, comment="When it last changed (UTC)."),
+    Column("reason", LongText, comment="Why it failed, when it did."),
+    Index("ix_dataset_imports_dataset_id", "dataset_id"),
+    comment=(
+        "One row per import job of a version 4 dataset, as of its details' last fetch; a job no "
+        "longer listed is removed with it."
+    ),
+    **_MYSQL,
+)
+
 TABLES = (
     etl_runs,
+    workspaces,
     batches,
     batch_last_seen,
     datasets,
     batch_datasets,
+    dataset_imports,
     etl_failures,
     batch_status_history,
 )
+
+DATASET_DETAIL_COLUMNS = (
+    "name",
+    "created_at",
+    "created_by",
+    "workspace_id",
+    "schema_version",
+    "status",
+    "has_predetermined_grouping_id",
+    "field_schema",
+)
+WORKSPACE_CONTENT_COLUMNS = ("title", "description", "owner")
 
 DATASET_CONTENT_COLUMNS = ("filename", "total_datapoint_count")
 

@@ -42,9 +42,11 @@ from .schema import (
     batch_last_seen,
     batch_status_history,
     batches,
+    dataset_imports,
     datasets,
     etl_failures,
     etl_runs,
+    workspaces,
 )
 
 # --- what differs between dialects -------------------------------------------------------------
@@ -199,24 +201,30 @@ def _batches_view() -> View:
         b.c.task_name,
         b.c.task_introduction,
         b.c.task_steps,
+        b.c.auto_sync_enabled,
         _integer(func.coalesce(totals.c.dataset_count, 0)).label("dataset_count"),
         _integer(func.coalesce(totals.c.total_datapoint_count, 0)).label("total_datapoint_count"),
+        workspaces.c.title.label("workspace_title"),
+        b.c.removed_upstream_at,
         b.c.first_seen_at,
         b.c.last_changed_at,
         seen.c.last_seen_at,
+        seen.c.last_listed_at,
     ).select_from(
-        b.outerjoin(totals, totals.c.batch_id == b.c.batch_id).outerjoin(
-            seen, seen.c.batch_id == b.c.batch_id
-        )
+        b.outerjoin(totals, totals.c.batch_id == b.c.batch_id)
+        .outerjoin(seen, seen.c.batch_id == b.c.batch_id)
+        .outerjoin(workspaces, workspaces.c.workspace_id == b.c.workspace_id)
     )
     return _view(
         "v_batches",
         "One row per batch: the batch, its task details, how many datasets it lists and their "
-        "datapoints, and when a sync last fetched it.",
+        "datapoints, its workspace's title, and when a sync last fetched and listed it. The "
+        "JSON columns of batches (batch_items, extra_fields) are left to the table.",
         query,
         {
             "dataset_count": "Datasets the batch lists now (0 when none).",
             "total_datapoint_count": "Datapoints in those datasets, summed (0 when none).",
+            "workspace_title": "Its workspace's title; NULL until a sync lists workspaces.",
         },
     )
 
@@ -311,7 +319,7 @@ def _status_intervals_view() -> View:
         h.c.new_status,
         h.c.observed_at,
         func.lead(h.c.observed_at, type_=UTCDateTime).over(**window).label("left_at"),
-        func.lead(h.c.new_status, type_=String(16)).over(**window).label("next_status"),
+        func.lead(h.c.new_status, type_=String(64)).over(**window).label("next_status"),
     ).subquery("steps")
     query = select(
         steps.c.history_id,
@@ -440,6 +448,7 @@ def _run_health_view() -> View:
         r.c.finished_at,
         seconds_between(r.c.started_at, r.c.finished_at).label("duration_seconds"),
         r.c.ids_read,
+        r.c.listed,
         r.c.fetched,
         r.c.inserted,
         r.c.updated,
@@ -447,7 +456,7 @@ def _run_health_view() -> View:
         r.c.failed,
         failed_batches.label("failed_batches"),
         _integer(func.coalesce(failures.c.bad_id_lines, 0)).label("bad_id_lines"),
-        ratio(failed_batches, r.c.ids_read).label("failure_rate"),
+        ratio(failed_batches, r.c.ids_read + r.c.listed).label("failure_rate"),
         r.c.retries,
         r.c.tool_version,
         r.c.id_source,
@@ -465,8 +474,8 @@ def _run_health_view() -> View:
             "failed_batches": "Distinct batches that failed in the run.",
             "bad_id_lines": "ID file lines that were not batch IDs.",
             "failure_rate": (
-                "failed_batches / ids_read, between 0 and 1; NULL when the run read no ID. "
-                "Bad ID lines are left out: they are not among ids_read."
+                "failed_batches / (ids_read + listed), between 0 and 1; NULL when the run took "
+                "on no batch. Bad ID lines are left out: they are not among ids_read."
             ),
         },
     )
@@ -485,6 +494,8 @@ def _latest_run_failures_view() -> View:
             r.c.started_at.label("run_started_at"),
             f.c.failure_id,
             f.c.batch_id,
+            f.c.workspace_id,
+            f.c.dataset_id,
             f.c.line_number,
             f.c.input_line,
             f.c.stage,
@@ -512,6 +523,113 @@ def _latest_run_failures_view() -> View:
 
 v_latest_run_failures = _latest_run_failures_view()
 
+
+def _datasets_view() -> View:
+    d, link, jobs = datasets, batch_datasets, dataset_imports
+    using = (
+        select(link.c.dataset_id, func.count().label("batches_using"))
+        .group_by(link.c.dataset_id)
+        .subquery("using")
+    )
+    latest = (
+        select(
+            jobs.c.dataset_id,
+            jobs.c.status,
+            func.row_number()
+            .over(
+                partition_by=jobs.c.dataset_id,
+                order_by=(jobs.c.created_at.desc(), jobs.c.import_id.desc()),
+            )
+            .label("recency"),
+        )
+    ).subquery("ranked_imports")
+    counts = (
+        select(
+            jobs.c.dataset_id,
+            func.count().label("import_count"),
+            func.sum(func.coalesce(jobs.c.accepted_count, 0)).label("accepted_count"),
+            func.sum(func.coalesce(jobs.c.rejected_count, 0)).label("rejected_count"),
+        )
+        .group_by(jobs.c.dataset_id)
+        .subquery("import_counts")
+    )
+    query = select(
+        d.c.dataset_id,
+        d.c.name,
+        d.c.filename,
+        d.c.total_datapoint_count,
+        d.c.schema_version,
+        func.coalesce(d.c.status, latest.c.status).label("status"),
+        d.c.created_at,
+        d.c.created_by,
+        d.c.workspace_id,
+        workspaces.c.title.label("workspace_title"),
+        _integer(func.coalesce(using.c.batches_using, 0)).label("batches_using"),
+        _integer(func.coalesce(counts.c.import_count, 0)).label("import_count"),
+        _integer(func.coalesce(counts.c.accepted_count, 0)).label("accepted_count"),
+        _integer(func.coalesce(counts.c.rejected_count, 0)).label("rejected_count"),
+        d.c.details_synced_at,
+        d.c.first_seen_at,
+        d.c.last_changed_at,
+    ).select_from(
+        d.outerjoin(using, using.c.dataset_id == d.c.dataset_id)
+        .outerjoin(latest, and_(latest.c.dataset_id == d.c.dataset_id, latest.c.recency == 1))
+        .outerjoin(counts, counts.c.dataset_id == d.c.dataset_id)
+        .outerjoin(workspaces, workspaces.c.workspace_id == d.c.workspace_id)
+    )
+    return _view(
+        "v_datasets",
+        "One row per dataset: its name and status, how many batches list it, and its import "
+        "jobs summed. Details (name, status, ...) are NULL until a sync has fetched them.",
+        query,
+        {
+            "status": "Its status: a version 3 dataset's own, else its latest import job's.",
+            "workspace_title": "Its workspace's title; NULL until a sync lists workspaces.",
+            "batches_using": "How many batches list it now (0 when none).",
+            "import_count": "Its import jobs (version 4; 0 for version 3).",
+            "accepted_count": "Records its import jobs ingested, summed.",
+            "rejected_count": "Records its import jobs rejected, summed.",
+        },
+    )
+
+
+v_datasets = _datasets_view()
+
+
+def _removed_upstream_view() -> View:
+    b, seen = batches, batch_last_seen
+    query = (
+        select(
+            b.c.batch_id,
+            b.c.name,
+            b.c.status,
+            b.c.workspace_id,
+            workspaces.c.title.label("workspace_title"),
+            b.c.removed_upstream_at,
+            seen.c.last_listed_at,
+            b.c.last_changed_at,
+        )
+        .select_from(
+            b.outerjoin(seen, seen.c.batch_id == b.c.batch_id).outerjoin(
+                workspaces, workspaces.c.workspace_id == b.c.workspace_id
+            )
+        )
+        .where(b.c.removed_upstream_at.is_not(None))
+    )
+    return _view(
+        "v_batches_removed_upstream",
+        "Batches no longer in their workspace's listing: kept with their last known content, "
+        "and since when they are gone.",
+        query,
+        {
+            "workspace_title": "Its workspace's title; NULL until a sync lists workspaces.",
+            "last_listed_at": "When a sync last found it listed (before it was gone).",
+        },
+    )
+
+
+v_batches_removed_upstream = _removed_upstream_view()
+
 # In creation order: a view comes after the views it reads.
 VIEWS: tuple[View, ...] = (
     v_batches,
@@ -521,6 +639,8 @@ VIEWS: tuple[View, ...] = (
     v_batch_processing_time,
     v_run_health,
     v_latest_run_failures,
+    v_datasets,
+    v_batches_removed_upstream,
 )
 VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 

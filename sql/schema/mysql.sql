@@ -6,6 +6,7 @@ CREATE TABLE etl_runs (
 	finished_at DATETIME(6) COMMENT 'When the run ended (UTC); NULL while running.', 
 	status VARCHAR(16) NOT NULL COMMENT 'running, succeeded, partial (some batches failed), failed, aborted.', 
 	ids_read INTEGER NOT NULL COMMENT 'Distinct valid batch IDs read from the ID file.', 
+	listed INTEGER NOT NULL COMMENT 'Batches found in workspace listings (--workspace, --all-workspaces) and not in the ID file: ids_read + listed is every batch the run took on.' DEFAULT '0', 
 	fetched INTEGER NOT NULL COMMENT 'Batches fetched from the API with a 200.', 
 	inserted INTEGER NOT NULL COMMENT 'Batches seen for the first time.', 
 	updated INTEGER NOT NULL COMMENT 'Known batches whose content changed.', 
@@ -22,7 +23,7 @@ CREATE TABLE etl_runs (
 CREATE TABLE batches (
 	batch_id VARCHAR(36) NOT NULL COMMENT 'Batch UUID (lower case).', 
 	name MEDIUMTEXT NOT NULL COMMENT 'Batch name.', 
-	status VARCHAR(16) NOT NULL COMMENT 'UNINITIALISED, PROCESSING, READY or ERROR.', 
+	status VARCHAR(64) NOT NULL COMMENT 'As sent: UNINITIALISED, PROCESSING, READY or ERROR today; open to new values.', 
 	created_at DATETIME(6) NOT NULL COMMENT 'Creation time at Prolific (UTC).', 
 	created_by VARCHAR(255) NOT NULL COMMENT 'User ID of the Prolific user who created the batch.', 
 	workspace_id VARCHAR(255) NOT NULL COMMENT 'Prolific workspace ID.', 
@@ -33,13 +34,16 @@ CREATE TABLE batches (
 	task_name MEDIUMTEXT NOT NULL COMMENT 'task_details.task_name.', 
 	task_introduction MEDIUMTEXT NOT NULL COMMENT 'task_details.task_introduction: HTML, exactly as sent.', 
 	task_steps MEDIUMTEXT NOT NULL COMMENT 'task_details.task_steps: HTML, exactly as sent.', 
+	batch_items JSON COMMENT 'The batch''s instruction layout (pages, rows, columns, items) as sent; NULL for batches without one.', 
+	auto_sync_enabled BOOL COMMENT 'Whether new datapoints of its dataset become tasks by themselves; NULL when the API leaves it out (off).', 
+	extra_fields JSON COMMENT 'Top-level fields the API sent that the spec does not list, as a JSON object; NULL when there were none.', 
+	removed_upstream_at DATETIME(6) COMMENT 'When a sync found the batch gone from the listing of its workspace that used to hold it (UTC); NULL while it is listed, or was never read from a listing. Never deleted.', 
 	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of the batch''s content; a sync rewrites the row only when it changes.', 
 	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the batch.', 
 	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to the batch.', 
 	first_seen_run_id INTEGER NOT NULL COMMENT 'Run that first stored the batch.', 
 	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to the batch.', 
 	PRIMARY KEY (batch_id), 
-	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per AI Task Builder batch, with its task details.' COLLATE utf8mb4_bin;
@@ -52,20 +56,33 @@ CREATE TABLE datasets (
 	dataset_id VARCHAR(36) NOT NULL COMMENT 'Dataset UUID (lower case).', 
 	filename MEDIUMTEXT NOT NULL COMMENT 'File name of the dataset.', 
 	total_datapoint_count BIGINT NOT NULL COMMENT 'Datapoints in the dataset.', 
+	name MEDIUMTEXT COMMENT 'Dataset name (from its details; NULL until fetched).', 
+	created_at DATETIME(6) COMMENT 'Creation time at Prolific (UTC), from its details.', 
+	created_by VARCHAR(255) COMMENT 'User ID of its creator, from its details.', 
+	workspace_id VARCHAR(255) COMMENT 'Its workspace, from its details.', 
+	schema_version VARCHAR(16) COMMENT 'Dataset version: 3 (CSV/ZIP upload) or 4 (field schema and import jobs).', 
+	status VARCHAR(64) COMMENT 'Processing status of a version 3 dataset, as sent; NULL for version 4 (see dataset_imports).', 
+	has_predetermined_grouping_id BOOL COMMENT 'Version 3: whether it has a META_TASK_GROUP_ID column.', 
+	field_schema JSON COMMENT 'Version 4: the researcher-defined field schema (the API''s ''schema'') as sent.', 
+	details_synced_at DATETIME(6) COMMENT 'When its details were last fetched; NULL when they are due (new, changed, or the last fetch failed).', 
+	details_run_id INTEGER COMMENT 'Run that last fetched its details.', 
 	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the dataset.', 
 	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to the dataset.', 
 	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to the dataset.', 
 	PRIMARY KEY (dataset_id), 
+	CONSTRAINT fk_datasets_details_run_id FOREIGN KEY(details_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per dataset, however many batches use it.' COLLATE utf8mb4_bin;
 
 CREATE TABLE etl_failures (
 	failure_id INTEGER NOT NULL COMMENT 'Sequential id of the failure.' AUTO_INCREMENT, 
 	run_id INTEGER NOT NULL COMMENT 'The run.', 
-	batch_id VARCHAR(36) COMMENT 'The batch; NULL for a bad ID line.', 
+	batch_id VARCHAR(36) COMMENT 'The batch; NULL for a bad ID line, a workspace''s listing or a dataset.', 
+	workspace_id VARCHAR(255) COMMENT 'The workspace whose listing failed, or that listed the failed batch.', 
+	dataset_id VARCHAR(36) COMMENT 'The dataset whose details could not be fetched.', 
 	input_line MEDIUMTEXT COMMENT 'The bad ID line, as read (shortened).', 
 	line_number INTEGER COMMENT 'Line number of the bad ID line.', 
-	stage VARCHAR(16) NOT NULL COMMENT 'input, fetch, validate or load.', 
+	stage VARCHAR(16) NOT NULL COMMENT 'input, listing (a workspace''s batch listing), fetch, validate, load or dataset (a dataset''s details).', 
 	http_status INTEGER COMMENT 'HTTP status of the last response, when there was one.', 
 	error_kind VARCHAR(32) NOT NULL COMMENT 'Stable error name: bad_id_line, not_found, invalid_payload, ...', 
 	field MEDIUMTEXT COMMENT 'The payload field that failed validation.', 
@@ -77,14 +94,29 @@ CREATE TABLE etl_failures (
 
 CREATE INDEX ix_etl_failures_run_id ON etl_failures (run_id);
 
+CREATE TABLE workspaces (
+	workspace_id VARCHAR(255) NOT NULL COMMENT 'Prolific workspace ID (not a UUID).', 
+	title MEDIUMTEXT NOT NULL COMMENT 'Workspace title.', 
+	description MEDIUMTEXT COMMENT 'What the workspace is used for.', 
+	owner VARCHAR(255) COMMENT 'User ID of the workspace''s creator.', 
+	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the workspace.', 
+	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to it.', 
+	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to it.', 
+	PRIMARY KEY (workspace_id), 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per workspace a sync with --workspace or --all-workspaces saw. batches.workspace_id refers to it, without a foreign key: a batch read from an ID file may belong to a workspace no sync has listed.' COLLATE utf8mb4_bin;
+
 CREATE TABLE batch_last_seen (
 	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
 	last_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync last fetched it.', 
 	last_seen_run_id INTEGER NOT NULL COMMENT 'Run that last fetched it.', 
+	last_listed_at DATETIME(6) COMMENT 'When a sync last found it in its workspace''s listing; NULL if never.', 
+	last_listed_run_id INTEGER COMMENT 'Run that last found it in its workspace''s listing.', 
 	PRIMARY KEY (batch_id), 
 	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
-)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='When each batch was last fetched. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.' COLLATE utf8mb4_bin;
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
+	CONSTRAINT fk_batch_last_seen_last_listed_run_id FOREIGN KEY(last_listed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='When each batch was last fetched, and last listed. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.' COLLATE utf8mb4_bin;
 
 CREATE TABLE batch_datasets (
 	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
@@ -99,8 +131,8 @@ CREATE INDEX ix_batch_datasets_dataset_id ON batch_datasets (dataset_id);
 CREATE TABLE batch_status_history (
 	history_id INTEGER NOT NULL COMMENT 'Sequential id of the observation.' AUTO_INCREMENT, 
 	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
-	old_status VARCHAR(16) COMMENT 'Status before the change; NULL on the batch''s first observation.', 
-	new_status VARCHAR(16) NOT NULL COMMENT 'Status the sync found.', 
+	old_status VARCHAR(64) COMMENT 'Status before the change; NULL on the batch''s first observation.', 
+	new_status VARCHAR(64) NOT NULL COMMENT 'Status the sync found.', 
 	observed_at DATETIME(6) NOT NULL COMMENT 'When the sync stored the change (UTC); the batch changed at or before it.', 
 	run_id INTEGER NOT NULL COMMENT 'Run that observed the change.', 
 	PRIMARY KEY (history_id), 
@@ -109,3 +141,20 @@ CREATE TABLE batch_status_history (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row each time a sync finds a batch''s status changed, and one when it first sees the batch. Nothing is written while the status stays the same.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_batch_status_history_batch_id ON batch_status_history (batch_id, observed_at);
+
+CREATE TABLE dataset_imports (
+	import_id VARCHAR(36) NOT NULL COMMENT 'Import job UUID.', 
+	dataset_id VARCHAR(36) NOT NULL COMMENT 'The (version 4) dataset it imports into.', 
+	type VARCHAR(64) NOT NULL COMMENT 'Kind of import, as sent (file_upload).', 
+	filename MEDIUMTEXT COMMENT 'File name given for the upload.', 
+	status VARCHAR(64) NOT NULL COMMENT 'As sent: uninitialised, queued, processing, complete, partial, failed, pending_schema; open to new values.', 
+	accepted_count BIGINT COMMENT 'Records ingested (complete or partial).', 
+	rejected_count BIGINT COMMENT 'Records rejected (partial).', 
+	created_at DATETIME(6) NOT NULL COMMENT 'When the job was created (UTC).', 
+	updated_at DATETIME(6) NOT NULL COMMENT 'When it last changed (UTC).', 
+	reason MEDIUMTEXT COMMENT 'Why it failed, when it did.', 
+	PRIMARY KEY (import_id), 
+	FOREIGN KEY(dataset_id) REFERENCES datasets (dataset_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per import job of a version 4 dataset, as of its details'' last fetch; a job no longer listed is removed with it.' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_dataset_imports_dataset_id ON dataset_imports (dataset_id);

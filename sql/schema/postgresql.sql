@@ -6,6 +6,7 @@ CREATE TABLE etl_runs (
 	finished_at TIMESTAMP WITH TIME ZONE, 
 	status VARCHAR(16) NOT NULL, 
 	ids_read INTEGER NOT NULL, 
+	listed INTEGER DEFAULT '0' NOT NULL, 
 	fetched INTEGER NOT NULL, 
 	inserted INTEGER NOT NULL, 
 	updated INTEGER NOT NULL, 
@@ -31,6 +32,8 @@ COMMENT ON COLUMN etl_runs.status IS 'running, succeeded, partial (some batches 
 
 COMMENT ON COLUMN etl_runs.ids_read IS 'Distinct valid batch IDs read from the ID file.';
 
+COMMENT ON COLUMN etl_runs.listed IS 'Batches found in workspace listings (--workspace, --all-workspaces) and not in the ID file: ids_read + listed is every batch the run took on.';
+
 COMMENT ON COLUMN etl_runs.fetched IS 'Batches fetched from the API with a 200.';
 
 COMMENT ON COLUMN etl_runs.inserted IS 'Batches seen for the first time.';
@@ -52,7 +55,7 @@ COMMENT ON COLUMN etl_runs.error_message IS 'Why the run failed, when it failed 
 CREATE TABLE batches (
 	batch_id VARCHAR(36) NOT NULL, 
 	name TEXT NOT NULL, 
-	status VARCHAR(16) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	created_by VARCHAR(255) NOT NULL, 
 	workspace_id VARCHAR(255) NOT NULL, 
@@ -63,13 +66,16 @@ CREATE TABLE batches (
 	task_name TEXT NOT NULL, 
 	task_introduction TEXT NOT NULL, 
 	task_steps TEXT NOT NULL, 
+	batch_items JSONB, 
+	auto_sync_enabled BOOLEAN, 
+	extra_fields JSONB, 
+	removed_upstream_at TIMESTAMP WITH TIME ZONE, 
 	content_hash VARCHAR(64) NOT NULL, 
 	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	first_seen_run_id INTEGER NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (batch_id), 
-	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
@@ -84,7 +90,7 @@ COMMENT ON COLUMN batches.batch_id IS 'Batch UUID (lower case).';
 
 COMMENT ON COLUMN batches.name IS 'Batch name.';
 
-COMMENT ON COLUMN batches.status IS 'UNINITIALISED, PROCESSING, READY or ERROR.';
+COMMENT ON COLUMN batches.status IS 'As sent: UNINITIALISED, PROCESSING, READY or ERROR today; open to new values.';
 
 COMMENT ON COLUMN batches.created_at IS 'Creation time at Prolific (UTC).';
 
@@ -106,6 +112,14 @@ COMMENT ON COLUMN batches.task_introduction IS 'task_details.task_introduction: 
 
 COMMENT ON COLUMN batches.task_steps IS 'task_details.task_steps: HTML, exactly as sent.';
 
+COMMENT ON COLUMN batches.batch_items IS 'The batch''s instruction layout (pages, rows, columns, items) as sent; NULL for batches without one.';
+
+COMMENT ON COLUMN batches.auto_sync_enabled IS 'Whether new datapoints of its dataset become tasks by themselves; NULL when the API leaves it out (off).';
+
+COMMENT ON COLUMN batches.extra_fields IS 'Top-level fields the API sent that the spec does not list, as a JSON object; NULL when there were none.';
+
+COMMENT ON COLUMN batches.removed_upstream_at IS 'When a sync found the batch gone from the listing of its workspace that used to hold it (UTC); NULL while it is listed, or was never read from a listing. Never deleted.';
+
 COMMENT ON COLUMN batches.content_hash IS 'SHA-256 of the batch''s content; a sync rewrites the row only when it changes.';
 
 COMMENT ON COLUMN batches.first_seen_at IS 'When a sync first stored the batch.';
@@ -120,10 +134,21 @@ CREATE TABLE datasets (
 	dataset_id VARCHAR(36) NOT NULL, 
 	filename TEXT NOT NULL, 
 	total_datapoint_count BIGINT NOT NULL, 
+	name TEXT, 
+	created_at TIMESTAMP WITH TIME ZONE, 
+	created_by VARCHAR(255), 
+	workspace_id VARCHAR(255), 
+	schema_version VARCHAR(16), 
+	status VARCHAR(64), 
+	has_predetermined_grouping_id BOOLEAN, 
+	field_schema JSONB, 
+	details_synced_at TIMESTAMP WITH TIME ZONE, 
+	details_run_id INTEGER, 
 	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (dataset_id), 
+	CONSTRAINT fk_datasets_details_run_id FOREIGN KEY(details_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
 
@@ -135,6 +160,26 @@ COMMENT ON COLUMN datasets.filename IS 'File name of the dataset.';
 
 COMMENT ON COLUMN datasets.total_datapoint_count IS 'Datapoints in the dataset.';
 
+COMMENT ON COLUMN datasets.name IS 'Dataset name (from its details; NULL until fetched).';
+
+COMMENT ON COLUMN datasets.created_at IS 'Creation time at Prolific (UTC), from its details.';
+
+COMMENT ON COLUMN datasets.created_by IS 'User ID of its creator, from its details.';
+
+COMMENT ON COLUMN datasets.workspace_id IS 'Its workspace, from its details.';
+
+COMMENT ON COLUMN datasets.schema_version IS 'Dataset version: 3 (CSV/ZIP upload) or 4 (field schema and import jobs).';
+
+COMMENT ON COLUMN datasets.status IS 'Processing status of a version 3 dataset, as sent; NULL for version 4 (see dataset_imports).';
+
+COMMENT ON COLUMN datasets.has_predetermined_grouping_id IS 'Version 3: whether it has a META_TASK_GROUP_ID column.';
+
+COMMENT ON COLUMN datasets.field_schema IS 'Version 4: the researcher-defined field schema (the API''s ''schema'') as sent.';
+
+COMMENT ON COLUMN datasets.details_synced_at IS 'When its details were last fetched; NULL when they are due (new, changed, or the last fetch failed).';
+
+COMMENT ON COLUMN datasets.details_run_id IS 'Run that last fetched its details.';
+
 COMMENT ON COLUMN datasets.first_seen_at IS 'When a sync first stored the dataset.';
 
 COMMENT ON COLUMN datasets.last_changed_at IS 'When a sync last stored a change to the dataset.';
@@ -145,6 +190,8 @@ CREATE TABLE etl_failures (
 	failure_id SERIAL NOT NULL, 
 	run_id INTEGER NOT NULL, 
 	batch_id VARCHAR(36), 
+	workspace_id VARCHAR(255), 
+	dataset_id VARCHAR(36), 
 	input_line TEXT, 
 	line_number INTEGER, 
 	stage VARCHAR(16) NOT NULL, 
@@ -165,13 +212,17 @@ COMMENT ON COLUMN etl_failures.failure_id IS 'Sequential id of the failure.';
 
 COMMENT ON COLUMN etl_failures.run_id IS 'The run.';
 
-COMMENT ON COLUMN etl_failures.batch_id IS 'The batch; NULL for a bad ID line.';
+COMMENT ON COLUMN etl_failures.batch_id IS 'The batch; NULL for a bad ID line, a workspace''s listing or a dataset.';
+
+COMMENT ON COLUMN etl_failures.workspace_id IS 'The workspace whose listing failed, or that listed the failed batch.';
+
+COMMENT ON COLUMN etl_failures.dataset_id IS 'The dataset whose details could not be fetched.';
 
 COMMENT ON COLUMN etl_failures.input_line IS 'The bad ID line, as read (shortened).';
 
 COMMENT ON COLUMN etl_failures.line_number IS 'Line number of the bad ID line.';
 
-COMMENT ON COLUMN etl_failures.stage IS 'input, fetch, validate or load.';
+COMMENT ON COLUMN etl_failures.stage IS 'input, listing (a workspace''s batch listing), fetch, validate, load or dataset (a dataset''s details).';
 
 COMMENT ON COLUMN etl_failures.http_status IS 'HTTP status of the last response, when there was one.';
 
@@ -183,22 +234,57 @@ COMMENT ON COLUMN etl_failures.message IS 'What went wrong, for a person.';
 
 COMMENT ON COLUMN etl_failures.occurred_at IS 'When it happened (UTC).';
 
+CREATE TABLE workspaces (
+	workspace_id VARCHAR(255) NOT NULL, 
+	title TEXT NOT NULL, 
+	description TEXT, 
+	owner VARCHAR(255), 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (workspace_id), 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE workspaces IS 'One row per workspace a sync with --workspace or --all-workspaces saw. batches.workspace_id refers to it, without a foreign key: a batch read from an ID file may belong to a workspace no sync has listed.';
+
+COMMENT ON COLUMN workspaces.workspace_id IS 'Prolific workspace ID (not a UUID).';
+
+COMMENT ON COLUMN workspaces.title IS 'Workspace title.';
+
+COMMENT ON COLUMN workspaces.description IS 'What the workspace is used for.';
+
+COMMENT ON COLUMN workspaces.owner IS 'User ID of the workspace''s creator.';
+
+COMMENT ON COLUMN workspaces.first_seen_at IS 'When a sync first stored the workspace.';
+
+COMMENT ON COLUMN workspaces.last_changed_at IS 'When a sync last stored a change to it.';
+
+COMMENT ON COLUMN workspaces.last_changed_run_id IS 'Run that last stored a change to it.';
+
 CREATE TABLE batch_last_seen (
 	batch_id VARCHAR(36) NOT NULL, 
 	last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	last_seen_run_id INTEGER NOT NULL, 
+	last_listed_at TIMESTAMP WITH TIME ZONE, 
+	last_listed_run_id INTEGER, 
 	PRIMARY KEY (batch_id), 
 	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
+	CONSTRAINT fk_batch_last_seen_last_listed_run_id FOREIGN KEY(last_listed_run_id) REFERENCES etl_runs (run_id)
 );
 
-COMMENT ON TABLE batch_last_seen IS 'When each batch was last fetched. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.';
+COMMENT ON TABLE batch_last_seen IS 'When each batch was last fetched, and last listed. Kept apart from batches so that a nightly rerun over unchanged batches never rewrites (or sends change events for) their rows.';
 
 COMMENT ON COLUMN batch_last_seen.batch_id IS 'The batch.';
 
 COMMENT ON COLUMN batch_last_seen.last_seen_at IS 'When a sync last fetched it.';
 
 COMMENT ON COLUMN batch_last_seen.last_seen_run_id IS 'Run that last fetched it.';
+
+COMMENT ON COLUMN batch_last_seen.last_listed_at IS 'When a sync last found it in its workspace''s listing; NULL if never.';
+
+COMMENT ON COLUMN batch_last_seen.last_listed_run_id IS 'Run that last found it in its workspace''s listing.';
 
 CREATE TABLE batch_datasets (
 	batch_id VARCHAR(36) NOT NULL, 
@@ -219,8 +305,8 @@ COMMENT ON COLUMN batch_datasets.dataset_id IS 'A dataset the batch lists now.';
 CREATE TABLE batch_status_history (
 	history_id SERIAL NOT NULL, 
 	batch_id VARCHAR(36) NOT NULL, 
-	old_status VARCHAR(16), 
-	new_status VARCHAR(16) NOT NULL, 
+	old_status VARCHAR(64), 
+	new_status VARCHAR(64) NOT NULL, 
 	observed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	run_id INTEGER NOT NULL, 
 	PRIMARY KEY (history_id), 
@@ -243,3 +329,42 @@ COMMENT ON COLUMN batch_status_history.new_status IS 'Status the sync found.';
 COMMENT ON COLUMN batch_status_history.observed_at IS 'When the sync stored the change (UTC); the batch changed at or before it.';
 
 COMMENT ON COLUMN batch_status_history.run_id IS 'Run that observed the change.';
+
+CREATE TABLE dataset_imports (
+	import_id VARCHAR(36) NOT NULL, 
+	dataset_id VARCHAR(36) NOT NULL, 
+	type VARCHAR(64) NOT NULL, 
+	filename TEXT, 
+	status VARCHAR(64) NOT NULL, 
+	accepted_count BIGINT, 
+	rejected_count BIGINT, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	reason TEXT, 
+	PRIMARY KEY (import_id), 
+	FOREIGN KEY(dataset_id) REFERENCES datasets (dataset_id)
+);
+
+CREATE INDEX ix_dataset_imports_dataset_id ON dataset_imports (dataset_id);
+
+COMMENT ON TABLE dataset_imports IS 'One row per import job of a version 4 dataset, as of its details'' last fetch; a job no longer listed is removed with it.';
+
+COMMENT ON COLUMN dataset_imports.import_id IS 'Import job UUID.';
+
+COMMENT ON COLUMN dataset_imports.dataset_id IS 'The (version 4) dataset it imports into.';
+
+COMMENT ON COLUMN dataset_imports.type IS 'Kind of import, as sent (file_upload).';
+
+COMMENT ON COLUMN dataset_imports.filename IS 'File name given for the upload.';
+
+COMMENT ON COLUMN dataset_imports.status IS 'As sent: uninitialised, queued, processing, complete, partial, failed, pending_schema; open to new values.';
+
+COMMENT ON COLUMN dataset_imports.accepted_count IS 'Records ingested (complete or partial).';
+
+COMMENT ON COLUMN dataset_imports.rejected_count IS 'Records rejected (partial).';
+
+COMMENT ON COLUMN dataset_imports.created_at IS 'When the job was created (UTC).';
+
+COMMENT ON COLUMN dataset_imports.updated_at IS 'When it last changed (UTC).';
+
+COMMENT ON COLUMN dataset_imports.reason IS 'Why it failed, when it did.';

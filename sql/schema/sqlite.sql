@@ -6,6 +6,7 @@ CREATE TABLE etl_runs (
 	finished_at DATETIME, 
 	status VARCHAR(16) NOT NULL, 
 	ids_read INTEGER NOT NULL, 
+	listed INTEGER DEFAULT '0' NOT NULL, 
 	fetched INTEGER NOT NULL, 
 	inserted INTEGER NOT NULL, 
 	updated INTEGER NOT NULL, 
@@ -22,7 +23,7 @@ CREATE TABLE etl_runs (
 CREATE TABLE batches (
 	batch_id VARCHAR(36) NOT NULL, 
 	name TEXT NOT NULL, 
-	status VARCHAR(16) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	created_by VARCHAR(255) NOT NULL, 
 	workspace_id VARCHAR(255) NOT NULL, 
@@ -33,13 +34,16 @@ CREATE TABLE batches (
 	task_name TEXT NOT NULL, 
 	task_introduction TEXT NOT NULL, 
 	task_steps TEXT NOT NULL, 
+	batch_items JSON, 
+	auto_sync_enabled BOOLEAN, 
+	extra_fields JSON, 
+	removed_upstream_at DATETIME, 
 	content_hash VARCHAR(64) NOT NULL, 
 	first_seen_at DATETIME NOT NULL, 
 	last_changed_at DATETIME NOT NULL, 
 	first_seen_run_id INTEGER NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (batch_id), 
-	CONSTRAINT ck_batches_status CHECK (status IN ('UNINITIALISED', 'PROCESSING', 'READY', 'ERROR')), 
 	FOREIGN KEY(first_seen_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
@@ -52,10 +56,21 @@ CREATE TABLE datasets (
 	dataset_id VARCHAR(36) NOT NULL, 
 	filename TEXT NOT NULL, 
 	total_datapoint_count BIGINT NOT NULL, 
+	name TEXT, 
+	created_at DATETIME, 
+	created_by VARCHAR(255), 
+	workspace_id VARCHAR(255), 
+	schema_version VARCHAR(16), 
+	status VARCHAR(64), 
+	has_predetermined_grouping_id BOOLEAN, 
+	field_schema JSON, 
+	details_synced_at DATETIME, 
+	details_run_id INTEGER, 
 	first_seen_at DATETIME NOT NULL, 
 	last_changed_at DATETIME NOT NULL, 
 	last_changed_run_id INTEGER NOT NULL, 
 	PRIMARY KEY (dataset_id), 
+	CONSTRAINT fk_datasets_details_run_id FOREIGN KEY(details_run_id) REFERENCES etl_runs (run_id), 
 	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
 );
 
@@ -63,6 +78,8 @@ CREATE TABLE etl_failures (
 	failure_id INTEGER NOT NULL, 
 	run_id INTEGER NOT NULL, 
 	batch_id VARCHAR(36), 
+	workspace_id VARCHAR(255), 
+	dataset_id VARCHAR(36), 
 	input_line TEXT, 
 	line_number INTEGER, 
 	stage VARCHAR(16) NOT NULL, 
@@ -77,13 +94,28 @@ CREATE TABLE etl_failures (
 
 CREATE INDEX ix_etl_failures_run_id ON etl_failures (run_id);
 
+CREATE TABLE workspaces (
+	workspace_id VARCHAR(255) NOT NULL, 
+	title TEXT NOT NULL, 
+	description TEXT, 
+	owner VARCHAR(255), 
+	first_seen_at DATETIME NOT NULL, 
+	last_changed_at DATETIME NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (workspace_id), 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
 CREATE TABLE batch_last_seen (
 	batch_id VARCHAR(36) NOT NULL, 
 	last_seen_at DATETIME NOT NULL, 
 	last_seen_run_id INTEGER NOT NULL, 
+	last_listed_at DATETIME, 
+	last_listed_run_id INTEGER, 
 	PRIMARY KEY (batch_id), 
 	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
-	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id)
+	FOREIGN KEY(last_seen_run_id) REFERENCES etl_runs (run_id), 
+	CONSTRAINT fk_batch_last_seen_last_listed_run_id FOREIGN KEY(last_listed_run_id) REFERENCES etl_runs (run_id)
 );
 
 CREATE TABLE batch_datasets (
@@ -99,8 +131,8 @@ CREATE INDEX ix_batch_datasets_dataset_id ON batch_datasets (dataset_id);
 CREATE TABLE batch_status_history (
 	history_id INTEGER NOT NULL, 
 	batch_id VARCHAR(36) NOT NULL, 
-	old_status VARCHAR(16), 
-	new_status VARCHAR(16) NOT NULL, 
+	old_status VARCHAR(64), 
+	new_status VARCHAR(64) NOT NULL, 
 	observed_at DATETIME NOT NULL, 
 	run_id INTEGER NOT NULL, 
 	PRIMARY KEY (history_id), 
@@ -109,3 +141,20 @@ CREATE TABLE batch_status_history (
 );
 
 CREATE INDEX ix_batch_status_history_batch_id ON batch_status_history (batch_id, observed_at);
+
+CREATE TABLE dataset_imports (
+	import_id VARCHAR(36) NOT NULL, 
+	dataset_id VARCHAR(36) NOT NULL, 
+	type VARCHAR(64) NOT NULL, 
+	filename TEXT, 
+	status VARCHAR(64) NOT NULL, 
+	accepted_count BIGINT, 
+	rejected_count BIGINT, 
+	created_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	reason TEXT, 
+	PRIMARY KEY (import_id), 
+	FOREIGN KEY(dataset_id) REFERENCES datasets (dataset_id)
+);
+
+CREATE INDEX ix_dataset_imports_dataset_id ON dataset_imports (dataset_id);

@@ -1,5 +1,9 @@
 -- prolific-etl reporting views for sqlite.
 -- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_batches_removed_upstream;
+
+DROP VIEW IF EXISTS v_datasets;
+
 DROP VIEW IF EXISTS v_latest_run_failures;
 
 DROP VIEW IF EXISTS v_run_health;
@@ -15,9 +19,9 @@ DROP VIEW IF EXISTS v_workspace_summary;
 DROP VIEW IF EXISTS v_batches;
 
 CREATE VIEW v_batches AS
-SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, batches.created_at, batches.created_by, batches.schema_version, batches.total_task_count, batches.total_instruction_count, batches.total_task_groups, batches.task_name, batches.task_introduction, batches.task_steps, CAST(coalesce(dataset_totals.dataset_count, 0) AS BIGINT) AS dataset_count, CAST(coalesce(dataset_totals.total_datapoint_count, 0) AS BIGINT) AS total_datapoint_count, batches.first_seen_at, batches.last_changed_at, batch_last_seen.last_seen_at 
+SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, batches.created_at, batches.created_by, batches.schema_version, batches.total_task_count, batches.total_instruction_count, batches.total_task_groups, batches.task_name, batches.task_introduction, batches.task_steps, batches.auto_sync_enabled, CAST(coalesce(dataset_totals.dataset_count, 0) AS BIGINT) AS dataset_count, CAST(coalesce(dataset_totals.total_datapoint_count, 0) AS BIGINT) AS total_datapoint_count, workspaces.title AS workspace_title, batches.removed_upstream_at, batches.first_seen_at, batches.last_changed_at, batch_last_seen.last_seen_at, batch_last_seen.last_listed_at 
 FROM batches LEFT OUTER JOIN (SELECT batch_datasets.batch_id AS batch_id, count(*) AS dataset_count, sum(datasets.total_datapoint_count) AS total_datapoint_count 
-FROM batch_datasets JOIN datasets ON datasets.dataset_id = batch_datasets.dataset_id GROUP BY batch_datasets.batch_id) AS dataset_totals ON dataset_totals.batch_id = batches.batch_id LEFT OUTER JOIN batch_last_seen ON batch_last_seen.batch_id = batches.batch_id;
+FROM batch_datasets JOIN datasets ON datasets.dataset_id = batch_datasets.dataset_id GROUP BY batch_datasets.batch_id) AS dataset_totals ON dataset_totals.batch_id = batches.batch_id LEFT OUTER JOIN batch_last_seen ON batch_last_seen.batch_id = batches.batch_id LEFT OUTER JOIN workspaces ON workspaces.workspace_id = batches.workspace_id;
 
 CREATE VIEW v_workspace_summary AS
 SELECT v_batches.workspace_id, CAST(count(*) AS BIGINT) AS batch_count, CAST(sum(CASE WHEN (v_batches.status = 'UNINITIALISED') THEN 1 ELSE 0 END) AS BIGINT) AS uninitialised_batches, CAST(sum(CASE WHEN (v_batches.status = 'PROCESSING') THEN 1 ELSE 0 END) AS BIGINT) AS processing_batches, CAST(sum(CASE WHEN (v_batches.status = 'READY') THEN 1 ELSE 0 END) AS BIGINT) AS ready_batches, CAST(sum(CASE WHEN (v_batches.status = 'ERROR') THEN 1 ELSE 0 END) AS BIGINT) AS error_batches, CAST(sum(v_batches.total_task_count) AS BIGINT) AS total_task_count, CAST(sum(v_batches.total_instruction_count) AS BIGINT) AS total_instruction_count, CAST(sum(v_batches.total_datapoint_count) AS BIGINT) AS total_datapoint_count 
@@ -43,12 +47,24 @@ WHERE v_batch_status_intervals.status = 'PROCESSING' GROUP BY v_batch_status_int
 WHERE v_batch_status_intervals.status IN ('READY', 'ERROR') AND v_batch_status_intervals.entered_at > starts.processing_started_at) AS ends ON ends.batch_id = starts.batch_id AND ends.nth = 1;
 
 CREATE VIEW v_run_health AS
-SELECT etl_runs.run_id, etl_runs.status, etl_runs.started_at, etl_runs.finished_at, ROUND((julianday(etl_runs.finished_at) - julianday(etl_runs.started_at)) * 86400, 3) AS duration_seconds, etl_runs.ids_read, etl_runs.fetched, etl_runs.inserted, etl_runs.updated, etl_runs.unchanged, etl_runs.failed, CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS failed_batches, CAST(coalesce(failure_counts.bad_id_lines, 0) AS BIGINT) AS bad_id_lines, CAST(CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS REAL) / NULLIF(etl_runs.ids_read, 0) AS failure_rate, etl_runs.retries, etl_runs.tool_version, etl_runs.id_source, etl_runs.error_message 
+SELECT etl_runs.run_id, etl_runs.status, etl_runs.started_at, etl_runs.finished_at, ROUND((julianday(etl_runs.finished_at) - julianday(etl_runs.started_at)) * 86400, 3) AS duration_seconds, etl_runs.ids_read, etl_runs.listed, etl_runs.fetched, etl_runs.inserted, etl_runs.updated, etl_runs.unchanged, etl_runs.failed, CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS failed_batches, CAST(coalesce(failure_counts.bad_id_lines, 0) AS BIGINT) AS bad_id_lines, CAST(CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS REAL) / NULLIF(etl_runs.ids_read + etl_runs.listed, 0) AS failure_rate, etl_runs.retries, etl_runs.tool_version, etl_runs.id_source, etl_runs.error_message 
 FROM etl_runs LEFT OUTER JOIN (SELECT etl_failures.run_id AS run_id, count(DISTINCT etl_failures.batch_id) AS failed_batches, sum(CASE WHEN (etl_failures.stage = 'input') THEN 1 ELSE 0 END) AS bad_id_lines 
 FROM etl_failures GROUP BY etl_failures.run_id) AS failure_counts ON failure_counts.run_id = etl_runs.run_id;
 
 CREATE VIEW v_latest_run_failures AS
-SELECT etl_failures.run_id, etl_runs.status AS run_status, etl_runs.started_at AS run_started_at, etl_failures.failure_id, etl_failures.batch_id, etl_failures.line_number, etl_failures.input_line, etl_failures.stage, etl_failures.error_kind, etl_failures.http_status, etl_failures.field, etl_failures.message, etl_failures.occurred_at 
+SELECT etl_failures.run_id, etl_runs.status AS run_status, etl_runs.started_at AS run_started_at, etl_failures.failure_id, etl_failures.batch_id, etl_failures.workspace_id, etl_failures.dataset_id, etl_failures.line_number, etl_failures.input_line, etl_failures.stage, etl_failures.error_kind, etl_failures.http_status, etl_failures.field, etl_failures.message, etl_failures.occurred_at 
 FROM etl_failures JOIN etl_runs ON etl_runs.run_id = etl_failures.run_id 
 WHERE etl_failures.run_id = (SELECT max(etl_runs.run_id) AS max_1 
 FROM etl_runs);
+
+CREATE VIEW v_datasets AS
+SELECT datasets.dataset_id, datasets.name, datasets.filename, datasets.total_datapoint_count, datasets.schema_version, coalesce(datasets.status, ranked_imports.status) AS status, datasets.created_at, datasets.created_by, datasets.workspace_id, workspaces.title AS workspace_title, CAST(coalesce("using".batches_using, 0) AS BIGINT) AS batches_using, CAST(coalesce(import_counts.import_count, 0) AS BIGINT) AS import_count, CAST(coalesce(import_counts.accepted_count, 0) AS BIGINT) AS accepted_count, CAST(coalesce(import_counts.rejected_count, 0) AS BIGINT) AS rejected_count, datasets.details_synced_at, datasets.first_seen_at, datasets.last_changed_at 
+FROM datasets LEFT OUTER JOIN (SELECT batch_datasets.dataset_id AS dataset_id, count(*) AS batches_using 
+FROM batch_datasets GROUP BY batch_datasets.dataset_id) AS "using" ON "using".dataset_id = datasets.dataset_id LEFT OUTER JOIN (SELECT dataset_imports.dataset_id AS dataset_id, dataset_imports.status AS status, row_number() OVER (PARTITION BY dataset_imports.dataset_id ORDER BY dataset_imports.created_at DESC, dataset_imports.import_id DESC) AS recency 
+FROM dataset_imports) AS ranked_imports ON ranked_imports.dataset_id = datasets.dataset_id AND ranked_imports.recency = 1 LEFT OUTER JOIN (SELECT dataset_imports.dataset_id AS dataset_id, count(*) AS import_count, sum(coalesce(dataset_imports.accepted_count, 0)) AS accepted_count, sum(coalesce(dataset_imports.rejected_count, 0)) AS rejected_count 
+FROM dataset_imports GROUP BY dataset_imports.dataset_id) AS import_counts ON import_counts.dataset_id = datasets.dataset_id LEFT OUTER JOIN workspaces ON workspaces.workspace_id = datasets.workspace_id;
+
+CREATE VIEW v_batches_removed_upstream AS
+SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, workspaces.title AS workspace_title, batches.removed_upstream_at, batch_last_seen.last_listed_at, batches.last_changed_at 
+FROM batches LEFT OUTER JOIN batch_last_seen ON batch_last_seen.batch_id = batches.batch_id LEFT OUTER JOIN workspaces ON workspaces.workspace_id = batches.workspace_id 
+WHERE batches.removed_upstream_at IS NOT NULL;

@@ -1,0 +1,415 @@
+"""Finding the batches by itself: workspaces, their batch listings, and the datasets' details."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from etl.cli import main
+from etl.source.fake_api import (
+    FakeProlificAPI,
+    Fault,
+    dataset_key,
+    listing_key,
+    sample_batch,
+    sample_dataset,
+)
+
+from conftest import TOKEN
+from support import (
+    content_of,
+    expected_batch_row,
+    expected_links,
+    failure_rows,
+    parse_time,
+    read_table,
+)
+
+WORKSPACES = ("6a1f0c2b9d8e7f6a5b4c3d2e", "ws-annotation-lab", "7b2e1d3c4a5f6e7d8c9b0a1f")
+
+
+def listed_batches(count: int, *, seed: int = 3, datasets: int = 40) -> list[dict]:
+    """``count`` batches spread over WORKSPACES, sharing a pool of datasets; small HTML."""
+    rng = random.Random(seed)
+    pool = [sample_dataset(rng, i) for i in range(datasets)]
+    batches = []
+    for index in range(count):
+        batch = sample_batch(rng, index, dataset_pool=pool, html_repeats=(1, 2))
+        batch["workspace_id"] = WORKSPACES[index % len(WORKSPACES)]
+        batches.append(batch)
+    return batches
+
+
+def sync(api: FakeProlificAPI, database_url: str, *args: str):
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": api.url, "DATABASE_URL": database_url}
+    return CliRunner().invoke(main, ["sync", *args], env=env)
+
+
+def expected_workspaces(api: FakeProlificAPI) -> list[dict]:
+    return sorted(
+        (
+            {
+                "workspace_id": w["id"],
+                "title": w["title"],
+                "description": w.get("description"),
+                "owner": w.get("owner"),
+            }
+            for w in api.workspaces()
+        ),
+        key=lambda row: row["workspace_id"],
+    )
+
+
+def expected_dataset_rows(api: FakeProlificAPI, batches: list[dict]) -> list[dict]:
+    """The datasets table as the batches' references and each dataset's details make it."""
+    refs = {ref["id"]: ref for batch in batches for ref in batch["datasets"]}
+    rows = []
+    for dataset_id in sorted(refs):
+        details = api.dataset(dataset_id)
+        rows.append(
+            {
+                "dataset_id": dataset_id,
+                "filename": refs[dataset_id]["filename"],
+                "total_datapoint_count": refs[dataset_id]["total_datapoint_count"],
+                "name": details["name"],
+                "created_at": parse_time(details["created_at"]),
+                "created_by": details["created_by"],
+                "workspace_id": details["workspace_id"],
+                "schema_version": str(details["schema_version"]),
+                "status": details.get("status"),
+                "has_predetermined_grouping_id": details.get("has_predetermined_grouping_id"),
+                "field_schema": details.get("schema"),
+            }
+        )
+    return rows
+
+
+def expected_imports(api: FakeProlificAPI, batches: list[dict]) -> list[dict]:
+    jobs = []
+    for dataset_id in {ref["id"] for batch in batches for ref in batch["datasets"]}:
+        for job in api.dataset(dataset_id).get("imports") or ():
+            jobs.append(
+                {
+                    "import_id": job["import_id"],
+                    "dataset_id": dataset_id,
+                    "type": job["type"],
+                    "filename": job.get("filename"),
+                    "status": job["status"],
+                    "accepted_count": job.get("accepted_count"),
+                    "rejected_count": job.get("rejected_count"),
+                    "created_at": parse_time(job["created_at"]),
+                    "updated_at": parse_time(job["updated_at"]),
+                    "reason": job.get("reason"),
+                }
+            )
+    return sorted(jobs, key=lambda job: job["import_id"])
+
+
+DETAIL_COLUMNS = (
+    "dataset_id",
+    "filename",
+    "total_datapoint_count",
+    "name",
+    "created_at",
+    "created_by",
+    "workspace_id",
+    "schema_version",
+    "status",
+    "has_predetermined_grouping_id",
+    "field_schema",
+)
+
+
+def stored_datasets(database_url: str) -> list[dict]:
+    return [
+        {column: row[column] for column in DETAIL_COLUMNS}
+        for row in read_table(database_url, "datasets")
+    ]
+
+
+def test_all_workspaces_loads_every_batch_with_one_request_per_listing(database_url):
+    batches = listed_batches(2000)
+    distinct_datasets = {ref["id"] for batch in batches for ref in batch["datasets"]}
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(api, database_url, "--all-workspaces")
+
+        assert result.exit_code == 0, result.output
+        # 1 for the workspaces, 1 per workspace's listing, 1 per distinct dataset's details;
+        # not one per batch.
+        assert len(api.requests) <= 1 + 3 + len(distinct_datasets)
+        assert len(api.requests_of("workspaces")) == 1
+        assert sorted(r.key for r in api.requests_of("listing")) == sorted(
+            listing_key(w) for w in WORKSPACES
+        )
+        assert api.requests_of("batch") == []
+        stored = read_table(database_url, "batches")
+        assert [content_of(row) for row in stored] == [
+            expected_batch_row(b) for b in sorted(batches, key=lambda b: b["id"])
+        ]
+        assert {row["removed_upstream_at"] for row in stored} == {None}
+        assert read_table(database_url, "batch_datasets") == expected_links(batches)
+        assert stored_datasets(database_url) == expected_dataset_rows(api, batches)
+        imports = read_table(database_url, "dataset_imports")
+        assert imports == expected_imports(api, batches)
+        assert imports, "the sample data should hold some version 4 import jobs"
+        workspaces = [
+            {k: v for k, v in row.items() if k in ("workspace_id", "title", "description", "owner")}
+            for row in read_table(database_url, "workspaces")
+        ]
+        assert workspaces == expected_workspaces(api)
+    seen = read_table(database_url, "batch_last_seen")
+    assert {row["last_listed_run_id"] for row in seen} == {1}
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["ids_read"], run["listed"], run["fetched"], run["inserted"]) == (
+        0,
+        2000,
+        2000,
+        2000,
+    )
+    assert run["id_source"] == "all workspaces"
+
+
+def test_a_second_run_without_changes_asks_no_dataset_and_rewrites_no_row(database_url):
+    batches = listed_batches(90)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        before = {
+            name: read_table(database_url, name)
+            for name in ("batches", "datasets", "workspaces", "dataset_imports", "batch_datasets")
+        }
+        first_requests = len(api.requests)
+
+        again = sync(api, database_url, "--all-workspaces")
+
+        assert again.exit_code == 0, again.output
+        second = api.requests[first_requests:]
+        assert [r.kind for r in second if r.kind == "dataset"] == []
+        assert len(second) == 1 + 3
+    for name, rows in before.items():
+        assert read_table(database_url, name) == rows, name
+    runs = read_table(database_url, "etl_runs")
+    assert (runs[1]["unchanged"], runs[1]["inserted"], runs[1]["updated"]) == (90, 0, 0)
+
+
+def test_a_batch_gone_from_its_listing_is_marked_removed_and_kept_until_it_returns(
+    database_url,
+):
+    batches = listed_batches(30)
+    gone = batches[4]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        api.remove_batch(gone["id"])
+
+        second = sync(api, database_url, "--all-workspaces")
+
+        assert second.exit_code == 0, second.output
+        assert f"1 batch(es) of workspace {gone['workspace_id']} are no longer" in second.stderr
+        rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+        assert len(rows) == 30  # kept, not deleted
+        run_2 = read_table(database_url, "etl_runs")[1]
+        assert rows[gone["id"]]["removed_upstream_at"] is not None
+        assert run_2["started_at"] <= rows[gone["id"]]["removed_upstream_at"]
+        assert content_of(rows[gone["id"]]) == expected_batch_row(gone)
+        assert [r for r in rows.values() if r["removed_upstream_at"] is not None] == [
+            rows[gone["id"]]
+        ]
+
+        api.put_batch(gone)
+        third = sync(api, database_url, "--all-workspaces")
+
+        assert third.exit_code == 0, third.output
+    rows = read_table(database_url, "batches")
+    assert {row["removed_upstream_at"] for row in rows} == {None}
+
+
+def test_an_id_file_only_run_never_marks_anything_removed(database_url, tmp_path):
+    batches = listed_batches(12)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{b['id']}\n" for b in batches[1:]), encoding="utf-8")
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        api.remove_batch(batches[0]["id"])
+        assert sync(api, database_url, "--ids", str(ids)).exit_code == 0
+    assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
+
+
+def test_a_truncated_listing_is_a_failure_its_batches_load_and_nothing_is_marked_removed(
+    database_url,
+):
+    batches = listed_batches(30)
+    workspace = WORKSPACES[0]
+    in_workspace = [b for b in batches if b["workspace_id"] == workspace]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        api.remove_batch(in_workspace[0]["id"])  # as a cut-short listing would leave it out
+        api.set_listing_count(workspace, len(in_workspace))
+
+        result = sync(api, database_url, "--all-workspaces")
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert failure == {
+        "run_id": 2,
+        "batch_id": None,
+        "workspace_id": workspace,
+        "dataset_id": None,
+        "input_line": None,
+        "line_number": None,
+        "stage": "listing",
+        "http_status": None,
+        "error_kind": "truncated_listing",
+        "field": None,
+        "message": f"the listing holds {len(in_workspace) - 1} batches but says there are "
+        f"{len(in_workspace)}; it may be cut short: its batches were loaded, none was marked "
+        "removed",
+    }
+    assert f"workspace {workspace}: listing failed (truncated_listing)" in result.stderr
+    assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
+    runs = read_table(database_url, "etl_runs")
+    assert (runs[1]["status"], runs[1]["unchanged"]) == ("partial", 29)
+
+
+def test_an_unknown_top_level_field_is_kept_in_the_batch_json_column(database_url):
+    batches = listed_batches(6)
+    batches[2]["quality_review"] = {"mode": "double", "reviewers": [1, 2], "note": "ünï"}
+    batches[2]["batch_items"] = [{"id": "p", "rows": []}]
+    batches[2]["auto_sync_enabled"] = True
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--workspace", WORKSPACES[2]).exit_code == 0
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    kept = rows[batches[2]["id"]]
+    assert kept["extra_fields"] == {
+        key: value
+        for key, value in batches[2].items()
+        if key not in expected_batch_row(batches[2])
+        and key not in ("id", "datasets")
+        and key != "task_details"
+    }
+    assert kept["extra_fields"]["quality_review"] == batches[2]["quality_review"]
+    assert kept["batch_items"] == [{"id": "p", "rows": []}]
+    assert kept["auto_sync_enabled"] is True
+
+
+def test_the_id_file_and_the_listings_together_fetch_each_batch_once(database_url, tmp_path):
+    batches = listed_batches(30)
+    first = [b for b in batches if b["workspace_id"] == WORKSPACES[0]]
+    others = [b for b in batches if b["workspace_id"] != WORKSPACES[0]]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{b['id']}\n" for b in first[:3] + others[:4]), encoding="utf-8")
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(api, database_url, "--ids", str(ids), "--workspace", WORKSPACES[0])
+
+        assert result.exit_code == 0, result.output
+        assert sorted(r.batch_id for r in api.requests_of("batch")) == sorted(
+            b["id"] for b in others[:4]
+        )
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in first + others[:4]}
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["ids_read"], run["listed"], run["inserted"]) == (7, len(first) - 3, len(loaded))
+
+
+def test_one_bad_batch_in_a_listing_fails_only_that_batch(database_url):
+    batches = listed_batches(12)
+    batches[3]["total_task_count"] = "many"
+    workspace = batches[3]["workspace_id"]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(api, database_url, "--workspace", workspace)
+    assert result.exit_code == 1, result.output
+    failures = failure_rows(database_url)
+    assert [(f["batch_id"], f["workspace_id"], f["stage"], f["field"]) for f in failures] == [
+        (batches[3]["id"], workspace, "validate", "total_task_count")
+    ]
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] == workspace} - {
+        batches[3]["id"]
+    }
+
+
+def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
+    batches = listed_batches(12)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.inject(listing_key(WORKSPACES[1]), Fault.http(403))
+        result = sync(api, database_url, "--all-workspaces")
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
+        WORKSPACES[1],
+        "listing",
+        "not_found",
+    )
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+
+
+def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_load(
+    database_url,
+):
+    batches = listed_batches(12, datasets=5)
+    missing = batches[0]["datasets"][0]["id"] if batches[0]["datasets"] else None
+    assert missing is not None
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.inject(dataset_key(missing), Fault.http(404))
+        first = sync(api, database_url, "--all-workspaces")
+        assert first.exit_code == 1, first.output
+        failures = failure_rows(database_url)
+        assert [
+            (f["dataset_id"], f["stage"], f["error_kind"], f["batch_id"]) for f in failures
+        ] == [(missing, "dataset", "not_found", None)]
+        assert f"dataset {missing}: dataset failed (not_found)" in first.stderr
+        assert len(read_table(database_url, "batches")) == 12
+        rows = {row["dataset_id"]: row for row in read_table(database_url, "datasets")}
+        assert rows[missing]["details_synced_at"] is None and rows[missing]["name"] is None
+
+        second = sync(api, database_url, "--all-workspaces")  # due again, and there now
+
+        assert second.exit_code == 0, second.output
+        assert [r.key for r in api.requests_of("dataset")].count(dataset_key(missing)) == 2
+    assert stored_datasets(database_url) == expected_dataset_rows(api, batches)
+
+
+def test_no_dataset_details_asks_for_none(database_url, ids_file, api):
+    result = sync(api, database_url, "--ids", str(ids_file), "--no-dataset-details")
+    assert result.exit_code == 0, result.output
+    assert api.requests_of("dataset") == []
+    assert {row["name"] for row in read_table(database_url, "datasets")} == {None}
+
+
+def test_a_changed_dataset_is_asked_for_its_details_again(database_url):
+    batches = listed_batches(6, datasets=3)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        changed = next(batch for batch in batches if batch["datasets"])["datasets"][0]
+        changed["total_datapoint_count"] += 10
+        for batch in batches:
+            for ref in batch["datasets"]:
+                if ref["id"] == changed["id"]:
+                    ref["total_datapoint_count"] = changed["total_datapoint_count"]
+            api.put_batch(batch)
+        before = len(api.requests)
+
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+
+        asked = [r.key for r in api.requests[before:] if r.kind == "dataset"]
+    assert asked == [dataset_key(changed["id"])]
+    assert stored_datasets(database_url) == expected_dataset_rows(api, batches)
+
+
+def test_a_dry_run_over_workspaces_writes_nothing(sqlite_url, tmp_path):
+    batches = listed_batches(9)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(api, sqlite_url, "--all-workspaces", "--dry-run")
+        assert api.requests_of("dataset") == []
+    assert result.exit_code == 0, result.output
+    assert "0 ids, 9 more listed, 9 fetched; would insert 9" in result.stdout
+    assert not (tmp_path / "etl.db").exists()
+
+
+@pytest.mark.parametrize("args", [(), ("--dry-run",)])
+def test_sync_needs_an_id_file_or_workspaces(args, sqlite_url, api):
+    result = sync(api, sqlite_url, *args)
+    assert result.exit_code == 2
+    assert "nothing to sync: give --ids FILE, --workspace ID or --all-workspaces" in result.stderr
+    assert api.requests == []
