@@ -392,7 +392,7 @@ def test_datasets_listed_by_several_batches_are_counted(history):
     links = Counter(row["dataset_id"] for row in read_table(history, "batch_datasets"))
     stored = {row["dataset_id"]: row for row in read_table(history, "datasets")}
     assert body_rows(page, "datasets-table") == [
-        [stored[d]["filename"], d, str(stored[d]["total_datapoint_count"]), str(n)]
+        [stored[d]["filename"], str(n), str(stored[d]["total_datapoint_count"]), d]
         for d, n in sorted(links.items(), key=lambda item: (-item[1], item[0]))
         if n >= 2
     ]
@@ -457,9 +457,9 @@ def test_responses_appear_only_when_the_table_has_rows(history):
         ["2025-03-07", "1"],
     ]
     assert body_rows(page, "responses-per-batch") == [
-        ["Batch a", "00000000-0000-4000-8000-00000000000a", "3"],
-        ["Batch d", "00000000-0000-4000-8000-00000000000d", "2"],
-        ["Batch b", "00000000-0000-4000-8000-00000000000b", "1"],
+        ["Batch a", "3", "00000000-0000-4000-8000-00000000000a"],
+        ["Batch d", "2", "00000000-0000-4000-8000-00000000000d"],
+        ["Batch b", "1", "00000000-0000-4000-8000-00000000000b"],
     ]
 
 

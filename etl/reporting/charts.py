@@ -60,13 +60,19 @@ def ticks(top: float, *, durations: bool = False, most: int = 5) -> list[float]:
     whole seconds, minutes, hours or days), at most ``most`` steps."""
     if top <= 0:
         return [0.0, 1.0]
-    if durations and top <= _DURATION_STEPS[-1] * most:
+    if durations and 1 <= top <= _DURATION_STEPS[-1] * most:
         step = next(s for s in _DURATION_STEPS if top / s <= most)
     else:
         magnitude = 10 ** math.floor(math.log10(top / most))
         step = next(m * magnitude for m in (1, 2, 5, 10) if top / (m * magnitude) <= most)
     count = math.ceil(top / step - 1e-9)
     return [i * step for i in range(count + 1)]
+
+
+def fills_width(bars: int) -> bool:
+    """Whether ``bars`` bars fill a bar chart's width (fewer keep their slot's most, and leave
+    the right of the chart empty)."""
+    return bars * _MAX_SLOT >= WIDTH - _LEFT - _RIGHT
 
 
 def bar_chart(
@@ -113,7 +119,7 @@ def bar_chart(
             base += value
     parts += _x_axis(axis_labels or labels, slot, plot_h)
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("\n".join(parts))
 
 
 def hbar_chart(
@@ -139,7 +145,7 @@ def hbar_chart(
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = _TOP + i * row
         width = max(plot_w * value / top, 0.5)
-        short = label if len(label) <= 34 else label[:33] + "…"
+        short = label if len(label) <= 30 else label[:29] + "…"
         parts.append(
             f'<text class="label" x="{left - 6}" y="{y + row / 2 + 4:.2f}" '
             f'text-anchor="end">{escape(short)}</text>'
@@ -150,7 +156,7 @@ def hbar_chart(
             f"{value:g}</text>"
         )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("\n".join(parts))
 
 
 def _open(title: str, height: int = HEIGHT) -> str:

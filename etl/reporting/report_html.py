@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from .. import __version__
 from ..rows import BATCH_STATUSES
-from .charts import Series, bar_chart, hbar_chart
+from .charts import Series, bar_chart, fills_width, hbar_chart
 from .report_data import MAX_RUNS, ReportData
 from .run_history import RunRecord
 
@@ -129,6 +129,7 @@ def render_report(
         count_colors=COUNT_COLORS,
         max_runs=MAX_RUNS,
         charts=_charts(data),
+        timelines=_timelines(data),
     )
 
 
@@ -223,6 +224,18 @@ def _charts(data: ReportData) -> dict:
             unit="batches",
         )
     return charts
+
+
+def _timelines(data: ReportData) -> set[str]:
+    """The charts over time wide enough to scroll on a narrow screen: those open at their right
+    end, on the latest day or run."""
+    bars = {
+        "status": len(data.status_days),
+        "durations": len(data.runs),
+        "changes": len(data.runs),
+        "responses_per_day": len(data.responses.per_day) if data.responses else 0,
+    }
+    return {name for name, n in bars.items() if fills_width(n)}
 
 
 _ENVIRONMENT: Environment | None = None
