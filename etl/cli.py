@@ -38,6 +38,8 @@ from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, prog
 from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
 from .reporting.export import FORMATS as EXPORT_FORMATS
 from .reporting.export import export_relation, format_for, open_database
+from .reporting.report_data import DEFAULT_DAYS as REPORT_DEFAULT_DAYS
+from .reporting.report_data import MAX_DAYS as REPORT_MAX_DAYS
 from .reporting.run_history import (
     DEFAULT_LIMIT,
     MAX_RUN_ID,
@@ -126,8 +128,8 @@ def _error(message: str, *, exit_code: int, event: str = "error", **fields) -> N
     log.error("%s", message, extra={"event": event, "exit_code": exit_code, **fields})
 
 
-def _fail(error: EtlError, token: str = "") -> None:
-    """Print ``error`` and exit with the code its class maps to."""
+def _fail(error: EtlError, token: str = "", *, report: _RunReport | None = None) -> None:
+    """Print ``error`` and exit with the code its class maps to (after writing ``report``)."""
     code = next((code for cls, code in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_FATAL)
     for bad in getattr(error, "bad_lines", ()):
         failure = Failure.from_bad_line(bad, token)
@@ -136,6 +138,8 @@ def _fail(error: EtlError, token: str = "") -> None:
     _error(redact(str(error), token), exit_code=code, run_id=run_id)
     if error.run_result is not None:
         click.echo(error.run_result.summary())
+    if report is not None:
+        report.write_for(error.run_result, redact(str(error), token))
     sys.exit(code)
 
 
@@ -263,6 +267,15 @@ class _SyncCommand(click.Command):
     is_flag=True,
     help="Upgrade an outdated database schema first (as `db upgrade` does) instead of exiting 2.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="At the end, whatever the outcome, write the morning report (an HTML page, as "
+    "`prolific-etl report` does) to FILE; a report that cannot be written is said on stderr "
+    "and leaves the exit code alone.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also log every batch and every retry.")
 @click.option(
     "-q", "--quiet", is_flag=True, help="Log only errors; no progress bar. The summary stays."
@@ -292,6 +305,7 @@ def sync_command(
     fail_fast,
     dry_run,
     auto_migrate,
+    report_path,
     verbose,
     quiet,
     log_format,
@@ -303,13 +317,14 @@ def sync_command(
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
-    if ids_path is None and not (workspaces or all_workspaces):
+    if report_path is not None and dry_run:
         raise click.UsageError(
-            "nothing to sync: give --ids FILE, --workspace ID or --all-workspaces"
+            "--report and --dry-run cannot be used together: a dry run writes nothing"
         )
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
     stop = _stop_on_signals()
     token = ""
+    report = _RunReport(report_path, database_url)
     try:
         export_network_settings()
         settings = load_settings(
@@ -342,20 +357,64 @@ def sync_command(
                 stop=stop,
             )
     except EtlError as error:
-        _fail(error, token)
+        _fail(error, token, report=report)
     except KeyboardInterrupt:  # only before the handlers were in place
         _error("interrupted; nothing was written", exit_code=EXIT_INTERRUPTED)
+        report.write(status="did not run", message="interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, never as "some batches failed"
         message = redact(f"{type(exc).__name__}: {exc}", token)
         _error(f"internal error: {message}", exit_code=EXIT_FATAL)
+        report.write(status="failed", message=f"internal error: {message}")
         sys.exit(EXIT_FATAL)
     click.echo(result.summary())
     if result.status == "aborted":
         _error(_interrupted(result), exit_code=EXIT_INTERRUPTED, run_id=result.run_id)
     elif result.error_message:
         _error(result.error_message, exit_code=exit_code_for(result), run_id=result.run_id)
+    report.write_for(result)
     sys.exit(exit_code_for(result))
+
+
+class _RunReport:
+    """``sync --report FILE``: the morning report, written once the run's outcome is known.
+
+    Its failure is said on stderr and changes nothing else: the run is recorded already, and
+    its exit code stays the run's. Without ``--report`` it does nothing.
+    """
+
+    def __init__(self, path: Path | None, database_url: str | None) -> None:
+        self.path = path
+        self.database_url = database_url
+
+    def write_for(self, result: SyncResult | None, message: str | None = None) -> bool:
+        if result is None or result.run_id is None:
+            return self.write(status="did not run", message=message)
+        return self.write(
+            status=result.status,
+            message=message or result.error_message,
+            run_id=result.run_id,
+            recorded=result.recorded,
+        )
+
+    def write(self, **this_run) -> bool:
+        """Write the report about this run (etl.reporting.report.ThisRun's fields); whether it
+        was written."""
+        if self.path is None:
+            return False
+        from .reporting.report import ThisRun, write_report
+
+        try:
+            write_report(
+                self.path, load_database_url(self.database_url), this_run=ThisRun(**this_run)
+            )
+        except Exception as exc:  # any failure, a bug included: said, and the run's code kept
+            message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
+            _error(
+                f"the report was not written: {message}", exit_code=None, event="report_not_written"
+            )
+            return False
+        return True
 
 
 def _interrupted(result: SyncResult) -> str:
@@ -607,6 +666,46 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
         click.echo(f"{rows} rows of {name} written to {output} ({fmt})")
 
 
+REPORT_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  written (also for a database with no run yet:
+     the page says there is nothing yet)
+  2  bad option, unwritable file, database schema
+     outdated (run `db upgrade`)
+  3  the database is unreachable
+"""
+
+
+@main.command("report", epilog=REPORT_EXIT_CODES_HELP)
+@click.option(
+    "-o",
+    "--output",
+    default="prolific-report.html",
+    show_default=True,
+    metavar="FILE",
+    help="HTML file to write, replaced once complete ('-' for stdout).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, REPORT_MAX_DAYS),
+    default=REPORT_DEFAULT_DAYS,
+    show_default=True,
+    help="How many days of history the charts and tables cover (UTC days, today included).",
+)
+@database_url_option
+def report_command(output: str, days: int, database_url: str | None) -> None:
+    """Write the morning report: one self-contained HTML page with the last run, batches per
+    status over time, time to ready, the runs and their failures. No token needed."""
+    from .reporting.report import write_report
+
+    try:
+        written = write_report(output, load_database_url(database_url), days=days)
+    except EtlError as error:
+        _fail(error)
+    if written is not None:
+        click.echo(f"report written to {written}")
+
+
 @db_group.command("views")
 @click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
 def views_command(dialect: str) -> None:
@@ -660,6 +759,10 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     except EtlError as error:
         _fail(error)
     click.echo(result.summary())
+    report_path = database_path.with_suffix(".html")
+    database_url = f"sqlite:///{database_path.resolve()}"
+    if _RunReport(report_path, database_url).write_for(result):
+        click.echo(f"\nThe morning report is in {report_path.resolve()}: open it in a browser.")
     click.echo(f"\nThe batches are in {database_path.resolve()}. Try:\n")
     for query in DEMO_QUERIES:
         click.echo(f'  sqlite3 {database_path} "{query}"')

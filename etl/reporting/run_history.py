@@ -143,6 +143,25 @@ def recent_runs(engine: Engine, limit: int = DEFAULT_LIMIT) -> list[RunRecord]:
             return [_run_record(row._mapping) for row in rows]
 
 
+def runs_since(engine: Engine, since: datetime, limit: int) -> list[RunRecord]:
+    """The runs started at or after ``since``, newest first, at most ``limit`` of them."""
+    with _reading("read etl_runs"), engine.connect() as connection:
+        rows = connection.execute(
+            select(etl_runs)
+            .where(etl_runs.c.started_at >= since)
+            .order_by(etl_runs.c.run_id.desc())
+            .limit(limit)
+        )
+        return [_run_record(row._mapping) for row in rows]
+
+
+def run_record(engine: Engine, run_id: int) -> RunRecord | None:
+    """Run ``run_id``'s row, or None when there is no such run."""
+    with _reading("read etl_runs"), engine.connect() as connection:
+        row = connection.execute(select(etl_runs).where(etl_runs.c.run_id == run_id)).first()
+        return _run_record(row._mapping) if row is not None else None
+
+
 def run_details(engine: Engine, run_id: int) -> RunDetails:
     """Run ``run_id`` and its failures. Raises UnknownRunError when there is no such run."""
     where = redact_url(engine.url.render_as_string(hide_password=False))
