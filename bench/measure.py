@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--ids", required=True)
     parser.add_argument("--concurrency", type=int, help="the tool's default when left out")
     parser.add_argument("--chunk-size", type=int, help="the tool's default when left out")
+    parser.add_argument("--responses", action="store_true", help="the tool loads responses too")
     args = parser.parse_args()
 
     statements = count_statements()
@@ -58,7 +59,8 @@ def main() -> None:
             database_url=normalize_database_url(args.database_url),
         )
         options = {"concurrency": args.concurrency, "chunk_size": args.chunk_size}
-        result = sync(settings, args.ids, **{k: v for k, v in options.items() if v is not None})
+        options = {k: v for k, v in options.items() if v is not None}
+        result = sync(settings, args.ids, responses=args.responses, **options)
         counts = result.counts()
         loaded = result.inserted + result.updated + result.unchanged
     else:

@@ -186,6 +186,13 @@ class _SyncCommand(click.Command):
     help="Also load every batch of every workspace the token can see.",
 )
 @click.option(
+    "--responses/--no-responses",
+    "responses",
+    default=None,
+    help="Also load every synced batch's responses (what participants answered): one request "
+    "and possibly many megabytes per batch [env ETL_RESPONSES; default off].",
+)
+@click.option(
     "--no-dataset-details",
     "dataset_details",
     is_flag=True,
@@ -291,6 +298,7 @@ def sync_command(
     ids_path,
     workspaces,
     all_workspaces,
+    responses,
     dataset_details,
     token_flag,
     api_url,
@@ -346,6 +354,7 @@ def sync_command(
                 workspaces=workspaces,
                 all_workspaces=all_workspaces,
                 dataset_details=dataset_details,
+                responses=settings.responses if responses is None else responses,
                 concurrency=concurrency,
                 chunk_size=chunk_size,
                 retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
@@ -805,6 +814,15 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     "API does at its (unpublished) limit; a token bucket.",
 )
 @click.option(
+    "--responses",
+    "responses_per_batch",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Made-up responses every batch answers (GET .../batches/{id}/responses).",
+)
+@click.option(
     "--rate-burst",
     type=click.FloatRange(min=1),
     metavar="N",
@@ -818,6 +836,7 @@ def fake_api_command(
     preload_path: str | None,
     rate_limit: float | None,
     rate_burst: float | None,
+    responses_per_batch: int,
 ) -> None:
     """Serve a local imitation of the API: any UUID is a generated batch.
 
@@ -835,6 +854,7 @@ def fake_api_command(
         preload=read_id_file(preload_path).batch_ids if preload_path else (),
         rate_limit=rate_limit,
         rate_burst=rate_burst,
+        responses_per_batch=responses_per_batch,
         on_ready=lambda url: click.echo(url) or sys.stdout.flush(),
         before_serving=_interrupt_on_sigterm,
     )

@@ -46,6 +46,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    responses: bool = False  # ETL_RESPONSES: load every synced batch's responses too
 
     def __repr__(self) -> str:  # never show the token or a password, even in a traceback
         return (
@@ -62,6 +63,7 @@ def load_settings(
     database_url: str | None = None,
     connect_timeout: float | None = None,
     read_timeout: float | None = None,
+    responses: bool | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv_path: Path | None = None,
 ) -> Settings:
@@ -95,7 +97,24 @@ def load_settings(
         read_timeout=_timeout(
             pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
         ),
+        responses=_switch(pick(responses, "ETL_RESPONSES"), "ETL_RESPONSES"),
     )
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _switch(raw: str | None, name: str) -> bool:
+    """A setting that is on or off: 1/true/yes/on or 0/false/no/off, any case."""
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
 # Read by requests from the process environment; a .env file may hold them too.

@@ -84,8 +84,9 @@ class BatchError(EtlError):
     """One item could not be exported; the run records it and moves on.
 
     The item is a batch (``batch_id``), or, during discovery, a workspace's batch listing
-    (``workspace_id``) or a dataset's details (``dataset_id``). ``stage`` is where it failed
-    (fetch, validate, load; listing and dataset for the latter two), ``kind`` a short stable
+    (``workspace_id``) or a dataset's details (``dataset_id``), or a batch's responses
+    (``batch_id``, and ``response_id`` for one response). ``stage`` is where it failed (fetch,
+    validate, load; listing, dataset and responses for the others), ``kind`` a short stable
     name for the error that BI queries can group by.
     """
 
@@ -102,6 +103,7 @@ class BatchError(EtlError):
         api_detail: str | None = None,
         workspace_id: str | None = None,
         dataset_id: str | None = None,
+        response_id: str | None = None,
         stage: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -111,6 +113,7 @@ class BatchError(EtlError):
         self.api_detail = api_detail  # the API's own error body, when it sent the documented one
         self.workspace_id = workspace_id
         self.dataset_id = dataset_id
+        self.response_id = response_id
         if stage is not None:
             self.stage = stage
 
@@ -191,6 +194,14 @@ class TruncatedListingError(BatchError):
     kind = "truncated_listing"
 
 
+class TruncatedResponsesError(BatchError):
+    """A batch's responses hold fewer (or more) records than their ``meta.count`` says: they
+    may be cut short. What arrived is still loaded, and no response is marked removed."""
+
+    stage = "responses"
+    kind = "truncated_responses"
+
+
 class UnexpectedBatchError(BatchError):
     """Something this package did not foresee went wrong with one batch (a bug to report)."""
 
@@ -206,6 +217,8 @@ class BatchLoadError(BatchError):
     stage = "load"
     kind = "load_error"
 
-    def __init__(self, batch_id: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(batch_id, message)
+    def __init__(
+        self, batch_id: str | None, message: str, *, field: str | None = None, **where
+    ) -> None:
+        super().__init__(batch_id, message, **where)
         self.field = field

@@ -28,13 +28,14 @@ from .errors import (
     SchemaVersionError,
     TokenRejectedError,
     TruncatedListingError,
+    TruncatedResponsesError,
 )
-from .rows import BatchRows
+from .rows import BatchRows, ResponseRows
 from .source.client import RetryPolicy
 from .source.extract import BatchExtractor, Fetched, FetchOptions
-from .source.flatten import flatten_batch
+from .source.flatten import flatten_batch, flatten_response
 from .source.ids import IdFile, read_id_file
-from .source.validate import Listing
+from .source.validate import Listing, ResponseListing
 from .store.db import connect, missing_sqlite_file
 from .store.load import (
     LoadOutcome,
@@ -48,6 +49,7 @@ from .store.load import (
 )
 from .store.lock import RunLock, run_lock
 from .store.migrate import ensure_schema, schema_state
+from .store.responses import ResponseOutcome, SeenIds, load_responses, mark_removed_responses
 from .store.runlog import (
     Failure,
     finish_run,
@@ -63,6 +65,7 @@ log = logging.getLogger("etl")
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_CHUNK_SIZE = 200
+RESPONSE_CHUNK = 1000  # responses per transaction
 
 
 @dataclass
@@ -78,6 +81,9 @@ class SyncResult:
     updated: int = 0
     unchanged: int = 0
     retries: int = 0
+    responses_inserted: int = 0
+    responses_updated: int = 0
+    responses_unchanged: int = 0
     failures: list[Failure] = field(default_factory=list)
     error_message: str | None = None
     duration: float = 0.0
@@ -98,6 +104,9 @@ class SyncResult:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "retries": self.retries,
+            "responses_inserted": self.responses_inserted,
+            "responses_updated": self.responses_updated,
+            "responses_unchanged": self.responses_unchanged,
         }
 
     def summary(self) -> str:
@@ -111,10 +120,17 @@ class SyncResult:
             )
         run = f"run {self.run_id}" if self.run_id is not None else "run"
         listed = f"{self.listed} more listed, " if self.listed else ""
+        responses = self.responses_inserted + self.responses_updated + self.responses_unchanged
+        answered = (
+            f"; responses: {self.responses_inserted} inserted, {self.responses_updated} "
+            f"updated, {self.responses_unchanged} unchanged"
+            if responses
+            else ""
+        )
         return (
             f"{run} {self.status}: {self.ids_read} ids, {listed}{self.fetched} fetched, "
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed, {self.retries} retries in {self.duration:.1f}s"
+            f"{self.failed} failed, {self.retries} retries{answered} in {self.duration:.1f}s"
         )
 
 
@@ -182,6 +198,7 @@ def sync(
     workspaces: Sequence[str] = (),
     all_workspaces: bool = False,
     dataset_details: bool = True,
+    responses: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
@@ -197,7 +214,8 @@ def sync(
     Batches come from ``ids``, a path (``-`` for stdin) or an already-read IdFile, and/or from
     the batch listings of ``workspaces`` (IDs) or, with ``all_workspaces``, of every workspace
     the token can see; a batch in a listing is not fetched again. ``dataset_details`` fetches
-    the details of datasets first seen or changed. ``concurrency`` is the most requests in
+    the details of datasets first seen or changed; ``responses`` loads every synced batch's
+    response records too. ``concurrency`` is the most requests in
     flight; the pace adapts by itself to what the API accepts (a 429 slows every worker
     down), and ``max_requests_per_second`` is a hard ceiling on it (retries included).
     ``fail_fast`` stops the run after the first failure; ``auto_migrate`` upgrades an outdated
@@ -230,6 +248,7 @@ def sync(
         max_requests_per_second=max_requests_per_second,
         dry_run=dry_run,
         dataset_details=dataset_details,
+        responses=responses,
         on_progress=on_progress,
         started=started,
         stop=stop or threading.Event(),
@@ -313,6 +332,7 @@ class _Options:
     max_requests_per_second: float | None
     dry_run: bool
     dataset_details: bool
+    responses: bool
     on_progress: Callable[[Progress], None] | None
     started: float  # time.monotonic() when sync() was called
     stop: threading.Event
@@ -333,6 +353,8 @@ class _Run:
         self.started = options.started
         self.stop = options.stop
         self.dataset_details = options.dataset_details
+        self.responses = options.responses
+        self.loaded_ids: list[str] = []  # batches whose rows are in the database, in order
         self.total = result.ids_read
         self.total_ids: tuple[str, ...] = ()
         self.tally = {"inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
@@ -367,6 +389,8 @@ class _Run:
                     self._load(fetched)
                 if self.dataset_details and not self.dry_run:
                     self._fetch_dataset_details(extractor)
+                if self.responses and not self.dry_run:
+                    self._sync_responses(extractor)
             except BaseException:
                 extractor.stop()  # no request after this point
                 raise
@@ -525,6 +549,91 @@ class _Run:
                     write_dataset_details(self.engine, outcome, self.result.run_id, utcnow())
             self._fail(failures)
 
+    # --- the batches' responses ------------------------------------------------------------
+
+    def _sync_responses(self, extractor: BatchExtractor) -> None:
+        """Load the responses of every batch this run stored, a few batches' downloads ahead."""
+        ids = self.loaded_ids
+        group = self.fetch_options.concurrency
+        for start in range(0, len(ids), group):
+            downloads = extractor.submit(
+                ids[start : start + group], work=extractor.download_responses
+            )()
+            self._raise_if_stopped(extractor)
+            for outcome, _seconds in downloads:
+                if isinstance(outcome, BatchError):
+                    self._fail([Failure.from_batch_error(outcome)])
+                    continue
+                try:
+                    self._load_responses(outcome)
+                finally:
+                    outcome.source.close()
+                self._raise_if_stopped(extractor)
+
+    def _load_responses(self, listing: ResponseListing) -> None:
+        result = self.result
+        seen = SeenIds()
+        outcome = ResponseOutcome()
+        chunk: list[ResponseRows] = []
+        failures: list[Failure] = []
+        complete = True
+
+        def load(rows: list[ResponseRows]) -> None:
+            self.lock.verify()
+            outcome.merge(load_responses(self.engine, rows, result.run_id, utcnow()))
+
+        try:
+            for item in listing.items():
+                if isinstance(item, BatchError):
+                    if item.response_id is not None:
+                        seen.add(item.response_id)
+                    failures.append(Failure.from_batch_error(item))
+                    continue
+                seen.add(str(item.id))
+                chunk.append(flatten_response(item))
+                if len(chunk) >= RESPONSE_CHUNK:
+                    load(chunk)
+                    chunk = []
+        except InvalidResponseError as error:
+            failures.append(Failure.from_batch_error(error))
+            complete = False
+        load(chunk)
+        if complete and listing.count is not None and listing.count != listing.seen:
+            truncated = TruncatedResponsesError(
+                listing.batch_id,
+                f"the API sent {listing.seen} responses but says there are {listing.count}; "
+                "they may be cut short: those that came were loaded, none was marked removed",
+            )
+            failures.append(Failure.from_batch_error(truncated))
+            complete = False
+        failures += [Failure.from_batch_error(error) for error in outcome.failed or ()]
+        removed = []
+        if complete:
+            removed = mark_removed_responses(self.engine, listing.batch_id, seen, utcnow())
+        result.responses_inserted += outcome.inserted
+        result.responses_updated += outcome.updated
+        result.responses_unchanged += outcome.unchanged
+        log.info(
+            "batch %s: %d responses: %d inserted, %d updated, %d unchanged%s",
+            listing.batch_id,
+            listing.seen,
+            outcome.inserted,
+            outcome.updated,
+            outcome.unchanged,
+            f", {len(removed)} gone upstream (marked removed)" if removed else "",
+            extra={
+                "event": "batch_responses",
+                "batch_id": listing.batch_id,
+                "run_id": result.run_id,
+                "responses": listing.seen,
+                "inserted": outcome.inserted,
+                "updated": outcome.updated,
+                "unchanged": outcome.unchanged,
+                "removed_upstream": len(removed),
+            },
+        )
+        self._fail(failures)
+
     def _raise_if_stopped(self, extractor: BatchExtractor | None = None) -> None:
         extractor = extractor or self.extractor
         if extractor is not None and extractor.stop_reason is not None:
@@ -590,6 +699,7 @@ class _Run:
             ("updated", outcome.updated),
             ("unchanged", outcome.unchanged),
         ):
+            self.loaded_ids += ids
             for batch_id in ids:
                 log.info(
                     "batch %s %s",

@@ -99,3 +99,38 @@ def content_hash(batch_row: dict[str, Any], dataset_rows: tuple[dict[str, Any], 
 
 def _iso(value: Any) -> str:
     return value.isoformat()
+
+
+# Columns of ``responses`` that come from the API; the response's content hash covers them.
+RESPONSE_CONTENT_COLUMNS = (
+    "batch_id",
+    "task_id",
+    "participant_id",
+    "submission_id",
+    "correlation_id",
+    "instruction_id",
+    "response_type",
+    "created_at",
+    "schema_version",
+    "no_submission",
+    "metadata",
+    "answer",
+)
+
+
+@dataclass(frozen=True)
+class ResponseRows:
+    """One response record flattened: its ``responses`` row, one ``response_answers`` row per
+    answer value, and its content hash."""
+
+    response_id: str
+    response: dict[str, Any]
+    answers: tuple[dict[str, Any], ...]
+    content_hash: str
+
+
+def response_hash(row: dict[str, Any]) -> str:
+    """SHA-256 over a response's content columns."""
+    canonical = {column: row[column] for column in RESPONSE_CONTENT_COLUMNS}
+    encoded = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=_iso)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

@@ -50,6 +50,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         "DATABASE_URL",
         "ETL_CONNECT_TIMEOUT",
         "ETL_READ_TIMEOUT",
+        "ETL_RESPONSES",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

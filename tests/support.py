@@ -248,3 +248,62 @@ class ForwardProxy:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def expected_response_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``responses`` row (without bookkeeping) that a response record must produce."""
+    return {
+        "response_id": record["id"],
+        "batch_id": record["batch_id"],
+        "task_id": record["task_id"],
+        "participant_id": record["participant_id"],
+        "submission_id": record.get("submission_id"),
+        "correlation_id": record.get("correlation_id"),
+        "instruction_id": record["response"]["instruction_id"],
+        "response_type": record["response"]["type"],
+        "created_at": parse_time(record["created_at"]),
+        "schema_version": record.get("schema_version"),
+        "no_submission": record.get("no_submission"),
+        "metadata": record.get("metadata"),
+        "answer": record["response"]["answer"],
+    }
+
+
+def expected_answer_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``response_answers`` rows of a response record, in position order."""
+    import json
+
+    def text(value):
+        return value if value is None or isinstance(value, str) else json.dumps(value)
+
+    rows = []
+    for position, item in enumerate(record["response"]["answer"]):
+        fields = item if isinstance(item, dict) else {"value": item}
+        value = fields.get("value")
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        size = fields.get("file_size_mb")
+        rows.append(
+            {
+                "response_id": record["id"],
+                "position": position,
+                "value_text": text(value),
+                "value_number": None if number is None else float(number),
+                "value_boolean": value if isinstance(value, bool) else None,
+                "unit": text(fields.get("unit")),
+                "explanation": text(fields.get("explanation")),
+                "file_name": text(fields.get("file_name")),
+                "file_key": text(fields.get("file_key")),
+                "file_size_mb": float(size) if isinstance(size, (int, float)) else None,
+                "content_type": text(fields.get("content_type")),
+            }
+        )
+    return rows
+
+
+RESPONSE_BOOKKEEPING = {
+    "content_hash",
+    "removed_upstream_at",
+    "first_seen_at",
+    "last_changed_at",
+    "last_changed_run_id",
+}

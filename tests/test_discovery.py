@@ -255,6 +255,7 @@ def test_a_truncated_listing_is_a_failure_its_batches_load_and_nothing_is_marked
         "batch_id": None,
         "workspace_id": workspace,
         "dataset_id": None,
+        "response_id": None,
         "input_line": None,
         "line_number": None,
         "stage": "listing",

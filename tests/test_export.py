@@ -331,6 +331,7 @@ def test_an_empty_table_exports_its_schema(database_url, tmp_path):
             ("batch_id", pa.string()),
             ("workspace_id", pa.string()),
             ("dataset_id", pa.string()),
+            ("response_id", pa.string()),
             ("input_line", pa.string()),
             ("line_number", pa.int64()),
             ("stage", pa.string()),

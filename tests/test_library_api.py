@@ -62,6 +62,9 @@ def test_library_and_cli_write_the_same_tables(
         "unchanged": 0,
         "failed": 2,
         "retries": 0,
+        "responses_inserted": 0,
+        "responses_updated": 0,
+        "responses_unchanged": 0,
     }
     assert sorted(
         ((f.error_kind, f.batch_id, f.line_number) for f in result.failures), key=str

@@ -44,6 +44,7 @@ def test_a_text_value_over_16_mib_fails_its_batch_on_every_database(
             "batch_id": huge["id"],
             "workspace_id": None,
             "dataset_id": None,
+            "response_id": None,
             "input_line": None,
             "line_number": None,
             "stage": "load",

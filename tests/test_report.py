@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert
+from sqlalchemy import create_engine, insert
 
 from etl.cli import main
 from etl.reporting.report import build_report, write_report
@@ -25,6 +25,7 @@ from etl.store.schema import (
     etl_failures,
     etl_runs,
 )
+from etl.store.schema import responses as response_table
 
 from support import read_table
 
@@ -416,16 +417,6 @@ def test_every_chart_is_inline_svg_and_nothing_is_fetched(history):
 
 
 def test_responses_appear_only_when_the_table_has_rows(history):
-    responses = Table(
-        "responses",
-        MetaData(),
-        Column("response_id", String(36), primary_key=True),
-        Column("batch_id", String(36), nullable=False),
-        Column("created_at", DateTime, nullable=False),
-    )
-    engine = create_engine(history)
-    with engine.begin() as connection:
-        responses.create(connection)
     assert "responses-per-day" not in parse(build_report(history, days=DAYS, now=NOW)).ids
 
     answers = [  # (batch, days ago, hour)
@@ -435,15 +426,28 @@ def test_responses_appear_only_when_the_table_has_rows(history):
         ("b", 1, 0),
         ("d", 3, 12),
         ("d", 30, 12),  # outside the window, but counted per batch
+        ("d", 2, 12),  # removed upstream: not counted anywhere
     ]
+    engine = create_engine(history)
     with engine.begin() as connection:
         connection.execute(
-            insert(responses),
+            insert(response_table),
             [
                 {
-                    "response_id": f"r{i}",
+                    "response_id": f"00000000-0000-4000-9000-{i:012d}",
                     "batch_id": f"00000000-0000-4000-8000-00000000000{key}",
-                    "created_at": datetime(2025, 3, 10, hour) - timedelta(days=ago),
+                    "task_id": "t",
+                    "participant_id": "p",
+                    "instruction_id": "i",
+                    "response_type": "free_text",
+                    "answer": [{"value": "x"}],
+                    "content_hash": "h",
+                    "created_at": datetime(2025, 3, 10, hour, tzinfo=timezone.utc)
+                    - timedelta(days=ago),
+                    "removed_upstream_at": NOW if i == 6 else None,
+                    "first_seen_at": NOW,
+                    "last_changed_at": NOW,
+                    "last_changed_run_id": 1,
                 }
                 for i, (key, ago, hour) in enumerate(answers)
             ],

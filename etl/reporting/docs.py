@@ -6,7 +6,18 @@ when the committed file differs from what this module produces.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.types import TypeEngine
 
 from ..store.schema import TABLES, UTCDateTime
@@ -40,6 +51,8 @@ def readable_type(type_: TypeEngine) -> str:
         return "timestamp (UTC)"
     if isinstance(type_, JSON):
         return "json"
+    if isinstance(type_, Date):
+        return "date"
     if isinstance(type_, Boolean):
         return "boolean"
     if isinstance(type_, BigInteger):

@@ -13,11 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Connection, Date, Engine, MetaData, Table, func, inspect, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from ..rows import BATCH_STATUSES
-from ..store.schema import batch_datasets, batches, datasets, etl_failures, etl_runs
-from ..store.views import v_batch_processing_time, v_batch_status_intervals
+from ..store.schema import (
+    batch_datasets,
+    batches,
+    datasets,
+    etl_failures,
+    etl_runs,
+    responses,
+)
+from ..store.views import utc_day, v_batch_processing_time, v_batch_status_intervals
 from .run_history import RunRecord, recent_runs, run_record, runs_since
 
 DEFAULT_DAYS = 30
@@ -37,10 +44,6 @@ READY_BUCKETS: tuple[tuple[str, float], ...] = (
     ("1–2 wk", 14 * 86400),
     ("≥ 2 wk", float("inf")),
 )
-
-# The columns of a `responses` table the report reads, when the table exists: the batch, and
-# the first of these timestamps it has (when the response was given, UTC).
-RESPONSE_TIME_COLUMNS = ("created_at", "submitted_at", "responded_at")
 
 
 @dataclass(frozen=True)
@@ -223,8 +226,8 @@ def _batches_now(connection: Connection) -> dict[str, int]:
 
 
 def _utc_day(column):
-    """The UTC calendar day of a timestamp column (every connection's session is in UTC)."""
-    return func.date(column, type_=Date())
+    """The UTC calendar day of a timestamp column, as the views compute it."""
+    return utc_day(column)
 
 
 def _status_days(connection: Connection, since: datetime, now: datetime) -> tuple[StatusDay, ...]:
@@ -321,30 +324,23 @@ def _dataset_reuse(connection: Connection) -> DatasetReuse:
 
 
 def _responses(connection: Connection, since: datetime) -> Responses | None:
-    """Responses per day and per batch, when a ``responses`` table exists and has rows.
-
-    The table comes with a later version of the schema; it is read by reflection, through its
-    ``batch_id`` and the first of RESPONSE_TIME_COLUMNS it has, so that this section needs no
-    change when it arrives. Timestamps are compared as UTC wall time.
-    """
-    if "responses" not in inspect(connection).get_table_names():
-        return None
-    table = Table("responses", MetaData(), autoload_with=connection)
-    when = next((table.c[name] for name in RESPONSE_TIME_COLUMNS if name in table.c), None)
-    if "batch_id" not in table.c or when is None:
-        return None
-    total = connection.execute(select(func.count()).select_from(table)).scalar()
+    """Responses per day and per batch (those the API still returns), when there are any."""
+    current = responses.c.removed_upstream_at.is_(None)
+    total = connection.execute(select(func.count()).where(current)).scalar()
     if not total:
         return None
-    naive_since = since.replace(tzinfo=None)
+    when = responses.c.created_at
     day = _utc_day(when)
     per_day = connection.execute(
-        select(day, func.count()).where(when >= naive_since).group_by(day).order_by(day)
+        select(day, func.count()).where(current, when >= since).group_by(day).order_by(day)
     ).all()
-    batch_count = connection.execute(select(func.count(table.c.batch_id.distinct()))).scalar()
+    batch_count = connection.execute(
+        select(func.count(responses.c.batch_id.distinct())).where(current)
+    ).scalar()
     counts = (
-        select(table.c.batch_id, func.count().label("responses"))
-        .group_by(table.c.batch_id)
+        select(responses.c.batch_id, func.count().label("responses"))
+        .where(current)
+        .group_by(responses.c.batch_id)
         .subquery("counts")
     )
     top = connection.execute(

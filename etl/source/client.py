@@ -57,6 +57,7 @@ from .pacing import Pacer, PacingStopped, Ticket
 USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
 BATCH_PATH = "/api/v1/data-collection/batches/{batch_id}"
 BATCHES_PATH = "/api/v1/data-collection/batches"
+RESPONSES_PATH = "/api/v1/data-collection/batches/{batch_id}/responses"
 DATASET_PATH = "/api/v1/data-collection/datasets/{dataset_id}"
 WORKSPACES_PATH = "/api/v1/workspaces/"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -66,7 +67,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 # A streamed answer (a workspace's listing) has no size cap; it must keep arriving at this
 # many bytes per second on average, past the attempt's usual time.
 STREAM_MIN_RATE = 32 * 1024
-SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a streamed answer moves to a temporary file past this
+SPOOL_IN_MEMORY = 1024 * 1024  # a streamed answer moves to a temporary file past this
 _DETAIL_LENGTH = 300
 _READ_SIZE = 64 * 1024
 
@@ -239,6 +240,12 @@ class ProlificClient:
         query = urllib.parse.urlencode({"workspace_id": workspace_id})
         url = f"{self.base_url}{BATCHES_PATH}?{query}"
         return self._get(Item(url, workspace_id=workspace_id, stage="listing", streamed=True))
+
+    def fetch_responses(self, batch_id: str) -> BinaryIO:
+        """Every response record of a batch (``GET .../batches/{batch_id}/responses``), as a
+        file positioned at its start: a batch may have hundreds of thousands."""
+        url = self.base_url + RESPONSES_PATH.format(batch_id=batch_id)
+        return self._get(Item(url, batch_id=batch_id, stage="responses", streamed=True))
 
     def fetch_dataset(self, dataset_id: str) -> bytes:
         """The body of ``GET /api/v1/data-collection/datasets/{dataset_id}``."""

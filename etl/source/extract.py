@@ -33,7 +33,7 @@ from ..text import redact_api_url
 from .client import FetchingStopped, ProlificClient, RetryEvent, RetryPolicy
 from .flatten import flatten_batch, flatten_dataset, flatten_workspace
 from .pacing import Pacer
-from .validate import Listing, parse_batch, parse_dataset, parse_workspaces
+from .validate import Listing, ResponseListing, parse_batch, parse_dataset, parse_workspaces
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -171,9 +171,17 @@ class BatchExtractor:
     def download_listing(self, workspace_id: str) -> Fetched | None:
         """A workspace's batch listing (a Listing to read its batches from), or why not."""
         return self._guarded(
-            lambda: Listing(workspace_id, self.client.list_batches(workspace_id)),
+            lambda: Listing(self.client.list_batches(workspace_id), workspace_id=workspace_id),
             workspace_id=workspace_id,
             stage="listing",
+        )
+
+    def download_responses(self, batch_id: str) -> Fetched | None:
+        """A batch's responses (a ResponseListing to read them from), or why not."""
+        return self._guarded(
+            lambda: ResponseListing(self.client.fetch_responses(batch_id), batch_id=batch_id),
+            batch_id=batch_id,
+            stage="responses",
         )
 
     def extract_dataset(self, dataset_id: str) -> Fetched | None:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, WORKSPACES_PATH
+from .client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, RESPONSES_PATH, WORKSPACES_PATH
 
 PATH_PREFIX = BATCH_PATH.split("{", 1)[0]
 DATASET_PREFIX = DATASET_PATH.split("{", 1)[0]
@@ -44,6 +44,14 @@ def listing_key(workspace_id: str) -> str:
 def dataset_key(dataset_id: str) -> str:
     """The fault key of a dataset's details."""
     return f"dataset:{dataset_id}"
+
+
+def responses_key(batch_id: str) -> str:
+    """The fault key of a batch's responses."""
+    return f"responses:{batch_id}"
+
+
+RESPONSES_SUFFIX = RESPONSES_PATH.split("}", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,10 @@ class _State:
     workspaces: dict[str, dict[str, Any]] | None = None  # None: one per batch's workspace_id
     datasets: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: gone
     listing_counts: dict[str, int] = field(default_factory=dict)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    response_counts: dict[str, int] = field(default_factory=dict)  # meta.count overrides
+    generated_responses: dict[str, tuple[int, int]] = field(default_factory=dict)  # count, seed
+    response_bodies: dict[str, bytes] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
     refused: int = 0
@@ -175,8 +187,10 @@ class FakeProlificAPI:
         rate_burst: float | None = None,
         tls: ssl.SSLContext | None = None,
         workspaces: Iterable[dict[str, Any]] | None = None,
+        responses_per_batch: int = 0,
     ) -> None:
         self.token = token
+        self.responses_per_batch = responses_per_batch
         self.limiter = TokenBucket(rate_limit, rate_burst) if rate_limit else None
         self.latency = latency
         self.generate = generate
@@ -263,6 +277,67 @@ class FakeProlificAPI:
                         return sample_dataset_details(ref, batch["workspace_id"])
         return None
 
+    def put_responses(self, batch_id: str, records: list[dict[str, Any]]) -> None:
+        """Answer ``records`` for a batch's responses (a batch without any answers none)."""
+        with self._state.lock:
+            self._state.responses[batch_id] = records
+            self._state.response_bodies.pop(batch_id, None)
+
+    def generate_responses(self, batch_id: str, count: int, *, seed: int = 0) -> None:
+        """Answer ``count`` made-up responses for a batch, encoded once on first ask (for a
+        batch of hundreds of thousands, which should cost the server little per request)."""
+        with self._state.lock:
+            self._state.generated_responses[batch_id] = (count, seed)
+            self._state.response_bodies.pop(batch_id, None)
+
+    def responses(self, batch_id: str) -> list[dict[str, Any]]:
+        """The response records answered for a batch."""
+        with self._state.lock:
+            if batch_id in self._state.generated_responses:
+                count, seed = self._state.generated_responses[batch_id]
+                return list(iter_sample_responses(batch_id, count, seed=seed))
+            return list(self._state.responses.get(batch_id, ()))
+
+    def set_responses_count(self, batch_id: str, count: int | None) -> None:
+        """Make a batch's responses' meta.count say ``count`` (None: the truth)."""
+        with self._state.lock:
+            if count is None:
+                self._state.response_counts.pop(batch_id, None)
+            else:
+                self._state.response_counts[batch_id] = count
+            self._state.response_bodies.pop(batch_id, None)
+
+    def _responses_body(self, batch_id: str) -> bytes | None:
+        with self._state.lock:
+            if batch_id not in self._state.batches and self.generate is None:
+                return None
+            cached = self._state.response_bodies.get(batch_id)
+            generated = self._state.generated_responses.get(batch_id)
+            if generated is None and batch_id not in self._state.responses:
+                generated = (self.responses_per_batch, 0) if self.responses_per_batch else None
+            stored = self._state.responses.get(batch_id, [])
+            override = self._state.response_counts.get(batch_id)
+        if cached is not None:
+            return cached
+        if generated is not None:  # encoded once: a made-up batch may have 200,000
+            count, seed = generated
+            records: Iterable[dict[str, Any]] = iter_sample_responses(batch_id, count, seed=seed)
+            total = count
+        else:
+            records, total = stored, len(stored)
+        parts = [json.dumps(record).encode() for record in records]
+        body = (
+            b'{"results": ['
+            + b", ".join(parts)
+            + b'], "meta": {"count": '
+            + str(total if override is None else override).encode()
+            + b"}}"
+        )
+        if generated is not None:
+            with self._state.lock:
+                self._state.response_bodies[batch_id] = body
+        return body
+
     def requests_of(self, kind: str) -> list[SeenRequest]:
         return [seen for seen in self.requests if seen.kind == kind]
 
@@ -327,6 +402,8 @@ class FakeProlificAPI:
         if key.startswith("dataset:"):
             details = self.dataset(key.removeprefix("dataset:"))
             return None if details is None else json.dumps(details).encode()
+        if key.startswith("responses:"):
+            return self._responses_body(key.removeprefix("responses:"))
         batch_id = key
         with self._state.lock:
             stored = self._state.batches.get(batch_id)
@@ -508,6 +585,10 @@ def _route(path: str) -> tuple[str, str | None]:
     if url.path == BATCHES_PATH:
         workspace = urllib.parse.parse_qs(url.query).get("workspace_id", [None])[0]
         return "listing", listing_key(workspace) if workspace else None
+    if url.path.startswith(PATH_PREFIX) and url.path.endswith(RESPONSES_SUFFIX):
+        batch_id = url.path[len(PATH_PREFIX) : -len(RESPONSES_SUFFIX)]
+        if batch_id and "/" not in batch_id and not url.query:
+            return "responses", responses_key(batch_id)
     for prefix, kind in ((PATH_PREFIX, "batch"), (DATASET_PREFIX, "dataset")):
         if url.path.startswith(prefix):
             rest = url.path[len(prefix) :]
@@ -690,6 +771,82 @@ def sample_dataset_details(ref: dict[str, Any], workspace_id: str) -> dict[str, 
     return details
 
 
+RESPONSE_TYPES = (
+    "multiple_choice",
+    "free_text",
+    "free_text_with_unit",
+    "multiple_choice_with_free_text",
+    "file_upload",
+)
+_FREE_TEXT = (
+    "Looks fine to me",
+    "Ünïcödé & <b>markup</b> 👍",
+    'O\'Brien said "no"',
+    "  leading and trailing spaces  ",
+    "",
+    "line one\nline two",
+)
+
+
+def sample_response(rng: random.Random, batch_id: str, index: int) -> dict[str, Any]:
+    """One response record of every documented type in turn, with the odd values the API can
+    send: numbers and booleans as values, several values, units, files, ids that are not
+    UUIDs, metadata of any shape, fields left out."""
+    created = datetime(2025, 6, 1, tzinfo=timezone.utc) + timedelta(
+        seconds=rng.randrange(0, 40 * 86400), microseconds=rng.randrange(0, 1_000_000)
+    )
+    kind = RESPONSE_TYPES[index % len(RESPONSE_TYPES)]
+    if kind == "multiple_choice":
+        answer = [
+            {"value": v}
+            for v in rng.sample(["A", "B", "C", 1, 2.5, True, False], rng.randrange(1, 3))
+        ]
+    elif kind == "free_text":
+        answer = [{"value": rng.choice(_FREE_TEXT)}]
+    elif kind == "free_text_with_unit":
+        answer = [{"value": str(rng.randrange(0, 500)), "unit": rng.choice(("kg", "cm", "°C"))}]
+    elif kind == "multiple_choice_with_free_text":
+        answer = [{"value": rng.choice(("Other", "Yes")), "explanation": rng.choice(_FREE_TEXT)}]
+    else:
+        answer = [
+            {
+                "value": f"upload-{index}.png",
+                "file_name": f"photo {index}.png",
+                "file_key": f"uploads/{batch_id}/{index}.png",
+                "file_size_mb": round(rng.uniform(0.01, 12.0), 3),
+                "content_type": "image/png",
+            }
+        ]
+    record: dict[str, Any] = {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "batch_id": batch_id,
+        "participant_id": f"{rng.getrandbits(96):024x}",
+        "task_id": rng.choice(
+            (f"task-{index % 97}", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+        ),
+        "response": {"instruction_id": f"instr-{index % 3}", "type": kind, "answer": answer},
+    }
+    if rng.random() < 0.8:
+        record["submission_id"] = f"{rng.getrandbits(96):024x}"
+    if rng.random() < 0.5:
+        record["correlation_id"] = f"corr_{rng.getrandbits(32):08x}"
+    if rng.random() < 0.6:
+        record["metadata"] = rng.choice(({"source": "web"}, {"attempt": 2, "flags": [1, "x"]}, {}))
+    if rng.random() < 0.7:
+        record["schema_version"] = rng.choice((1, 2))
+    if rng.random() < 0.3:
+        record["no_submission"] = rng.choice((True, False))
+    return record
+
+
+def iter_sample_responses(batch_id: str, count: int, *, seed: int = 0):
+    """``count`` response records for a batch, reproducible from the batch and ``seed``."""
+    rng = random.Random(f"{seed}:{batch_id}")
+    for index in range(count):
+        yield sample_response(rng, batch_id, index)
+
+
 def sample_dataset(rng: random.Random, index: int) -> dict[str, Any]:
     return {
         "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -747,6 +904,7 @@ def serve(
     preload: Iterable[str] = (),
     rate_limit: float | None = None,
     rate_burst: float | None = None,
+    responses_per_batch: int = 0,
     on_ready: Callable[[str], object] = print,
     before_serving: Callable[[], object] = lambda: None,
 ) -> None:
@@ -759,8 +917,11 @@ def serve(
         record_requests=False,
         rate_limit=rate_limit,
         rate_burst=rate_burst,
+        responses_per_batch=responses_per_batch,
     )
     api.preload(preload)
+    for batch_id in preload if responses_per_batch else ():
+        api._responses_body(batch_id)  # encoded before serving, as the batches are
     on_ready(api.url)
     before_serving()
     try:

@@ -1,6 +1,6 @@
 """Turning validated answers into table rows: a batch into ``batches``, ``datasets`` and
 ``batch_datasets``; a workspace into ``workspaces``; a dataset's details into ``datasets`` and
-``dataset_imports``.
+``dataset_imports``; a response record into ``responses`` and ``response_answers``.
 
 Pure functions: no I/O, no clock. The loader adds the bookkeeping columns (seen/changed times
 and run ids).
@@ -8,8 +8,18 @@ and run ids).
 
 from __future__ import annotations
 
-from ..rows import BatchRows, DatasetDetailsRows, WorkspaceRow, content_hash
-from .validate import Batch, DatasetDetails, Workspace
+import json
+from typing import Any
+
+from ..rows import (
+    BatchRows,
+    DatasetDetailsRows,
+    ResponseRows,
+    WorkspaceRow,
+    content_hash,
+    response_hash,
+)
+from .validate import Batch, DatasetDetails, TaskResponse, Workspace
 
 
 def flatten_batch(batch: Batch, listed_in: str | None = None) -> BatchRows:
@@ -81,3 +91,69 @@ def flatten_dataset(dataset: DatasetDetails) -> DatasetDetailsRows:
         for job in dataset.imports or ()
     )
     return DatasetDetailsRows(dataset_id, details, imports)
+
+
+def flatten_response(record: TaskResponse) -> ResponseRows:
+    """A response record as its row (the answer list kept whole, as JSON) and one row per
+    answer value, with the parts of it the documented types have pulled out."""
+    response_id = str(record.id)
+    row = {
+        "response_id": response_id,
+        "batch_id": record.batch_id.lower(),
+        "task_id": record.task_id,
+        "participant_id": record.participant_id,
+        "submission_id": record.submission_id,
+        "correlation_id": record.correlation_id,
+        "instruction_id": record.response.instruction_id,
+        "response_type": record.response.type,
+        "created_at": record.created_at,
+        "schema_version": record.schema_version,
+        "no_submission": record.no_submission,
+        "metadata": record.metadata,
+        "answer": record.response.answer,
+    }
+    answers = tuple(
+        _answer_row(response_id, position, item)
+        for position, item in enumerate(record.response.answer)
+    )
+    return ResponseRows(response_id, row, answers, response_hash(row))
+
+
+def _answer_row(response_id: str, position: int, item: Any) -> dict[str, Any]:
+    """One answer: its value as text (JSON text when it is not a string), as a number or a
+    boolean where it is one, and the unit, explanation and file fields some types add."""
+    fields = item if isinstance(item, dict) else {"value": item}
+    value = fields.get("value")
+    return {
+        "response_id": response_id,
+        "position": position,
+        "value_text": _as_text(value),
+        "value_number": (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        ),
+        "value_boolean": value if isinstance(value, bool) else None,
+        "unit": _text_field(fields, "unit"),
+        "explanation": _text_field(fields, "explanation"),
+        "file_name": _text_field(fields, "file_name"),
+        "file_key": _text_field(fields, "file_key"),
+        "file_size_mb": (
+            float(fields["file_size_mb"])
+            if isinstance(fields.get("file_size_mb"), (int, float))
+            and not isinstance(fields.get("file_size_mb"), bool)
+            else None
+        ),
+        "content_type": _text_field(fields, "content_type"),
+    }
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)  # true, 3.5, 12, or an unexpected structure
+
+
+def _text_field(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    return value if isinstance(value, str) else _as_text(value)

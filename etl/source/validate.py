@@ -186,6 +186,33 @@ class DatasetDetails(_SpecModel):
         return self
 
 
+class ResponseBlock(_SpecModel):
+    instruction_id: ShortText
+    type: Status  # multiple_choice, free_text, ... and more to come: kept as sent
+    answer: list[Any]  # kept as sent; etl.source.flatten reads the values it knows
+
+
+class TaskResponse(_SpecModel):
+    id: UUID
+    created_at: UtcTime
+    batch_id: ShortText
+    task_id: ShortText
+    participant_id: ShortText
+    submission_id: ShortText | None = None
+    correlation_id: ShortText | None = None
+    metadata: dict[str, Any] | None = None
+    schema_version: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    no_submission: bool | None = None
+    response: ResponseBlock
+
+    @model_validator(mode="after")
+    def _storable_json(self) -> TaskResponse:
+        for name, value in (("metadata", self.metadata), ("response.answer", self.response.answer)):
+            if (where := _nul_in(value, name)) is not None:
+                raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
+        return self
+
+
 def parse_batch(batch_id: str, body: bytes | str) -> Batch:
     """Validate one response body for ``batch_id``.
 
@@ -220,27 +247,58 @@ def parse_dataset(dataset_id: str, body: bytes) -> DatasetDetails:
 
 
 @dataclass
-class Listing:
-    """A workspace's batch listing, read from a file: its batches one at a time (``items``),
-    and what the listing says of its own size (``count``, after ``items`` is exhausted)."""
+class _Results:
+    """A ``{results: [...], meta: {count}}`` answer, read from a file one item at a time.
 
-    workspace_id: str
+    ``count`` is what ``meta.count`` says (None when absent), ``seen`` how many items were
+    handed out; compare them once ``items`` is exhausted.
+    """
+
     source: BinaryIO
     count: int | None = None
     seen: int = 0
 
-    def items(self) -> Iterator[Batch | BatchError]:
-        """Each listed batch, validated, or the error that fails it (it names the batch when
-        the listing gives its id). Raises InvalidResponseError when the listing itself is not
-        the documented shape; what was handed out before stays good."""
+    def items(self) -> Iterator[Any]:
+        """Each item, validated, or the error that fails it. Raises InvalidResponseError when
+        the answer itself is not the documented shape; what was handed out before stays good."""
         self.count = self._declared_count()
         self.source.seek(0)
         try:
             for index, item in enumerate(ijson.items(self.source, "results.item", use_float=True)):
                 self.seen = index + 1
-                yield self._batch(index, item)
+                yield self._item(index, item)
         except ijson.JSONError as exc:
-            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
+            raise self._invalid(f"the answer is not valid JSON ({exc})") from None
+        if self.seen == 0 and not self._has_results():
+            raise self._invalid("the answer has no 'results' list")
+
+    def _declared_count(self) -> int | None:
+        self.source.seek(0)
+        try:
+            count = next(ijson.items(self.source, "meta.count"), None)
+        except ijson.JSONError as exc:
+            raise self._invalid(f"the answer is not valid JSON ({exc})") from None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+    def _has_results(self) -> bool:
+        self.source.seek(0)
+        try:
+            return isinstance(next(ijson.items(self.source, "results"), None), list)
+        except ijson.JSONError:
+            return False
+
+    def _item(self, index: int, item: Any) -> Any:
+        raise NotImplementedError
+
+    def _invalid(self, message: str) -> InvalidResponseError:
+        raise NotImplementedError
+
+
+@dataclass
+class Listing(_Results):
+    """A workspace's batch listing: its batches one at a time (``items``)."""
+
+    workspace_id: str = ""
 
     def batch_ids(self) -> set[str]:
         """The ids of the batches it lists (lower case; items without a usable id left out),
@@ -256,7 +314,7 @@ class Listing:
             raise self._invalid(f"the listing is not valid JSON ({exc})") from None
         return ids
 
-    def _batch(self, index: int, item: Any) -> Batch | BatchError:
+    def _item(self, index: int, item: Any) -> Batch | BatchError:
         batch_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(batch_id, str) or not _is_uuid(batch_id):
             return InvalidPayloadError(
@@ -272,24 +330,42 @@ class Listing:
             error.workspace_id = self.workspace_id
             return error
 
-    def _declared_count(self) -> int | None:
-        self.source.seek(0)
-        try:
-            results_seen = False
-            count = None
-            for prefix, event, value in ijson.parse(self.source):
-                if prefix == "results" and event == "start_array":
-                    results_seen = True
-                elif prefix == "meta.count" and event == "number":
-                    count = int(value)
-        except ijson.JSONError as exc:
-            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
-        if not results_seen:
-            raise self._invalid("the listing has no 'results' list")
-        return count
-
     def _invalid(self, message: str) -> InvalidResponseError:
         return InvalidResponseError(None, message, workspace_id=self.workspace_id, stage="listing")
+
+
+@dataclass
+class ResponseListing(_Results):
+    """A batch's responses: its response records one at a time (``items``)."""
+
+    batch_id: str = ""
+
+    def _item(self, index: int, item: Any) -> TaskResponse | BatchError:
+        response_id = item.get("id") if isinstance(item, dict) else None
+        shown = response_id if isinstance(response_id, str) else f"[{index}]"
+        try:
+            response = TaskResponse.model_validate_json(json.dumps(item), strict=True)
+        except ValidationError as exc:
+            field, message = _describe_validation_error(exc)
+            return InvalidPayloadError(
+                self.batch_id,
+                f"response {shown}: {message}",
+                field=f"results[{index}].{field}",
+                stage="responses",
+                response_id=response_id if isinstance(response_id, str) else None,
+            )
+        if response.batch_id.lower() != self.batch_id:
+            return InvalidPayloadError(
+                self.batch_id,
+                f"response {shown}: field 'batch_id': describes batch {response.batch_id}",
+                field=f"results[{index}].batch_id",
+                stage="responses",
+                response_id=str(response.id),
+            )
+        return response
+
+    def _invalid(self, message: str) -> InvalidResponseError:
+        return InvalidResponseError(self.batch_id, message, stage="responses")
 
 
 def _is_uuid(text: str) -> bool:

@@ -41,6 +41,7 @@ class Failure:
     field: str | None = None
     workspace_id: str | None = None
     dataset_id: str | None = None
+    response_id: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("message", "input_line", "field"):
@@ -72,6 +73,7 @@ class Failure:
             field=error.field,
             workspace_id=error.workspace_id,
             dataset_id=error.dataset_id,
+            response_id=error.response_id,
         )
 
     def redacted(self, token: str) -> Failure:
@@ -171,6 +173,7 @@ def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) ->
                     "batch_id": f.batch_id,
                     "workspace_id": f.workspace_id,
                     "dataset_id": f.dataset_id,
+                    "response_id": f.response_id,
                     "input_line": f.input_line,
                     "line_number": f.line_number,
                     "stage": f.stage,

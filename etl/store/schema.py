@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -142,6 +143,30 @@ etl_runs = Table(
         nullable=False,
         default=0,
         comment="Rows written to etl_failures by this run (bad ID lines and failed batches).",
+    ),
+    Column(
+        "responses_inserted",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="Responses seen for the first time (sync --responses).",
+    ),
+    Column(
+        "responses_updated",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="Known responses whose content changed.",
+    ),
+    Column(
+        "responses_unchanged",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="Known responses whose content did not change.",
     ),
     Column(
         "retries",
@@ -407,6 +432,7 @@ etl_failures = Table(
         comment="The workspace whose listing failed, or that listed the failed batch.",
     ),
     Column("dataset_id", Uuid, comment="The dataset whose details could not be fetched."),
+    Column("response_id", Uuid, comment="The response that failed validation."),
     Column("input_line", LongText, comment="The bad ID line, as read (shortened)."),
     Column("line_number", Integer, comment="Line number of the bad ID line."),
     Column(
@@ -544,6 +570,113 @@ dataset_imports = Table(
     **_MYSQL,
 )
 
+responses = Table(
+    "responses",
+    metadata,
+    Column("response_id", Uuid, primary_key=True, comment="Response record UUID."),
+    Column(
+        "batch_id",
+        Uuid,
+        ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="The batch it answers.",
+    ),
+    Column("task_id", ShortText, nullable=False, comment="The task answered (not a UUID)."),
+    Column("participant_id", ShortText, nullable=False, comment="The Prolific participant."),
+    Column("submission_id", ShortText, comment="The Prolific submission, when there is one."),
+    Column("correlation_id", ShortText, comment="Correlation ID, for tracking, when sent."),
+    Column("instruction_id", ShortText, nullable=False, comment="The instruction answered."),
+    Column(
+        "response_type",
+        Status,
+        nullable=False,
+        comment="As sent: multiple_choice, free_text, free_text_with_unit, "
+        "multiple_choice_with_free_text, file_upload; open to new values.",
+    ),
+    Column("created_at", UTCDateTime, nullable=False, comment="When it was given (UTC)."),
+    Column("schema_version", Integer, comment="Response schema version, when sent."),
+    Column("no_submission", Boolean, comment="As sent (undocumented); NULL when absent."),
+    Column("metadata", JsonDocument, comment="The record's metadata object, as sent."),
+    Column(
+        "answer",
+        JsonDocument,
+        nullable=False,
+        comment="The answer list as sent (one row per value in response_answers).",
+    ),
+    Column(
+        "content_hash",
+        String(64),
+        nullable=False,
+        comment="SHA-256 of its content; a sync rewrites the row only when it changes.",
+    ),
+    Column(
+        "removed_upstream_at",
+        UTCDateTime,
+        comment="When a sync found it gone from its batch's complete responses (UTC); NULL "
+        "while the API returns it. Never deleted.",
+    ),
+    Column(
+        "first_seen_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync first stored it.",
+    ),
+    Column(
+        "last_changed_at",
+        UTCDateTime,
+        nullable=False,
+        comment="When a sync last stored a change to it.",
+    ),
+    Column(
+        "last_changed_run_id",
+        Integer,
+        ForeignKey("etl_runs.run_id"),
+        nullable=False,
+        comment="Run that last stored a change to it.",
+    ),
+    Index("ix_responses_batch_id", "batch_id", "created_at"),
+    Index("ix_responses_participant_id", "participant_id"),
+    comment=(
+        "One row per response record (a participant's answer to one instruction of a task), "
+        "loaded with sync --responses."
+    ),
+    **_MYSQL,
+)
+
+response_answers = Table(
+    "response_answers",
+    metadata,
+    Column(
+        "response_id",
+        Uuid,
+        ForeignKey("responses.response_id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="The response.",
+    ),
+    Column(
+        "position",
+        Integer,
+        primary_key=True,
+        autoincrement=False,
+        comment="Its place in the answer list, from 0.",
+    ),
+    Column(
+        "value_text",
+        LongText,
+        comment="The value as text: a string as sent, anything else as JSON (true, 3.5).",
+    ),
+    Column("value_number", Double, comment="The value, when it is a number."),
+    Column("value_boolean", Boolean, comment="The value, when it is a boolean."),
+    Column("unit", LongText, comment="Its unit (free_text_with_unit)."),
+    Column("explanation", LongText, comment="Its explanation, when the type asks for one."),
+    Column("file_name", LongText, comment="The uploaded file's name (file_upload)."),
+    Column("file_key", LongText, comment="The uploaded file's storage key (file_upload)."),
+    Column("file_size_mb", Double, comment="The uploaded file's size in MB (file_upload)."),
+    Column("content_type", ShortText, comment="The uploaded file's content type (file_upload)."),
+    comment="One row per answer value of a response, as of its last change.",
+    **_MYSQL,
+)
+
 TABLES = (
     etl_runs,
     workspaces,
@@ -552,6 +685,8 @@ TABLES = (
     datasets,
     batch_datasets,
     dataset_imports,
+    responses,
+    response_answers,
     etl_failures,
     batch_status_history,
 )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Date,
     Float,
     String,
     and_,
@@ -46,6 +47,8 @@ from .schema import (
     datasets,
     etl_failures,
     etl_runs,
+    response_answers,
+    responses,
     workspaces,
 )
 
@@ -112,8 +115,37 @@ def _ratio(element, compiler, **kw) -> str:
     return f"CAST({numerator} AS {_DOUBLE[compiler.dialect.name]}) / NULLIF({denominator}, 0)"
 
 
+class utc_day(FunctionElement):  # noqa: N801
+    """The UTC calendar day of a timestamp, as a date.
+
+    PostgreSQL keeps ``timestamptz``, whose date would otherwise follow the session's time
+    zone (a BI tool's); SQLite and MySQL/MariaDB keep UTC wall time already.
+    """
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element, compiler, **kw) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element, compiler, **kw) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+
+
+@compiles(utc_day, "mysql")
+@compiles(utc_day, "mariadb")
+def _utc_day_mysql(element, compiler, **kw) -> str:
+    return f"DATE({compiler.process(element.clauses, **kw)})"
+
+
 @compiles(seconds_between)
 @compiles(ratio)
+@compiles(utc_day)
 def _unsupported(element, compiler, **kw) -> str:
     raise CompileError(f"no {element.name} for database dialect {compiler.dialect.name!r}")
 
@@ -454,6 +486,9 @@ def _run_health_view() -> View:
         r.c.updated,
         r.c.unchanged,
         r.c.failed,
+        r.c.responses_inserted,
+        r.c.responses_updated,
+        r.c.responses_unchanged,
         failed_batches.label("failed_batches"),
         _integer(func.coalesce(failures.c.bad_id_lines, 0)).label("bad_id_lines"),
         ratio(failed_batches, r.c.ids_read + r.c.listed).label("failure_rate"),
@@ -496,6 +531,7 @@ def _latest_run_failures_view() -> View:
             f.c.batch_id,
             f.c.workspace_id,
             f.c.dataset_id,
+            f.c.response_id,
             f.c.line_number,
             f.c.input_line,
             f.c.stage,
@@ -630,6 +666,155 @@ def _removed_upstream_view() -> View:
 
 v_batches_removed_upstream = _removed_upstream_view()
 
+
+def _current_responses():
+    """Responses the API still returns (not removed upstream)."""
+    return responses.c.removed_upstream_at.is_(None)
+
+
+def _responses_per_day_view() -> View:
+    r, b = responses, batches
+    day = utc_day(r.c.created_at)
+    query = (
+        select(
+            r.c.batch_id,
+            b.c.name.label("batch_name"),
+            b.c.workspace_id,
+            day.label("day"),
+            _integer(func.count()).label("responses"),
+            _integer(func.count(r.c.participant_id.distinct())).label("participants"),
+        )
+        .join_from(r, b, b.c.batch_id == r.c.batch_id)
+        .where(_current_responses())
+        .group_by(r.c.batch_id, b.c.name, b.c.workspace_id, day)
+    )
+    return _view(
+        "v_responses_per_day",
+        "One row per batch and UTC day: the responses given that day and by how many "
+        "participants (responses removed upstream left out).",
+        query,
+        {
+            "batch_name": batches.c.name.comment,
+            "day": "The UTC day the responses were given.",
+            "responses": "Response records given that day.",
+            "participants": "Distinct participants who gave them.",
+        },
+    )
+
+
+v_responses_per_day = _responses_per_day_view()
+
+
+def _batch_participants_view() -> View:
+    r = responses
+    query = (
+        select(
+            r.c.batch_id,
+            r.c.participant_id,
+            _integer(func.count()).label("responses"),
+            _integer(func.count(r.c.task_id.distinct())).label("tasks"),
+            func.min(r.c.created_at).label("first_response_at"),
+            func.max(r.c.created_at).label("last_response_at"),
+        )
+        .where(_current_responses())
+        .group_by(r.c.batch_id, r.c.participant_id)
+    )
+    return _view(
+        "v_batch_participants",
+        "One row per batch and participant: how many responses and tasks, first and last.",
+        query,
+        {
+            "responses": "Response records the participant gave in the batch.",
+            "tasks": "Distinct tasks they answered.",
+            "first_response_at": "Their first response in the batch (UTC).",
+            "last_response_at": "Their last response in the batch (UTC).",
+        },
+    )
+
+
+v_batch_participants = _batch_participants_view()
+
+
+def _instruction_answers_view() -> View:
+    r, a = responses, response_answers
+    query = (
+        select(
+            r.c.batch_id,
+            r.c.instruction_id,
+            r.c.response_type,
+            a.c.value_text,
+            _integer(func.count()).label("answers"),
+            _integer(func.count(r.c.participant_id.distinct())).label("participants"),
+        )
+        .join_from(a, r, r.c.response_id == a.c.response_id)
+        .where(_current_responses())
+        .group_by(r.c.batch_id, r.c.instruction_id, r.c.response_type, a.c.value_text)
+    )
+    return _view(
+        "v_instruction_answers",
+        "One row per batch, instruction and answer value: how often it was given, and by how "
+        "many participants; the counts of a multiple-choice instruction's options.",
+        query,
+        {
+            "answers": "Times the value was given.",
+            "participants": "Distinct participants who gave it.",
+        },
+    )
+
+
+v_instruction_answers = _instruction_answers_view()
+
+
+def _batch_progress_view() -> View:
+    b, r = batches, responses
+    answered = (
+        select(
+            r.c.batch_id,
+            func.count().label("responses"),
+            func.count(r.c.task_id.distinct()).label("tasks_answered"),
+            func.count(r.c.participant_id.distinct()).label("participants"),
+            func.min(r.c.created_at).label("first_response_at"),
+            func.max(r.c.created_at).label("last_response_at"),
+        )
+        .where(_current_responses())
+        .group_by(r.c.batch_id)
+        .subquery("answered")
+    )
+    tasks_answered = _integer(func.coalesce(answered.c.tasks_answered, 0))
+    query = select(
+        b.c.batch_id,
+        b.c.name,
+        b.c.status,
+        b.c.workspace_id,
+        b.c.total_task_count,
+        _integer(func.coalesce(answered.c.responses, 0)).label("responses"),
+        tasks_answered.label("tasks_answered"),
+        _integer(func.coalesce(answered.c.participants, 0)).label("participants"),
+        ratio(tasks_answered, b.c.total_task_count).label("share_answered"),
+        answered.c.first_response_at,
+        answered.c.last_response_at,
+    ).select_from(b.outerjoin(answered, answered.c.batch_id == b.c.batch_id))
+    return _view(
+        "v_batch_progress",
+        "One row per batch: its responses against its tasks. Zero for a batch whose responses "
+        "were never loaded (sync --responses).",
+        query,
+        {
+            "responses": "Response records loaded for the batch.",
+            "tasks_answered": "Distinct tasks with at least one response.",
+            "participants": "Distinct participants who responded.",
+            "share_answered": (
+                "tasks_answered / total_task_count, between 0 and 1 (above 1 if the API counts "
+                "tasks differently); NULL for a batch of no tasks."
+            ),
+            "first_response_at": "Its first response (UTC); NULL when none.",
+            "last_response_at": "Its last response (UTC); NULL when none.",
+        },
+    )
+
+
+v_batch_progress = _batch_progress_view()
+
 # In creation order: a view comes after the views it reads.
 VIEWS: tuple[View, ...] = (
     v_batches,
@@ -641,6 +826,10 @@ VIEWS: tuple[View, ...] = (
     v_latest_run_failures,
     v_datasets,
     v_batches_removed_upstream,
+    v_responses_per_day,
+    v_batch_participants,
+    v_instruction_answers,
+    v_batch_progress,
 )
 VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 

@@ -12,6 +12,9 @@ CREATE TABLE etl_runs (
 	updated INTEGER NOT NULL COMMENT 'Known batches whose content changed.', 
 	unchanged INTEGER NOT NULL COMMENT 'Known batches whose content did not change.', 
 	failed INTEGER NOT NULL COMMENT 'Rows written to etl_failures by this run (bad ID lines and failed batches).', 
+	responses_inserted INTEGER NOT NULL COMMENT 'Responses seen for the first time (sync --responses).' DEFAULT '0', 
+	responses_updated INTEGER NOT NULL COMMENT 'Known responses whose content changed.' DEFAULT '0', 
+	responses_unchanged INTEGER NOT NULL COMMENT 'Known responses whose content did not change.' DEFAULT '0', 
 	retries INTEGER NOT NULL COMMENT 'Requests retried after a 429, 5xx, timeout or dropped connection.', 
 	tool_version VARCHAR(32) NOT NULL COMMENT 'prolific-etl version.', 
 	id_source MEDIUMTEXT COMMENT 'The ID file the run read (<stdin> for standard input).', 
@@ -80,6 +83,7 @@ CREATE TABLE etl_failures (
 	batch_id VARCHAR(36) COMMENT 'The batch; NULL for a bad ID line, a workspace''s listing or a dataset.', 
 	workspace_id VARCHAR(255) COMMENT 'The workspace whose listing failed, or that listed the failed batch.', 
 	dataset_id VARCHAR(36) COMMENT 'The dataset whose details could not be fetched.', 
+	response_id VARCHAR(36) COMMENT 'The response that failed validation.', 
 	input_line MEDIUMTEXT COMMENT 'The bad ID line, as read (shortened).', 
 	line_number INTEGER COMMENT 'Line number of the bad ID line.', 
 	stage VARCHAR(16) NOT NULL COMMENT 'input, listing (a workspace''s batch listing), fetch, validate, load or dataset (a dataset''s details).', 
@@ -158,3 +162,47 @@ CREATE TABLE dataset_imports (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per import job of a version 4 dataset, as of its details'' last fetch; a job no longer listed is removed with it.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_dataset_imports_dataset_id ON dataset_imports (dataset_id);
+
+CREATE TABLE responses (
+	response_id VARCHAR(36) NOT NULL COMMENT 'Response record UUID.', 
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch it answers.', 
+	task_id VARCHAR(255) NOT NULL COMMENT 'The task answered (not a UUID).', 
+	participant_id VARCHAR(255) NOT NULL COMMENT 'The Prolific participant.', 
+	submission_id VARCHAR(255) COMMENT 'The Prolific submission, when there is one.', 
+	correlation_id VARCHAR(255) COMMENT 'Correlation ID, for tracking, when sent.', 
+	instruction_id VARCHAR(255) NOT NULL COMMENT 'The instruction answered.', 
+	response_type VARCHAR(64) NOT NULL COMMENT 'As sent: multiple_choice, free_text, free_text_with_unit, multiple_choice_with_free_text, file_upload; open to new values.', 
+	created_at DATETIME(6) NOT NULL COMMENT 'When it was given (UTC).', 
+	schema_version INTEGER COMMENT 'Response schema version, when sent.', 
+	no_submission BOOL COMMENT 'As sent (undocumented); NULL when absent.', 
+	metadata JSON COMMENT 'The record''s metadata object, as sent.', 
+	answer JSON NOT NULL COMMENT 'The answer list as sent (one row per value in response_answers).', 
+	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of its content; a sync rewrites the row only when it changes.', 
+	removed_upstream_at DATETIME(6) COMMENT 'When a sync found it gone from its batch''s complete responses (UTC); NULL while the API returns it. Never deleted.', 
+	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored it.', 
+	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to it.', 
+	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to it.', 
+	PRIMARY KEY (response_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per response record (a participant''s answer to one instruction of a task), loaded with sync --responses.' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
+
+CREATE INDEX ix_responses_participant_id ON responses (participant_id);
+
+CREATE TABLE response_answers (
+	response_id VARCHAR(36) NOT NULL COMMENT 'The response.', 
+	position INTEGER NOT NULL COMMENT 'Its place in the answer list, from 0.', 
+	value_text MEDIUMTEXT COMMENT 'The value as text: a string as sent, anything else as JSON (true, 3.5).', 
+	value_number DOUBLE COMMENT 'The value, when it is a number.', 
+	value_boolean BOOL COMMENT 'The value, when it is a boolean.', 
+	unit MEDIUMTEXT COMMENT 'Its unit (free_text_with_unit).', 
+	explanation MEDIUMTEXT COMMENT 'Its explanation, when the type asks for one.', 
+	file_name MEDIUMTEXT COMMENT 'The uploaded file''s name (file_upload).', 
+	file_key MEDIUMTEXT COMMENT 'The uploaded file''s storage key (file_upload).', 
+	file_size_mb DOUBLE COMMENT 'The uploaded file''s size in MB (file_upload).', 
+	content_type VARCHAR(255) COMMENT 'The uploaded file''s content type (file_upload).', 
+	PRIMARY KEY (response_id, position), 
+	FOREIGN KEY(response_id) REFERENCES responses (response_id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per answer value of a response, as of its last change.' COLLATE utf8mb4_bin;

@@ -12,6 +12,9 @@ CREATE TABLE etl_runs (
 	updated INTEGER NOT NULL, 
 	unchanged INTEGER NOT NULL, 
 	failed INTEGER NOT NULL, 
+	responses_inserted INTEGER DEFAULT '0' NOT NULL, 
+	responses_updated INTEGER DEFAULT '0' NOT NULL, 
+	responses_unchanged INTEGER DEFAULT '0' NOT NULL, 
 	retries INTEGER NOT NULL, 
 	tool_version VARCHAR(32) NOT NULL, 
 	id_source TEXT, 
@@ -43,6 +46,12 @@ COMMENT ON COLUMN etl_runs.updated IS 'Known batches whose content changed.';
 COMMENT ON COLUMN etl_runs.unchanged IS 'Known batches whose content did not change.';
 
 COMMENT ON COLUMN etl_runs.failed IS 'Rows written to etl_failures by this run (bad ID lines and failed batches).';
+
+COMMENT ON COLUMN etl_runs.responses_inserted IS 'Responses seen for the first time (sync --responses).';
+
+COMMENT ON COLUMN etl_runs.responses_updated IS 'Known responses whose content changed.';
+
+COMMENT ON COLUMN etl_runs.responses_unchanged IS 'Known responses whose content did not change.';
 
 COMMENT ON COLUMN etl_runs.retries IS 'Requests retried after a 429, 5xx, timeout or dropped connection.';
 
@@ -192,6 +201,7 @@ CREATE TABLE etl_failures (
 	batch_id VARCHAR(36), 
 	workspace_id VARCHAR(255), 
 	dataset_id VARCHAR(36), 
+	response_id VARCHAR(36), 
 	input_line TEXT, 
 	line_number INTEGER, 
 	stage VARCHAR(16) NOT NULL, 
@@ -217,6 +227,8 @@ COMMENT ON COLUMN etl_failures.batch_id IS 'The batch; NULL for a bad ID line, a
 COMMENT ON COLUMN etl_failures.workspace_id IS 'The workspace whose listing failed, or that listed the failed batch.';
 
 COMMENT ON COLUMN etl_failures.dataset_id IS 'The dataset whose details could not be fetched.';
+
+COMMENT ON COLUMN etl_failures.response_id IS 'The response that failed validation.';
 
 COMMENT ON COLUMN etl_failures.input_line IS 'The bad ID line, as read (shortened).';
 
@@ -368,3 +380,109 @@ COMMENT ON COLUMN dataset_imports.created_at IS 'When the job was created (UTC).
 COMMENT ON COLUMN dataset_imports.updated_at IS 'When it last changed (UTC).';
 
 COMMENT ON COLUMN dataset_imports.reason IS 'Why it failed, when it did.';
+
+CREATE TABLE responses (
+	response_id VARCHAR(36) NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	task_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	submission_id VARCHAR(255), 
+	correlation_id VARCHAR(255), 
+	instruction_id VARCHAR(255) NOT NULL, 
+	response_type VARCHAR(64) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	schema_version INTEGER, 
+	no_submission BOOLEAN, 
+	metadata JSONB, 
+	answer JSONB NOT NULL, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at TIMESTAMP WITH TIME ZONE, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (response_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
+
+CREATE INDEX ix_responses_participant_id ON responses (participant_id);
+
+COMMENT ON TABLE responses IS 'One row per response record (a participant''s answer to one instruction of a task), loaded with sync --responses.';
+
+COMMENT ON COLUMN responses.response_id IS 'Response record UUID.';
+
+COMMENT ON COLUMN responses.batch_id IS 'The batch it answers.';
+
+COMMENT ON COLUMN responses.task_id IS 'The task answered (not a UUID).';
+
+COMMENT ON COLUMN responses.participant_id IS 'The Prolific participant.';
+
+COMMENT ON COLUMN responses.submission_id IS 'The Prolific submission, when there is one.';
+
+COMMENT ON COLUMN responses.correlation_id IS 'Correlation ID, for tracking, when sent.';
+
+COMMENT ON COLUMN responses.instruction_id IS 'The instruction answered.';
+
+COMMENT ON COLUMN responses.response_type IS 'As sent: multiple_choice, free_text, free_text_with_unit, multiple_choice_with_free_text, file_upload; open to new values.';
+
+COMMENT ON COLUMN responses.created_at IS 'When it was given (UTC).';
+
+COMMENT ON COLUMN responses.schema_version IS 'Response schema version, when sent.';
+
+COMMENT ON COLUMN responses.no_submission IS 'As sent (undocumented); NULL when absent.';
+
+COMMENT ON COLUMN responses.metadata IS 'The record''s metadata object, as sent.';
+
+COMMENT ON COLUMN responses.answer IS 'The answer list as sent (one row per value in response_answers).';
+
+COMMENT ON COLUMN responses.content_hash IS 'SHA-256 of its content; a sync rewrites the row only when it changes.';
+
+COMMENT ON COLUMN responses.removed_upstream_at IS 'When a sync found it gone from its batch''s complete responses (UTC); NULL while the API returns it. Never deleted.';
+
+COMMENT ON COLUMN responses.first_seen_at IS 'When a sync first stored it.';
+
+COMMENT ON COLUMN responses.last_changed_at IS 'When a sync last stored a change to it.';
+
+COMMENT ON COLUMN responses.last_changed_run_id IS 'Run that last stored a change to it.';
+
+CREATE TABLE response_answers (
+	response_id VARCHAR(36) NOT NULL, 
+	position INTEGER NOT NULL, 
+	value_text TEXT, 
+	value_number DOUBLE PRECISION, 
+	value_boolean BOOLEAN, 
+	unit TEXT, 
+	explanation TEXT, 
+	file_name TEXT, 
+	file_key TEXT, 
+	file_size_mb DOUBLE PRECISION, 
+	content_type VARCHAR(255), 
+	PRIMARY KEY (response_id, position), 
+	FOREIGN KEY(response_id) REFERENCES responses (response_id) ON DELETE CASCADE
+);
+
+COMMENT ON TABLE response_answers IS 'One row per answer value of a response, as of its last change.';
+
+COMMENT ON COLUMN response_answers.response_id IS 'The response.';
+
+COMMENT ON COLUMN response_answers.position IS 'Its place in the answer list, from 0.';
+
+COMMENT ON COLUMN response_answers.value_text IS 'The value as text: a string as sent, anything else as JSON (true, 3.5).';
+
+COMMENT ON COLUMN response_answers.value_number IS 'The value, when it is a number.';
+
+COMMENT ON COLUMN response_answers.value_boolean IS 'The value, when it is a boolean.';
+
+COMMENT ON COLUMN response_answers.unit IS 'Its unit (free_text_with_unit).';
+
+COMMENT ON COLUMN response_answers.explanation IS 'Its explanation, when the type asks for one.';
+
+COMMENT ON COLUMN response_answers.file_name IS 'The uploaded file''s name (file_upload).';
+
+COMMENT ON COLUMN response_answers.file_key IS 'The uploaded file''s storage key (file_upload).';
+
+COMMENT ON COLUMN response_answers.file_size_mb IS 'The uploaded file''s size in MB (file_upload).';
+
+COMMENT ON COLUMN response_answers.content_type IS 'The uploaded file''s content type (file_upload).';

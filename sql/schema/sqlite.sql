@@ -12,6 +12,9 @@ CREATE TABLE etl_runs (
 	updated INTEGER NOT NULL, 
 	unchanged INTEGER NOT NULL, 
 	failed INTEGER NOT NULL, 
+	responses_inserted INTEGER DEFAULT '0' NOT NULL, 
+	responses_updated INTEGER DEFAULT '0' NOT NULL, 
+	responses_unchanged INTEGER DEFAULT '0' NOT NULL, 
 	retries INTEGER NOT NULL, 
 	tool_version VARCHAR(32) NOT NULL, 
 	id_source TEXT, 
@@ -80,6 +83,7 @@ CREATE TABLE etl_failures (
 	batch_id VARCHAR(36), 
 	workspace_id VARCHAR(255), 
 	dataset_id VARCHAR(36), 
+	response_id VARCHAR(36), 
 	input_line TEXT, 
 	line_number INTEGER, 
 	stage VARCHAR(16) NOT NULL, 
@@ -158,3 +162,47 @@ CREATE TABLE dataset_imports (
 );
 
 CREATE INDEX ix_dataset_imports_dataset_id ON dataset_imports (dataset_id);
+
+CREATE TABLE responses (
+	response_id VARCHAR(36) NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	task_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	submission_id VARCHAR(255), 
+	correlation_id VARCHAR(255), 
+	instruction_id VARCHAR(255) NOT NULL, 
+	response_type VARCHAR(64) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	schema_version INTEGER, 
+	no_submission BOOLEAN, 
+	metadata JSON, 
+	answer JSON NOT NULL, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at DATETIME, 
+	first_seen_at DATETIME NOT NULL, 
+	last_changed_at DATETIME NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (response_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
+
+CREATE INDEX ix_responses_participant_id ON responses (participant_id);
+
+CREATE TABLE response_answers (
+	response_id VARCHAR(36) NOT NULL, 
+	position INTEGER NOT NULL, 
+	value_text TEXT, 
+	value_number DOUBLE, 
+	value_boolean BOOLEAN, 
+	unit TEXT, 
+	explanation TEXT, 
+	file_name TEXT, 
+	file_key TEXT, 
+	file_size_mb DOUBLE, 
+	content_type VARCHAR(255), 
+	PRIMARY KEY (response_id, position), 
+	FOREIGN KEY(response_id) REFERENCES responses (response_id) ON DELETE CASCADE
+);

@@ -1,5 +1,13 @@
 -- prolific-etl reporting views for postgresql.
 -- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_batch_progress;
+
+DROP VIEW IF EXISTS v_instruction_answers;
+
+DROP VIEW IF EXISTS v_batch_participants;
+
+DROP VIEW IF EXISTS v_responses_per_day;
+
 DROP VIEW IF EXISTS v_batches_removed_upstream;
 
 DROP VIEW IF EXISTS v_datasets;
@@ -47,12 +55,12 @@ WHERE v_batch_status_intervals.status = 'PROCESSING' GROUP BY v_batch_status_int
 WHERE v_batch_status_intervals.status IN ('READY', 'ERROR') AND v_batch_status_intervals.entered_at > starts.processing_started_at) AS ends ON ends.batch_id = starts.batch_id AND ends.nth = 1;
 
 CREATE VIEW v_run_health AS
-SELECT etl_runs.run_id, etl_runs.status, etl_runs.started_at, etl_runs.finished_at, CAST(EXTRACT(EPOCH FROM etl_runs.finished_at - etl_runs.started_at) AS DOUBLE PRECISION) AS duration_seconds, etl_runs.ids_read, etl_runs.listed, etl_runs.fetched, etl_runs.inserted, etl_runs.updated, etl_runs.unchanged, etl_runs.failed, CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS failed_batches, CAST(coalesce(failure_counts.bad_id_lines, 0) AS BIGINT) AS bad_id_lines, CAST(CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS DOUBLE PRECISION) / NULLIF(etl_runs.ids_read + etl_runs.listed, 0) AS failure_rate, etl_runs.retries, etl_runs.tool_version, etl_runs.id_source, etl_runs.error_message 
+SELECT etl_runs.run_id, etl_runs.status, etl_runs.started_at, etl_runs.finished_at, CAST(EXTRACT(EPOCH FROM etl_runs.finished_at - etl_runs.started_at) AS DOUBLE PRECISION) AS duration_seconds, etl_runs.ids_read, etl_runs.listed, etl_runs.fetched, etl_runs.inserted, etl_runs.updated, etl_runs.unchanged, etl_runs.failed, etl_runs.responses_inserted, etl_runs.responses_updated, etl_runs.responses_unchanged, CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS failed_batches, CAST(coalesce(failure_counts.bad_id_lines, 0) AS BIGINT) AS bad_id_lines, CAST(CAST(coalesce(failure_counts.failed_batches, 0) AS BIGINT) AS DOUBLE PRECISION) / NULLIF(etl_runs.ids_read + etl_runs.listed, 0) AS failure_rate, etl_runs.retries, etl_runs.tool_version, etl_runs.id_source, etl_runs.error_message 
 FROM etl_runs LEFT OUTER JOIN (SELECT etl_failures.run_id AS run_id, count(DISTINCT etl_failures.batch_id) AS failed_batches, sum(CASE WHEN (etl_failures.stage = 'input') THEN 1 ELSE 0 END) AS bad_id_lines 
 FROM etl_failures GROUP BY etl_failures.run_id) AS failure_counts ON failure_counts.run_id = etl_runs.run_id;
 
 CREATE VIEW v_latest_run_failures AS
-SELECT etl_failures.run_id, etl_runs.status AS run_status, etl_runs.started_at AS run_started_at, etl_failures.failure_id, etl_failures.batch_id, etl_failures.workspace_id, etl_failures.dataset_id, etl_failures.line_number, etl_failures.input_line, etl_failures.stage, etl_failures.error_kind, etl_failures.http_status, etl_failures.field, etl_failures.message, etl_failures.occurred_at 
+SELECT etl_failures.run_id, etl_runs.status AS run_status, etl_runs.started_at AS run_started_at, etl_failures.failure_id, etl_failures.batch_id, etl_failures.workspace_id, etl_failures.dataset_id, etl_failures.response_id, etl_failures.line_number, etl_failures.input_line, etl_failures.stage, etl_failures.error_kind, etl_failures.http_status, etl_failures.field, etl_failures.message, etl_failures.occurred_at 
 FROM etl_failures JOIN etl_runs ON etl_runs.run_id = etl_failures.run_id 
 WHERE etl_failures.run_id = (SELECT max(etl_runs.run_id) AS max_1 
 FROM etl_runs);
@@ -68,3 +76,24 @@ CREATE VIEW v_batches_removed_upstream AS
 SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, workspaces.title AS workspace_title, batches.removed_upstream_at, batch_last_seen.last_listed_at, batches.last_changed_at 
 FROM batches LEFT OUTER JOIN batch_last_seen ON batch_last_seen.batch_id = batches.batch_id LEFT OUTER JOIN workspaces ON workspaces.workspace_id = batches.workspace_id 
 WHERE batches.removed_upstream_at IS NOT NULL;
+
+CREATE VIEW v_responses_per_day AS
+SELECT responses.batch_id, batches.name AS batch_name, batches.workspace_id, CAST((responses.created_at) AT TIME ZONE 'UTC' AS DATE) AS day, CAST(count(*) AS BIGINT) AS responses, CAST(count(DISTINCT responses.participant_id) AS BIGINT) AS participants 
+FROM responses JOIN batches ON batches.batch_id = responses.batch_id 
+WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, batches.name, batches.workspace_id, CAST((responses.created_at) AT TIME ZONE 'UTC' AS DATE);
+
+CREATE VIEW v_batch_participants AS
+SELECT responses.batch_id, responses.participant_id, CAST(count(*) AS BIGINT) AS responses, CAST(count(DISTINCT responses.task_id) AS BIGINT) AS tasks, min(responses.created_at) AS first_response_at, max(responses.created_at) AS last_response_at 
+FROM responses 
+WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, responses.participant_id;
+
+CREATE VIEW v_instruction_answers AS
+SELECT responses.batch_id, responses.instruction_id, responses.response_type, response_answers.value_text, CAST(count(*) AS BIGINT) AS answers, CAST(count(DISTINCT responses.participant_id) AS BIGINT) AS participants 
+FROM response_answers JOIN responses ON responses.response_id = response_answers.response_id 
+WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, responses.instruction_id, responses.response_type, response_answers.value_text;
+
+CREATE VIEW v_batch_progress AS
+SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, batches.total_task_count, CAST(coalesce(answered.responses, 0) AS BIGINT) AS responses, CAST(coalesce(answered.tasks_answered, 0) AS BIGINT) AS tasks_answered, CAST(coalesce(answered.participants, 0) AS BIGINT) AS participants, CAST(CAST(coalesce(answered.tasks_answered, 0) AS BIGINT) AS DOUBLE PRECISION) / NULLIF(batches.total_task_count, 0) AS share_answered, answered.first_response_at, answered.last_response_at 
+FROM batches LEFT OUTER JOIN (SELECT responses.batch_id AS batch_id, count(*) AS responses, count(DISTINCT responses.task_id) AS tasks_answered, count(DISTINCT responses.participant_id) AS participants, min(responses.created_at) AS first_response_at, max(responses.created_at) AS last_response_at 
+FROM responses 
+WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id) AS answered ON answered.batch_id = batches.batch_id;

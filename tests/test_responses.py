@@ -1,0 +1,456 @@
+"""The annotators' responses: loaded with sync --responses, field by field, idempotently."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+
+from etl.cli import main
+from etl.source.fake_api import (
+    FakeProlificAPI,
+    Fault,
+    iter_sample_responses,
+    responses_key,
+    sample_batches,
+)
+from etl.store.views import (
+    v_batch_participants,
+    v_batch_progress,
+    v_instruction_answers,
+    v_responses_per_day,
+)
+
+from conftest import TOKEN
+from support import (
+    RESPONSE_BOOKKEEPING,
+    expected_answer_rows,
+    expected_response_row,
+    failure_rows,
+    parse_time,
+    read_table,
+)
+
+QUERIES = Path(__file__).resolve().parent.parent / "sql" / "queries"
+WRITE_TO_RESPONSES = re.compile(
+    r"\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[`\"]?(responses|response_answers)\b", re.I
+)
+
+
+def sync(api: FakeProlificAPI, database_url: str, ids, *args: str, env: dict | None = None):
+    environment = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api.url,
+        "DATABASE_URL": database_url,
+        **(env or {}),
+    }
+    return CliRunner().invoke(main, ["sync", "--ids", str(ids), *args], env=environment)
+
+
+def write_ids(tmp_path, batches) -> str:
+    path = tmp_path / "ids.txt"
+    path.write_text("".join(f"{b['id']}\n" for b in batches), encoding="utf-8")
+    return str(path)
+
+
+def stored_responses(database_url: str) -> list[dict]:
+    return [
+        {k: v for k, v in row.items() if k not in RESPONSE_BOOKKEEPING}
+        for row in read_table(database_url, "responses")
+    ]
+
+
+def expected_responses(records: list[dict]) -> list[dict]:
+    return sorted((expected_response_row(r) for r in records), key=lambda r: r["response_id"])
+
+
+def expected_answers(records: list[dict]) -> list[dict]:
+    rows = [row for record in records for row in expected_answer_rows(record)]
+    return sorted(rows, key=lambda row: (row["response_id"], row["position"]))
+
+
+def test_500_batches_load_every_response_and_answer_field_by_field(database_url, tmp_path):
+    # Issue 14: 500 batches with 0 to 2,000 responses each. Most have a few, some none and
+    # two have 2,000, to keep every dialect's run short while covering the range.
+    rng = random.Random(14)
+    batches = sample_batches(500, seed=14, datasets=40)
+    counts = [2000, 2000] + [0] * 48 + [rng.randrange(1, 25) for _ in range(450)]
+    records = []
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        for batch, count in zip(batches, counts, strict=True):
+            batch_records = list(iter_sample_responses(batch["id"], count, seed=3))
+            api.put_responses(batch["id"], batch_records)
+            records += batch_records
+        ids = write_ids(tmp_path, batches)
+
+        first = sync(api, database_url, ids, "--responses", "--no-dataset-details")
+
+        assert first.exit_code == 0, first.output
+        assert len(api.requests_of("responses")) == 500
+        assert stored_responses(database_url) == expected_responses(records)
+        assert read_table(database_url, "response_answers") == expected_answers(records)
+        total = len(records)
+        assert f"responses: {total} inserted, 0 updated, 0 unchanged" in first.stdout
+
+        writes: list[str] = []
+
+        def note_writes(conn, cursor, statement, *args) -> None:
+            if WRITE_TO_RESPONSES.match(statement):
+                writes.append(statement)
+
+        before = read_table(database_url, "responses")
+        event.listen(Engine, "before_cursor_execute", note_writes)
+        try:
+            second = sync(api, database_url, ids, "--responses", "--no-dataset-details")
+        finally:
+            event.remove(Engine, "before_cursor_execute", note_writes)
+
+    assert second.exit_code == 0, second.output
+    assert f"responses: 0 inserted, 0 updated, {total} unchanged" in second.stdout
+    # A rerun with nothing changed writes no response row: every row exactly as before.
+    assert read_table(database_url, "responses") == before
+    assert writes == []
+    runs = read_table(database_url, "etl_runs")
+    assert [(r["responses_inserted"], r["responses_unchanged"]) for r in runs] == [
+        (total, 0),
+        (0, total),
+    ]
+
+
+def test_responses_are_off_unless_asked_for(sqlite_url, api, ids_file, batches):
+    api.put_responses(batches[0]["id"], list(iter_sample_responses(batches[0]["id"], 3)))
+    assert sync(api, sqlite_url, ids_file).exit_code == 0
+    assert api.requests_of("responses") == []
+    assert read_table(sqlite_url, "responses") == []
+
+    result = sync(api, sqlite_url, ids_file, env={"ETL_RESPONSES": "true"})
+
+    assert result.exit_code == 0, result.output
+    assert len(read_table(sqlite_url, "responses")) == 3
+
+
+def test_a_response_type_never_seen_is_stored_as_it_came(database_url, api, ids_file, batches):
+    record = next(iter_sample_responses(batches[1]["id"], 1))
+    record["response"] = {
+        "instruction_id": "instr-ranking",
+        "type": "ranking_with_confidence",
+        "answer": [{"value": ["b", "a"], "confidence": 0.8}, {"value": {"nested": True}}, "bare"],
+    }
+    api.put_responses(batches[1]["id"], [record])
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 0, result.output
+    assert stored_responses(database_url) == expected_responses([record])
+    answers = read_table(database_url, "response_answers")
+    assert answers == expected_answer_rows(record)
+    assert [a["value_text"] for a in answers] == ['["b", "a"]', '{"nested": true}', "bare"]
+
+
+def test_a_count_mismatch_is_a_failure_and_what_arrived_loads(database_url, api, ids_file, batches):
+    short = batches[2]["id"]
+    records = {b["id"]: list(iter_sample_responses(b["id"], 4, seed=1)) for b in batches[:4]}
+    for batch_id, batch_records in records.items():
+        api.put_responses(batch_id, batch_records)
+    api.set_responses_count(short, 9)
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["stage"], failure["error_kind"]) == (
+        short,
+        "responses",
+        "truncated_responses",
+    )
+    assert "the API sent 4 responses but says there are 9" in failure["message"]
+    everything = [r for batch_records in records.values() for r in batch_records]
+    assert stored_responses(database_url) == expected_responses(everything)
+
+
+def test_a_malformed_body_fails_that_batchs_responses_only(database_url, api, ids_file, batches):
+    broken = batches[1]["id"]
+    good = {b["id"]: list(iter_sample_responses(b["id"], 3, seed=2)) for b in batches[2:5]}
+    for batch_id, batch_records in good.items():
+        api.put_responses(batch_id, batch_records)
+    body = json.dumps({"results": list(iter_sample_responses(broken, 5)), "meta": {"count": 5}})
+    api.inject(responses_key(broken), Fault.raw_body(body[: len(body) // 2]))
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 1, result.output
+    failures = failure_rows(database_url)
+    assert [(f["batch_id"], f["stage"], f["error_kind"]) for f in failures] == [
+        (broken, "responses", "invalid_response")
+    ]
+    stored = {row["batch_id"] for row in stored_responses(database_url)}
+    assert stored <= {broken, *good}
+    assert [r for r in stored_responses(database_url) if r["batch_id"] in good] == (
+        expected_responses([r for batch_records in good.values() for r in batch_records])
+    )
+    assert len(read_table(database_url, "batches")) == len(batches)
+
+
+def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 5))
+    bad = records[3]
+    bad["participant_id"] = 42
+    api.put_responses(batch_id, records)
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["response_id"], failure["stage"], failure["field"]) == (
+        batch_id,
+        bad["id"],
+        "responses",
+        "results[3].participant_id",
+    )
+    assert failure["message"].startswith(f"response {bad['id']}: field 'participant_id'")
+    assert stored_responses(database_url) == expected_responses(records[:3] + records[4:])
+
+
+def test_a_response_gone_upstream_is_marked_and_kept_until_it_returns(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 6))
+    api.put_responses(batch_id, records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    api.put_responses(batch_id, records[:2] + records[3:])
+
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+
+    rows = {row["response_id"]: row for row in read_table(database_url, "responses")}
+    assert len(rows) == 6
+    assert [i for i, row in rows.items() if row["removed_upstream_at"] is not None] == [
+        records[2]["id"]
+    ]
+    api.put_responses(batch_id, records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    assert {row["removed_upstream_at"] for row in read_table(database_url, "responses")} == {None}
+
+
+def test_a_changed_response_is_rewritten_with_its_new_answers(database_url, api, ids_file, batches):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 4))
+    api.put_responses(batch_id, records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    records[1] = {
+        **records[1],
+        "response": {
+            "instruction_id": "instr-0",
+            "type": "multiple_choice",
+            "answer": [{"value": "Z"}, {"value": 7}, {"value": False}],
+        },
+    }
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 0, result.output
+    assert "responses: 0 inserted, 1 updated, 3 unchanged" in result.stdout
+    assert stored_responses(database_url) == expected_responses(records)
+    assert read_table(database_url, "response_answers") == expected_answers(records)
+    runs = {
+        row["response_id"]: row["last_changed_run_id"]
+        for row in read_table(database_url, "responses")
+    }
+    assert runs == {r["id"]: 2 if r["id"] == records[1]["id"] else 1 for r in records}
+
+
+@pytest.mark.parametrize("value", ["yes", "maybe"])
+def test_etl_responses_must_be_a_switch(sqlite_url, api, ids_file, value):
+    result = sync(api, sqlite_url, ids_file, env={"ETL_RESPONSES": value})
+    if value == "yes":
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2
+        assert "ETL_RESPONSES must be true or false" in result.stderr
+
+
+@pytest.fixture
+def answered(database_url, api, ids_file, batches):
+    """Responses for three batches (one removed upstream afterwards), synced; the records."""
+    records = {
+        b["id"]: list(iter_sample_responses(b["id"], n, seed=9))
+        for b, n in zip(batches[:3], (25, 7, 3), strict=True)
+    }
+    for batch_id, batch_records in records.items():
+        api.put_responses(batch_id, batch_records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    gone = records[batches[1]["id"]].pop()
+    api.put_responses(batches[1]["id"], records[batches[1]["id"]])
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    return database_url, [r for batch_records in records.values() for r in batch_records], gone
+
+
+def read_view_rows(database_url: str, view) -> list[dict]:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(select(view.table))]
+    engine.dispose()
+    return rows
+
+
+def day_of(record: dict) -> date:
+    return parse_time(record["created_at"]).date()
+
+
+def test_v_responses_per_day_counts_responses_and_participants(answered, batches):
+    database_url, records, gone = answered
+    names = {b["id"]: b["name"] for b in batches}
+    workspace = {b["id"]: b["workspace_id"] for b in batches}
+    groups: dict = {}
+    for record in records:
+        groups.setdefault((record["batch_id"], day_of(record)), []).append(record)
+    expected = sorted(
+        (
+            {
+                "batch_id": batch_id,
+                "batch_name": names[batch_id],
+                "workspace_id": workspace[batch_id],
+                "day": day,
+                "responses": len(group),
+                "participants": len({r["participant_id"] for r in group}),
+            }
+            for (batch_id, day), group in groups.items()
+        ),
+        key=lambda row: (row["batch_id"], row["day"]),
+    )
+    rows = read_view_rows(database_url, v_responses_per_day)
+    assert sorted(rows, key=lambda row: (row["batch_id"], row["day"])) == expected
+    assert gone["id"] not in {r["id"] for r in records}  # the removed one is left out
+
+
+def test_v_batch_progress_sets_responses_against_tasks(answered, batches):
+    database_url, records, _ = answered
+    rows = {row["batch_id"]: row for row in read_view_rows(database_url, v_batch_progress)}
+    assert len(rows) == len(batches)
+    for batch in batches:
+        mine = [r for r in records if r["batch_id"] == batch["id"]]
+        tasks = len({r["task_id"] for r in mine})
+        row = rows[batch["id"]]
+        assert (row["responses"], row["tasks_answered"], row["participants"]) == (
+            len(mine),
+            tasks,
+            len({r["participant_id"] for r in mine}),
+        )
+        total = batch["total_task_count"]
+        assert row["share_answered"] == (pytest.approx(tasks / total) if total else None)
+        times = [parse_time(r["created_at"]) for r in mine]
+        assert (row["first_response_at"], row["last_response_at"]) == (
+            (min(times), max(times)) if times else (None, None)
+        )
+
+
+def test_v_instruction_answers_counts_each_value(answered):
+    database_url, records, _ = answered
+    counts: dict = {}
+    for record in records:
+        for answer in expected_answer_rows(record):
+            key = (
+                record["batch_id"],
+                record["response"]["instruction_id"],
+                record["response"]["type"],
+                answer["value_text"],
+            )
+            counts.setdefault(key, []).append(record["participant_id"])
+    expected = sorted((key + (len(who), len(set(who))) for key, who in counts.items()), key=str)
+    rows = read_view_rows(database_url, v_instruction_answers)
+    assert (
+        sorted(
+            (
+                (
+                    r["batch_id"],
+                    r["instruction_id"],
+                    r["response_type"],
+                    r["value_text"],
+                    r["answers"],
+                    r["participants"],
+                )
+                for r in rows
+            ),
+            key=str,
+        )
+        == expected
+    )
+
+
+def test_v_batch_participants_has_each_participants_first_and_last(answered):
+    database_url, records, _ = answered
+    per: dict = {}
+    for record in records:
+        per.setdefault((record["batch_id"], record["participant_id"]), []).append(record)
+    expected = sorted(
+        (
+            batch_id,
+            participant,
+            len(group),
+            len({r["task_id"] for r in group}),
+            min(parse_time(r["created_at"]) for r in group),
+            max(parse_time(r["created_at"]) for r in group),
+        )
+        for (batch_id, participant), group in per.items()
+    )
+    rows = read_view_rows(database_url, v_batch_participants)
+    assert sorted(tuple(row.values()) for row in rows) == expected
+
+
+def run_query(database_url: str, name: str) -> list[tuple]:
+    sql = (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = [tuple(row) for row in connection.exec_driver_sql(sql)]
+    engine.dispose()
+    return rows
+
+
+def test_query_responses_per_day(answered, batches):
+    database_url, records, _ = answered
+    workspace = {b["id"]: b["workspace_id"] for b in batches}
+    totals: dict = {}
+    for record in records:
+        key = (day_of(record), workspace[record["batch_id"]])
+        totals[key] = totals.get(key, 0) + 1
+    rows = run_query(database_url, "responses_per_day")
+    assert [(as_date(day), ws, int(n)) for day, ws, n, _ in rows] == sorted(
+        (day, ws, n) for (day, ws), n in totals.items()
+    )
+
+
+def test_query_answers_per_instruction(answered):
+    database_url, records, _ = answered
+    counts: dict = {}
+    for record in records:
+        if record["response"]["type"] != "multiple_choice":
+            continue
+        for answer in expected_answer_rows(record):
+            key = (record["batch_id"], record["response"]["instruction_id"], answer["value_text"])
+            counts[key] = counts.get(key, 0) + 1
+    rows = run_query(database_url, "answers_per_instruction")
+    assert rows, "the sample responses hold multiple-choice answers"
+    assert {(b, i, v): n for b, i, v, n, _ in rows} == counts
+    for batch_id, instruction, _value, n, share in rows:
+        total = sum(c for (b, i, _), c in counts.items() if (b, i) == (batch_id, instruction))
+        assert float(share) == pytest.approx(n / total, abs=1e-4)  # MySQL: 4 decimals
+
+
+def test_query_batch_progress(answered):
+    database_url, records, _ = answered
+    rows = run_query(database_url, "batch_progress")
+    assert sorted(row[0] for row in rows) == sorted({r["batch_id"] for r in records})
+
+
+def as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
