@@ -88,7 +88,8 @@ def test_summary_line_and_verbose_detail(run_sync, sqlite_url, ids_file, batches
 
 def test_demo_fills_a_sqlite_file(tmp_path):
     target = tmp_path / "demo.db"
-    result = CliRunner().invoke(main, ["demo", "--database", str(target), "--batches", "5"])
+    args = ["demo", "--database", str(target), "--batches", "5", "--nights", "1"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "5 inserted" in result.stdout and str(target) in result.stdout
     rows = read_table(f"sqlite:///{target}", "batches")

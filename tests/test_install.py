@@ -65,12 +65,14 @@ def test_demo_runs_from_a_fresh_install_in_a_temporary_directory(tmp_path):
     )
 
     assert demo.returncode == 0, demo.stderr
+    assert "Night 1 of 3 (2 days ago): run 1 succeeded" in demo.stdout
     assert "7 inserted" in demo.stdout
-    assert str(workdir / "demo.db") in demo.stdout
+    assert f"The batches are in {workdir / 'demo.db'}." in demo.stdout
     with sqlite3.connect(workdir / "demo.db") as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM batches").fetchone()
+        (runs,) = connection.execute("SELECT COUNT(*) FROM etl_runs").fetchone()
         (revision,) = connection.execute("SELECT version_num FROM etl_schema_version").fetchone()
-    assert count == 7
+    assert (count, runs) == (7 + 2, 3)  # a batch more on each later night
     assert revision == head_revision()
 
 

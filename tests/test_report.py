@@ -589,12 +589,22 @@ def test_sync_report_with_dry_run_is_a_usage_error(sqlite_url, run_sync, ids_fil
     assert not (tmp_path / "r.html").exists()
 
 
-def test_demo_writes_the_report_and_prints_its_path(tmp_path):
+def test_demo_writes_the_report_of_its_nights_and_prints_its_path(tmp_path):
     database = tmp_path / "demo.db"
+    args = ["demo", "--database", str(database), "--batches", "20", "--nights", "4"]
 
-    result = CliRunner().invoke(main, ["demo", "--database", str(database), "--batches", "4"])
+    result = CliRunner().invoke(main, args)
 
     assert result.exit_code == 0, result.output
     report = tmp_path / "demo.html"
     assert f"The morning report is in {report}" in result.output
-    assert parse(report.read_text(encoding="utf-8")).title.startswith("✓ Run 1 succeeded")
+    page = parse(report.read_text(encoding="utf-8"))
+    runs = read_table(f"sqlite:///{database}", "etl_runs")
+    assert page.title.startswith("⚠ Run 4 partial")  # the batch deleted upstream, on purpose
+    # Issue 15: one night showed nothing over time; each night is a day of its own.
+    assert [row[:2] for row in body_rows(page, "runs-table")] == [
+        [str(run["run_id"]), run["status"]] for run in reversed(runs)
+    ]
+    days = [row[0] for row in body_rows(page, "status-days")]
+    assert days == sorted({clock(run["started_at"])[:10] for run in runs}, reverse=True)
+    assert len(days) == 4

@@ -334,7 +334,10 @@ class FakeProlificAPI:
         if stored is not None:
             return json.dumps(stored).encode()
         if cached is None and self.generate is not None:
-            cached = json.dumps(self.generate(batch_id)).encode()
+            generated = self.generate(batch_id)
+            if generated is None:  # not a batch this imitation makes up: 404
+                return None
+            cached = json.dumps(generated).encode()
             with self._state.lock:
                 self._state.generated_bodies[batch_id] = cached
         return cached
@@ -747,21 +750,43 @@ def serve(
     preload: Iterable[str] = (),
     rate_limit: float | None = None,
     rate_burst: float | None = None,
-    on_ready: Callable[[str], object] = print,
+    error_rate: float = 0.0,
+    error_kinds: Iterable[str] = ("503",),
+    status_progression: float | None = None,
+    on_ready: Callable[..., object] = print,
     before_serving: Callable[[], object] = lambda: None,
 ) -> None:
-    """Serve generated batches on 127.0.0.1 until interrupted (``prolific-etl fake-api``)."""
-    api = FakeProlificAPI(
+    """Serve the sample world (``fake_world``) and generated batches on 127.0.0.1 until
+    interrupted (``prolific-etl fake-api``).
+
+    ``on_ready(url, world)`` is called once the port is bound. ``error_rate`` of the requests
+    fail with one of ``error_kinds`` (``fake_world.ERROR_KINDS``); every ``status_progression``
+    seconds a night passes in the sample world.
+    """
+    from .fake_world import SampleWorld, Steering  # it builds on this module
+
+    world = SampleWorld()
+    made_up = batch_generator(seed=seed)
+    api = world.serve(
         token=token,
         port=port,
         latency=latency,
-        generate=batch_generator(seed=seed),
+        generate=lambda batch_id: None if batch_id in world.deleted else made_up(batch_id),
         record_requests=False,
         rate_limit=rate_limit,
         rate_burst=rate_burst,
     )
+    steering = Steering(
+        api,
+        world,
+        error_rate=error_rate,
+        error_kinds=tuple(error_kinds),
+        progression=status_progression,
+        seed=seed,
+    )
+    api.on_request = steering.on_request
     api.preload(preload)
-    on_ready(api.url)
+    on_ready(api.url, world)
     before_serving()
     try:
         api.start()

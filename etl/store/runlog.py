@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, insert, update
@@ -107,8 +107,28 @@ def _recording(what: str) -> Iterator[None]:
         raise DatabaseUnavailableError(f"cannot {what}: {first_line(exc.orig)}") from exc
 
 
+# How far the run log's clock is set back (``clock_set_back``); zero but in the demo.
+_clock_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC: every timestamp a run writes comes from here."""
+    return datetime.now(timezone.utc) - _clock_offset
+
+
+@contextmanager
+def clock_set_back(by: timedelta) -> Iterator[None]:
+    """Write the timestamps of the runs inside the block as if it were ``by`` earlier.
+
+    ``prolific-etl demo`` runs its nights one after the other, each dated the night it stands
+    for, so that the history reads as days apart. Not for concurrent runs in one process.
+    """
+    global _clock_offset
+    before, _clock_offset = _clock_offset, by
+    try:
+        yield
+    finally:
+        _clock_offset = before
 
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
