@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
@@ -129,6 +129,25 @@ def clock_set_back(by: timedelta) -> Iterator[None]:
         yield
     finally:
         _clock_offset = before
+
+
+def latest_running_run(engine: Engine) -> tuple[int, datetime] | None:
+    """The id and start of the newest run still ``running``, or None (nor any run log yet).
+
+    While a run holds the lock, the run that holds it: a run marks every other ``running`` row
+    aborted as it starts. Reading is best effort, for a message: any error is None.
+    """
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                select(etl_runs.c.run_id, etl_runs.c.started_at)
+                .where(etl_runs.c.status == "running")
+                .order_by(etl_runs.c.run_id.desc())
+                .limit(1)
+            ).first()
+    except DBAPIError:  # no etl_runs yet, or the database is busy: no one to name
+        return None
+    return (int(row.run_id), row.started_at) if row is not None else None
 
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
