@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from click.core import ParameterSource
+from sqlalchemy.engine import make_url
 
 from . import __version__
 from .config import (
@@ -503,9 +504,38 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
 _RUNS_EXIT_CODES_HELP = """\b
 Exit codes:
   0  done (also when no run is recorded yet)
-  2  usage error, or no such run
+  2  usage error
   3  the database cannot be read
 """
+_RUNS_SHOW_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  shown
+  2  usage error, or no such run (also when no run
+     is recorded yet)
+  3  the database cannot be read
+"""
+
+
+def _no_runs(url: str) -> str:
+    """There are no runs in ``url``, and what to do about it."""
+    message = (
+        f"no runs recorded in {redact_url(url)}: if the job writes elsewhere, give "
+        "--database-url or set DATABASE_URL"
+    )
+    demo = DEMO_DATABASE.resolve()
+    if demo.is_file() and _sqlite_path(url) != demo:
+        message += (
+            f"; the demo's runs are in {DEMO_DATABASE}: {command_name()} runs "
+            f"--database-url sqlite:///{DEMO_DATABASE}"
+        )
+    return message
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).resolve()
 
 
 def _runs_options(command):
@@ -544,14 +574,14 @@ def runs_group(ctx: click.Context, limit: int, output_format: str, database_url:
     except EtlError as error:
         _fail(error)
     if not runs:
-        click.echo(f"prolific-etl: no runs recorded in {redact_url(url)}", err=True)
+        click.echo(f"prolific-etl: {_no_runs(url)}", err=True)
     if output_format == "json":
         click.echo(runs_json(runs, utcnow()))
     elif runs:
         click.echo(runs_table(runs, utcnow()))
 
 
-@runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
+@runs_group.command("show", epilog=_RUNS_SHOW_EXIT_CODES_HELP)
 @click.argument("run_id", type=click.IntRange(1, MAX_RUN_ID))
 @_runs_options
 @click.pass_context
@@ -565,8 +595,8 @@ def runs_show_command(
     try:
         url = load_database_url(database_url or ctx.parent.params["database_url"])
         with open_run_log(url) as engine:
-            if engine is None:
-                raise UnknownRunError(f"no runs recorded in {redact_url(url)}")
+            if engine is None or not recent_runs(engine, 1):
+                raise UnknownRunError(_no_runs(url))
             details = run_details(engine, run_id)
     except EtlError as error:
         _fail(error)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
@@ -173,7 +173,15 @@ def run_details(engine: Engine, run_id: int) -> RunDetails:
                 select(etl_runs).where(etl_runs.c.run_id == run_id)
             ).one_or_none()
             if run is None:
-                raise UnknownRunError(f"no run {run_id} recorded in {where}")
+                first, last = connection.execute(
+                    select(func.min(etl_runs.c.run_id), func.max(etl_runs.c.run_id))
+                ).one()
+                held = "none" if first is None else f"{first} to {last}"
+                raise UnknownRunError(
+                    f"no run {run_id} recorded in {where} (its runs: {held}); "
+                    "`prolific-etl runs` lists them. For a run in another database, give "
+                    "--database-url or set DATABASE_URL"
+                )
             failures = connection.execute(
                 select(etl_failures)
                 .where(etl_failures.c.run_id == run_id)
