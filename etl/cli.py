@@ -142,7 +142,7 @@ def _fail(error: EtlError, token: str = "", *, report: _RunReport | None = None)
         failure = Failure.from_bad_line(bad, token)
         _error(str(failure), exit_code=code, event="bad_id_line", line_number=failure.line_number)
     run_id = error.run_result.run_id if error.run_result is not None else None
-    _error(redact(str(error), token), exit_code=code, run_id=run_id)
+    _error(redact(error.for_command(), token), exit_code=code, run_id=run_id)
     if error.run_result is not None:
         click.echo(error.run_result.summary())
     if report is not None:
