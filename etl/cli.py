@@ -150,7 +150,22 @@ def _fail(error: EtlError, token: str = "", *, report: _RunReport | None = None)
     sys.exit(code)
 
 
-@click.group(epilog=EXIT_CODES_HELP)
+class _Main(click.Group):
+    """The command group: a reader of stdout that stops early (`export ... | head`) ends the
+    command quietly with exit 0; it has what it wanted."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # What is still buffered for stdout goes nowhere, instead of failing again at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            sys.exit(EXIT_OK)
+
+
+@click.group(cls=_Main, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="prolific-etl")
 def main() -> None:
     """Export Prolific AI Task Builder batches into SQLite, PostgreSQL or MySQL/MariaDB."""
@@ -642,8 +657,21 @@ def upgrade_command(database_url: str | None) -> None:
         click.echo(f"{where}: upgraded from revision {before.current} to {before.head}")
 
 
+def _dialect_option(what: str):
+    """``--dialect`` for `db ddl` and `db views`: the databases DATABASE_URL takes, mariadb
+    (which mariadb:// URLs name) printing the same SQL as mysql."""
+    return click.option(
+        "--dialect",
+        type=click.Choice((*DIALECTS, "mariadb")),
+        default="sqlite",
+        show_default=True,
+        callback=lambda ctx, param, value: "mysql" if value == "mariadb" else value,
+        help=f"The database to print {what} for; mariadb is the same as mysql.",
+    )
+
+
 @db_group.command("ddl")
-@click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
+@_dialect_option("the tables' CREATE statements")
 def ddl_command(dialect: str) -> None:
     """Print the CREATE statements for a database dialect."""
     click.echo(ddl(dialect), nl=False)
@@ -749,7 +777,7 @@ def report_command(output: str, days: int, database_url: str | None) -> None:
 
 
 @db_group.command("views")
-@click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
+@_dialect_option("the views' SQL")
 def views_command(dialect: str) -> None:
     """Print the reporting views' DROP and CREATE VIEW statements for a database dialect."""
     from .store.views import views_sql
