@@ -11,6 +11,11 @@ requests the server saw.
 Like the real API it can limit the rate implicitly (``rate_limit``): a token bucket that refills
 at that many requests per second and holds ``rate_burst`` of them, answering 429 with the
 documented error body and no Retry-After when it is empty.
+
+``sample_batches`` is the tests' awkward sample set (quotes, emoji, SQL in names). What the
+demo and ``prolific-etl fake-api`` serve, batches that read like real ones and move on night by
+night, and the steering of a running imitation (error rate, nights passing), are in
+``fake_world``.
 """
 
 from __future__ import annotations
