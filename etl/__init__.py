@@ -5,7 +5,7 @@ The library API is the job the CLI runs::
     from etl import load_settings, sync
 
     result = sync(load_settings(), "batch_ids.txt")
-    print(result.status, result.inserted, result.failures)
+    print(result.status, result.inserted, result.failed)
 """
 
 __version__ = "0.1.0"

@@ -84,7 +84,7 @@ def run_checks(
             Check(
                 "configuration",
                 FAILED,
-                str(error),
+                error.for_command(),
                 "set it in the environment or in .env in the working directory (see .env.example)",
             )
         )

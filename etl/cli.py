@@ -6,6 +6,8 @@ Outcomes become exit codes here and nowhere else; EXIT_CODES_HELP lists them for
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import signal
 import sys
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import click
 from click.core import ParameterSource
+from sqlalchemy.engine import make_url
 
 from . import __version__
 from .config import (
@@ -22,6 +25,8 @@ from .config import (
     redact_api_url,
     redact_url,
 )
+from .demo import DEFAULT_DATABASE as DEMO_DATABASE
+from .demo import DEFAULT_NIGHTS as DEMO_NIGHTS
 from .errors import (
     ApiUnreachableError,
     ConfigError,
@@ -52,6 +57,8 @@ from .reporting.run_history import (
     runs_table,
 )
 from .source.client import RetryPolicy
+from .source.fake_world import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
+from .source.fake_world import ERROR_KINDS
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow
 from .store.schema import DIALECTS, ddl
@@ -135,7 +142,7 @@ def _fail(error: EtlError, token: str = "", *, report: _RunReport | None = None)
         failure = Failure.from_bad_line(bad, token)
         _error(str(failure), exit_code=code, event="bad_id_line", line_number=failure.line_number)
     run_id = error.run_result.run_id if error.run_result is not None else None
-    _error(redact(str(error), token), exit_code=code, run_id=run_id)
+    _error(redact(error.for_command(), token), exit_code=code, run_id=run_id)
     if error.run_result is not None:
         click.echo(error.run_result.summary())
     if report is not None:
@@ -143,7 +150,22 @@ def _fail(error: EtlError, token: str = "", *, report: _RunReport | None = None)
     sys.exit(code)
 
 
-@click.group(epilog=EXIT_CODES_HELP)
+class _Main(click.Group):
+    """The command group: a reader of stdout that stops early (`export ... | head`) ends the
+    command quietly with exit 0; it has what it wanted."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # What is still buffered for stdout goes nowhere, instead of failing again at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            sys.exit(EXIT_OK)
+
+
+@click.group(cls=_Main, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="prolific-etl")
 def main() -> None:
     """Export Prolific AI Task Builder batches into SQLite, PostgreSQL or MySQL/MariaDB."""
@@ -392,9 +414,12 @@ class _RunReport:
     its exit code stays the run's. Without ``--report`` it does nothing.
     """
 
-    def __init__(self, path: Path | None, database_url: str | None) -> None:
+    def __init__(
+        self, path: Path | None, database_url: str | None, *, days: int = REPORT_DEFAULT_DAYS
+    ) -> None:
         self.path = path
         self.database_url = database_url
+        self.days = days
 
     def write_for(self, result: SyncResult | None, message: str | None = None) -> bool:
         if result is None or result.run_id is None:
@@ -415,7 +440,10 @@ class _RunReport:
 
         try:
             write_report(
-                self.path, load_database_url(self.database_url), this_run=ThisRun(**this_run)
+                self.path,
+                load_database_url(self.database_url),
+                days=self.days,
+                this_run=ThisRun(**this_run),
             )
         except Exception as exc:  # any failure, a bug included: said, and the run's code kept
             message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
@@ -500,9 +528,38 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
 _RUNS_EXIT_CODES_HELP = """\b
 Exit codes:
   0  done (also when no run is recorded yet)
-  2  usage error, or no such run
+  2  usage error
   3  the database cannot be read
 """
+_RUNS_SHOW_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  shown
+  2  usage error, or no such run (also when no run
+     is recorded yet)
+  3  the database cannot be read
+"""
+
+
+def _no_runs(url: str) -> str:
+    """There are no runs in ``url``, and what to do about it."""
+    message = (
+        f"no runs recorded in {redact_url(url)}: if the job writes elsewhere, give "
+        "--database-url or set DATABASE_URL"
+    )
+    demo = DEMO_DATABASE.resolve()
+    if demo.is_file() and _sqlite_path(url) != demo:
+        message += (
+            f"; the demo's runs are in {DEMO_DATABASE}: {command_name()} runs "
+            f"--database-url sqlite:///{DEMO_DATABASE}"
+        )
+    return message
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).resolve()
 
 
 def _runs_options(command):
@@ -541,14 +598,14 @@ def runs_group(ctx: click.Context, limit: int, output_format: str, database_url:
     except EtlError as error:
         _fail(error)
     if not runs:
-        click.echo(f"prolific-etl: no runs recorded in {redact_url(url)}", err=True)
+        click.echo(f"prolific-etl: {_no_runs(url)}", err=True)
     if output_format == "json":
         click.echo(runs_json(runs, utcnow()))
     elif runs:
         click.echo(runs_table(runs, utcnow()))
 
 
-@runs_group.command("show", epilog=_RUNS_EXIT_CODES_HELP)
+@runs_group.command("show", epilog=_RUNS_SHOW_EXIT_CODES_HELP)
 @click.argument("run_id", type=click.IntRange(1, MAX_RUN_ID))
 @_runs_options
 @click.pass_context
@@ -562,8 +619,8 @@ def runs_show_command(
     try:
         url = load_database_url(database_url or ctx.parent.params["database_url"])
         with open_run_log(url) as engine:
-            if engine is None:
-                raise UnknownRunError(f"no runs recorded in {redact_url(url)}")
+            if engine is None or not recent_runs(engine, 1):
+                raise UnknownRunError(_no_runs(url))
             details = run_details(engine, run_id)
     except EtlError as error:
         _fail(error)
@@ -609,8 +666,21 @@ def upgrade_command(database_url: str | None) -> None:
         click.echo(f"{where}: upgraded from revision {before.current} to {before.head}")
 
 
+def _dialect_option(what: str):
+    """``--dialect`` for `db ddl` and `db views`: the databases DATABASE_URL takes, mariadb
+    (which mariadb:// URLs name) printing the same SQL as mysql."""
+    return click.option(
+        "--dialect",
+        type=click.Choice((*DIALECTS, "mariadb")),
+        default="sqlite",
+        show_default=True,
+        callback=lambda ctx, param, value: "mysql" if value == "mariadb" else value,
+        help=f"The database to print {what} for; mariadb is the same as mysql.",
+    )
+
+
 @db_group.command("ddl")
-@click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
+@_dialect_option("the tables' CREATE statements")
 def ddl_command(dialect: str) -> None:
     """Print the CREATE statements for a database dialect."""
     click.echo(ddl(dialect), nl=False)
@@ -716,7 +786,7 @@ def report_command(output: str, days: int, database_url: str | None) -> None:
 
 
 @db_group.command("views")
-@click.option("--dialect", type=click.Choice(DIALECTS), default="sqlite", show_default=True)
+@_dialect_option("the views' SQL")
 def views_command(dialect: str) -> None:
     """Print the reporting views' DROP and CREATE VIEW statements for a database dialect."""
     from .store.views import views_sql
@@ -741,41 +811,114 @@ def docs_command(output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
-@main.command("demo")
+DEMO_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every night ran, and failed only where the demo
+     means it to (the batch deleted upstream)
+  1  something else failed too (see `runs show`)
+  2  --database names the database `sync` writes to,
+     or one holding anything but an earlier demo
+  3  an internal error
+"""
+
+
+@main.command("demo", epilog=DEMO_EXIT_CODES_HELP)
 @click.option(
     "--database",
     "database_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("prolific-demo.db"),
+    default=DEMO_DATABASE,
     show_default=True,
-    help="SQLite file to fill.",
+    help="SQLite file to fill: a new one, or an earlier demo's, which is replaced.",
 )
 @click.option(
     "--batches",
     "batch_count",
     type=click.IntRange(1, 100_000),
-    default=50,
+    default=DEFAULT_SAMPLE_BATCHES,
     show_default=True,
-    help="How many sample batches the local API serves.",
+    help="How many sample batches the local API serves on the first night.",
 )
-def demo_command(database_path: Path, batch_count: int) -> None:
-    """Run the real sync against a local imitation of the API; no token needed."""
-    from .demo import DEMO_QUERIES, run_demo
+@click.option(
+    "--nights",
+    type=click.IntRange(1, REPORT_MAX_DAYS),
+    default=DEMO_NIGHTS,
+    show_default=True,
+    help="How many nightly runs, the first N-1 days ago; between them the batches move on.",
+)
+@click.option(
+    "--responses/--no-responses",
+    default=True,
+    show_default=True,
+    help="Load the batches' responses too, as sync --responses does.",
+)
+def demo_command(database_path: Path, batch_count: int, nights: int, responses: bool) -> None:
+    """Run the real sync, night after night, against a local imitation of the API; no token
+    needed. Between nights the imitation moves batches through their statuses, links and
+    unlinks datasets, adds a batch and deletes one. Then the morning report, the commands that
+    read the demo's database, and three questions answered from the views."""
+    from .demo import answer_questions, run_demo
 
     _configure_logging(False)
     try:
-        result = run_demo(database_path, batch_count)
+        try:
+            protected = load_database_url()
+        except ConfigError:
+            protected = None  # a malformed DATABASE_URL is not the demo's business
+        demo = run_demo(
+            database_path,
+            batch_count,
+            nights,
+            responses=responses,
+            protected_url=protected,
+            on_night=lambda night: click.echo(_night_line(night, nights)),
+        )
     except EtlError as error:
         _fail(error)
-    click.echo(result.summary())
+    if demo.deleted_batch is not None and nights > 1:
+        click.echo(
+            f"\nThe batch deleted upstream after night 1 ({demo.deleted_batch}) is still in the "
+            "demo's ID file, so every later night records it as not_found: a failure on "
+            "purpose, for the failure views to show."
+        )
     report_path = database_path.with_suffix(".html")
-    database_url = f"sqlite:///{database_path.resolve()}"
-    if _RunReport(report_path, database_url).write_for(result):
+    last = demo.nights[-1].result
+    days = max(REPORT_DEFAULT_DAYS, nights)
+    if _RunReport(report_path, demo.database_url, days=days).write_for(last):
         click.echo(f"\nThe morning report is in {report_path.resolve()}: open it in a browser.")
-    click.echo(f"\nThe batches are in {database_path.resolve()}. Try:\n")
-    for query in DEMO_QUERIES:
-        click.echo(f'  sqlite3 {database_path} "{query}"')
-    sys.exit(exit_code_for(result))
+    command = command_name()
+    where = f"--database-url {shlex.quote(demo.database_url)}"
+    click.echo(f"\nThe batches are in {database_path.resolve()}. Read them with {where}:\n")
+    for line in (
+        f"{command} runs {where}",
+        f"{command} runs show {demo.last_run_id} {where}",
+        f"{command} export v_batches {where} | head",
+        f"{command} report --days {days} {where}",
+        f"sqlite3 {shlex.quote(str(database_path))} < sql/queries/time_to_ready.sql"
+        "   # the checkout's example queries",
+    ):
+        click.echo(f"  {line}")
+    click.echo("\nThree questions, answered from the views:")
+    for answer in answer_questions(demo.database_url):
+        click.echo("")
+        for line in answer.lines():
+            click.echo(line)
+    unexpected = demo.unexpected_failures
+    if unexpected:
+        _error(
+            f"{len(unexpected)} failure(s) the demo did not plan; `runs show` says which",
+            exit_code=EXIT_PARTIAL,
+        )
+    sys.exit(EXIT_PARTIAL if unexpected else EXIT_OK)
+
+
+def _night_line(night, nights: int) -> str:
+    when = {0: "today", 1: "yesterday"}.get(nights - night.number)
+    when = when or f"{nights - night.number} days ago"
+    line = f"Night {night.number} of {nights} ({when}): {night.result.summary()}"
+    if night.changes is not None:
+        line = f"  upstream since: {night.changes.describe()}\n{line}"
+    return line
 
 
 @main.command("fake-api")
@@ -798,13 +941,13 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     help="Added to every response.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for the generated batches."
+    "--seed", type=int, default=0, show_default=True, help="Seed for the made-up batches."
 )
 @click.option(
     "--preload",
     "preload_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="ID file whose batches are generated before serving starts.",
+    help="ID file whose batches are made up before serving starts.",
 )
 @click.option(
     "--rate-limit",
@@ -828,6 +971,31 @@ def demo_command(database_path: Path, batch_count: int) -> None:
     metavar="N",
     help="Requests the bucket lets through at once [default: one second's worth].",
 )
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    metavar="FRACTION",
+    help="Answer this share of requests (0 to 1) with an error instead, at random, as a "
+    "struggling API would; the job retries them.",
+)
+@click.option(
+    "--error-kind",
+    "error_kinds",
+    type=click.Choice(tuple(ERROR_KINDS)),
+    multiple=True,
+    help="What such an error is (repeatable; each error picks one): HTTP 503, 500 or 429, a "
+    "dropped connection, a truncated body, or an HTML page [default: 503].",
+)
+@click.option(
+    "--status-progression",
+    type=click.FloatRange(min=0.01),
+    metavar="SECONDS",
+    help="Every SECONDS a night passes for the sample batches: they move on a status "
+    "(UNINITIALISED → PROCESSING → READY or ERROR), datasets are linked and unlinked, a batch "
+    "is added, and the first time one is deleted [default: never].",
+)
 def fake_api_command(
     port: int,
     token: str,
@@ -837,14 +1005,32 @@ def fake_api_command(
     rate_limit: float | None,
     rate_burst: float | None,
     responses_per_batch: int,
+    error_rate: float,
+    error_kinds: tuple[str, ...],
+    status_progression: float | None,
 ) -> None:
-    """Serve a local imitation of the API: any UUID is a generated batch.
+    """Serve a local imitation of the API: sample batches in workspaces, and any other UUID
+    as a batch made up on the spot (with awkward text: quotes, emoji, SQL in names).
 
-    Prints the base URL on the first line, then serves until interrupted. For trying the job
-    without a token, and for the benchmark. GET /_fake/stats counts the requests received and
-    those refused by --rate-limit.
+    Prints the base URL on the first line, then the token it accepts and the commands that
+    point `check` and `sync` at it; serves until interrupted. For trying the job without a
+    token, and for the benchmark. GET /_fake/stats counts the requests received and those
+    refused by --rate-limit.
     """
     from .source.fake_api import serve
+
+    def ready(url: str, world) -> None:
+        click.echo(url)
+        for line in fake_api_banner(
+            url,
+            token,
+            world,
+            error_rate=error_rate,
+            error_kinds=error_kinds or ("503",),
+            status_progression=status_progression,
+        ):
+            click.echo(line)
+        sys.stdout.flush()
 
     serve(
         port=port,
@@ -855,9 +1041,61 @@ def fake_api_command(
         rate_limit=rate_limit,
         rate_burst=rate_burst,
         responses_per_batch=responses_per_batch,
-        on_ready=lambda url: click.echo(url) or sys.stdout.flush(),
+        error_rate=error_rate,
+        error_kinds=error_kinds or ("503",),
+        status_progression=status_progression,
+        on_ready=ready,
         before_serving=_interrupt_on_sigterm,
     )
+
+
+FAKE_API_DATABASE_URL = "sqlite:///prolific-fake-api.db"
+
+
+def fake_api_banner(
+    url: str,
+    token: str,
+    world,
+    *,
+    error_rate: float = 0.0,
+    error_kinds: tuple[str, ...] = ("503",),
+    status_progression: float | None = None,
+) -> list[str]:
+    """What `fake-api` says after its URL: what it serves, its token, and the commands."""
+    env = (
+        f"PROLIFIC_API_URL={shlex.quote(url)} PROLIFIC_API_TOKEN={shlex.quote(token)} "
+        f"DATABASE_URL={FAKE_API_DATABASE_URL}"
+    )
+    command = command_name()
+    lines = [
+        f"A local imitation of Prolific's API: {len(world.batches)} sample batches in "
+        f"{len(world.workspaces)} workspaces, and any other batch ID (a UUID) as a batch made "
+        f"up on the spot. It accepts the token {token}.",
+        "Point `check` and `sync` at it from another terminal (a database of its own keeps "
+        "the made-up batches out of yours):",
+        "",
+        f"  {env} {command} check",
+        f"  {env} {command} sync --all-workspaces",
+        "",
+    ]
+    if status_progression:
+        lines.append(
+            f"Every {status_progression:g} seconds a night passes: batches move on a status, "
+            "datasets are linked and unlinked, a batch is added (and the first time one is "
+            "deleted); sync again to see it."
+        )
+    if error_rate:
+        lines.append(
+            f"{error_rate:.0%} of requests fail ({', '.join(error_kinds)}); the job retries them."
+        )
+    lines.append("Ctrl-C stops it.")
+    return lines
+
+
+def command_name() -> str:
+    """How the user runs this program, for commands to paste: the wrapper sets it to the
+    path it was started as (./prolific-etl); otherwise the installed name."""
+    return os.environ.get("PROLIFIC_ETL_COMMAND") or "prolific-etl"
 
 
 if __name__ == "__main__":  # pragma: no cover

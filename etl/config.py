@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from .errors import ConfigError
+from .errors import ConfigError, MissingTokenError
 from .text import redact_api_url
 
 DEFAULT_API_URL = "https://api.prolific.com"
@@ -74,9 +74,7 @@ def load_settings(
     pick = _Sources(environ, dotenv_path).pick
     token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
     if not token:
-        raise ConfigError(
-            "no API token: set PROLIFIC_API_TOKEN (environment or .env) or pass --token"
-        )
+        raise MissingTokenError()
     if not _TOKEN.fullmatch(token):
         # Said without showing the token: it may be right but for a stray character.
         raise ConfigError(

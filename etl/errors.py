@@ -15,12 +15,35 @@ class EtlError(Exception):
 
     run_result = None
 
+    def for_command(self) -> str:
+        """The message as the ``prolific-etl`` command says it: the same, unless the fix is
+        said differently there (a flag instead of an argument)."""
+        return str(self)
+
 
 # --- run-level -------------------------------------------------------------------------------
 
 
 class ConfigError(EtlError):
     """A setting is missing or malformed (exit code 2)."""
+
+
+class MissingTokenError(ConfigError):
+    """No API token was given (exit code 2); each audience is told how to give one."""
+
+    _WHERE = (
+        "no API token: set PROLIFIC_API_TOKEN in the environment or in .env in the working "
+        "directory"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(f"{self._WHERE}, or pass load_settings(api_token=...)")
+
+    def for_command(self) -> str:
+        return (
+            f"{self._WHERE}, or pass --token. To try prolific-etl without a token: "
+            "prolific-etl demo, or prolific-etl fake-api"
+        )
 
 
 class InputFileError(EtlError):

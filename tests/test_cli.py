@@ -46,7 +46,8 @@ def test_unknown_flag_is_a_usage_error():
 def test_unreadable_id_file_is_a_usage_error(run_sync, sqlite_url, tmp_path):
     result = run_sync(sqlite_url, tmp_path / "missing.txt")
     assert result.exit_code == 2
-    assert "cannot read ID file" in result.stderr and "missing.txt" in result.stderr
+    assert f"cannot read ID file {tmp_path / 'missing.txt'}: it does not exist." in result.stderr
+    assert "examples/batch_ids.txt in the prolific-etl checkout is one to copy" in result.stderr
 
 
 def test_id_file_without_a_valid_id_is_a_usage_error_listing_the_lines(
@@ -88,7 +89,8 @@ def test_summary_line_and_verbose_detail(run_sync, sqlite_url, ids_file, batches
 
 def test_demo_fills_a_sqlite_file(tmp_path):
     target = tmp_path / "demo.db"
-    result = CliRunner().invoke(main, ["demo", "--database", str(target), "--batches", "5"])
+    args = ["demo", "--database", str(target), "--batches", "5", "--nights", "1"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "5 inserted" in result.stdout and str(target) in result.stdout
     rows = read_table(f"sqlite:///{target}", "batches")

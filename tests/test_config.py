@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from etl.cli import main
 from etl.config import DEFAULT_API_URL, load_settings, normalize_database_url, redact_api_url
 from etl.errors import ConfigError
 
@@ -43,6 +47,24 @@ def test_missing_token_is_a_config_error(token):
     environ = {} if token is None else {"PROLIFIC_API_TOKEN": token}
     with pytest.raises(ConfigError, match="no API token"):
         load_settings(environ=environ)
+
+
+# Issue 15: the library told a Python caller to "pass --token".
+def test_a_missing_token_tells_python_and_the_command_each_how_to_give_one():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, dotenv_path=Path("no-such.env"))
+    command = CliRunner().invoke(main, ["sync", "--all-workspaces"], env={})
+
+    where = (
+        "no API token: set PROLIFIC_API_TOKEN in the environment or in .env in the working "
+        "directory"
+    )
+    assert str(caught.value) == f"{where}, or pass load_settings(api_token=...)"
+    assert command.exit_code == 2
+    assert command.stderr == (
+        f"prolific-etl: error: {where}, or pass --token. To try prolific-etl without a token: "
+        "prolific-etl demo, or prolific-etl fake-api\n"
+    )
 
 
 def test_token_never_shows_in_repr():

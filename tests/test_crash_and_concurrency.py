@@ -23,6 +23,7 @@ from etl.config import Settings
 from etl.errors import DatabaseUnavailableError, RunLockedError
 from etl.job import sync
 from etl.source.fake_api import FakeProlificAPI, sample_batches
+from etl.store.db import connect
 from etl.store.lock import run_lock
 
 from conftest import MYSQL_URL, POSTGRES_URL, TOKEN
@@ -158,9 +159,15 @@ def test_a_second_run_on_the_same_database_exits_4_and_writes_nothing(
         first.wait(WAIT * 2)
 
     assert second.exit_code == 4, second.output
-    assert "another prolific-etl run holds" in second.stderr
     assert api_of_second.requests == []
     assert first.returncode == 0, first.stderr
+    # Issue 15: the refusal names the run that holds the lock, since when, and what to do.
+    started = read_table(database_url, "etl_runs")[0]["started_at"]
+    assert "another prolific-etl run holds " in second.stderr
+    assert (
+        f"(run 1, running since {started:%Y-%m-%d %H:%M:%S} UTC); this one did nothing. Let it "
+        "finish (`prolific-etl runs` shows how far it got), or stop its process if it hangs"
+    ) in second.stderr
     # every request came from the first run
     assert len(api.requests_of("batch")) == len(many_batches)
     runs = read_table(database_url, "etl_runs")
@@ -477,3 +484,19 @@ def test_kill_9_inside_a_write_transaction_leaves_no_trace_of_it(tmp_path, many_
     assert len(read_table(database_url, "batches")) == len(many_batches)
     statuses = [r["status"] for r in read_table(database_url, "etl_runs")]
     assert statuses == ["succeeded", "aborted", "succeeded"]
+
+
+def test_a_lock_held_before_any_run_is_recorded_is_said_so(database_url):
+    create_schema(database_url)
+    engine = connect(database_url)
+    try:
+        with run_lock(engine):  # as `db upgrade` holds it, or a run that is just starting
+            result = CliRunner().invoke(main, ["db", "upgrade"], env={"DATABASE_URL": database_url})
+    finally:
+        engine.dispose()
+
+    assert result.exit_code == 4
+    assert (
+        "(no run is recorded as running yet: one is starting, or `prolific-etl db upgrade` is "
+        "at work); this one did nothing."
+    ) in result.stderr

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from etl.cli import main
@@ -120,3 +122,50 @@ def test_every_command_and_option_is_documented():
             if isinstance(parameter, click.Option):
                 longest = max(parameter.opts, key=len)
                 assert f"{longest}" in docs, f"{' '.join(path)} {longest}"
+
+
+# Issue 15: `db docs` printed `&lt;stdin>` (escaped for Markdown, unreadable printed).
+def test_db_docs_shows_angled_words_as_code_printed_and_rendered():
+    printed = CliRunner().invoke(main, ["db", "docs"]).output
+    row = next(
+        line for line in printed.splitlines() if line.startswith("| `id_source` | text | yes")
+    )
+
+    assert row.endswith("| The ID file the run read (`<stdin>` for standard input). |")
+    assert "&lt;" not in printed and "&gt;" not in printed
+
+
+# Issue 15: --dialect refused mariadb (which DATABASE_URL takes) and had no help text.
+@pytest.mark.parametrize("command", ["ddl", "views"])
+def test_db_ddl_and_views_take_mariadb_as_mysql_and_say_what_dialect_is(command):
+    mariadb = CliRunner().invoke(main, ["db", command, "--dialect", "mariadb"])
+    mysql = CliRunner().invoke(main, ["db", command, "--dialect", "mysql"])
+    shown = CliRunner().invoke(main, ["db", command, "--help"]).output
+
+    assert mariadb.exit_code == 0, mariadb.output
+    assert mariadb.output == mysql.output
+    assert "[sqlite|postgresql|mysql|mariadb]" in shown
+    assert "mariadb is the same as mysql." in " ".join(shown.split())
+
+
+def placeholders(text: str) -> set[str]:
+    """Words in capitals that stand for a value (FILE, RUN_ID, N), not acronyms of the text."""
+    words = set(re.findall(r"\b[A-Z][A-Z_]{0,}[A-Z]\b|\bN\b", text))
+    acronyms = {"API", "UUID", "ID", "HTML", "JSON", "CSV", "SQL", "UTC", "URL", "ER", "GET"}
+    return words - acronyms - {"CREATE", "DROP", "VIEW"}  # and SQL's words
+
+
+# Issue 15: `sync --help` spoke of FILE as if it took one as an argument (it takes --ids FILE;
+# fixed with issue 13). A placeholder in a command's description is one of its arguments (or
+# its subcommands'), or follows the option that takes it.
+def test_every_placeholder_a_command_s_help_names_is_one_of_its_arguments():
+    for path, command in commands(main):
+        described = re.sub(r"--[a-z-]+ [A-Z_]+", "", inspect.cleandoc(command.help or ""))
+        subcommands = getattr(command, "commands", {}).values()
+        arguments = {
+            parameter.name.upper()
+            for each in (command, *subcommands)
+            for parameter in each.params
+            if isinstance(parameter, click.Argument)
+        }
+        assert placeholders(described) <= arguments, (" ".join(path), described)

@@ -241,6 +241,28 @@ def test_parquet_is_not_written_to_a_terminal(sqlite_url, synced):
     assert b"stdout is a terminal: pass --output FILE or redirect stdout" in completed.stderr
 
 
+# Issue 15: `export batches | head -1` exited 1 (click's answer to a broken pipe).
+def test_a_reader_that_stops_early_is_no_error(sqlite_url, synced):
+    synced(sqlite_url)
+    whole = export("batches", database_url=sqlite_url).stdout_bytes
+    assert len(whole) > 4 * 65536  # more than a pipe holds: the export is still writing
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "etl", "export", "batches"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": sqlite_url},
+    )
+    first_line = process.stdout.readline()
+    process.stdout.close()  # as `head -1` does once it has its line
+    returncode = process.wait(timeout=60)
+
+    assert first_line == whole.splitlines(keepends=True)[0]
+    assert returncode == 0
+    assert process.stderr.read() == b""
+    process.stderr.close()
+
+
 def test_unknown_name_is_a_usage_error_naming_what_exists(database_url, synced, tmp_path):
     synced(database_url)
     create_view(database_url)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
 from etl.errors import InputFileError
+from etl.source.fake_world import ID_FILE_BATCHES, SampleWorld
 from etl.source.ids import parse_id_lines, read_id_file
+
+ROOT = Path(__file__).resolve().parent.parent
 
 A = "0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c"
 B = "5e8a2d19-7c4b-4f3e-a1d0-9b8c7e6f5a4d"
@@ -67,9 +71,31 @@ def test_a_long_bad_line_is_shortened_in_reports():
     assert len(result.bad_lines[0].text) == 80
 
 
-def test_missing_file_names_the_file(tmp_path):
-    with pytest.raises(InputFileError, match=r"cannot read ID file .*missing\.txt"):
-        read_id_file(str(tmp_path / "missing.txt"))
+def test_missing_file_names_the_file_says_what_one_holds_and_where_a_sample_is(tmp_path):
+    # Issue 15: a newcomer following the README had no ID file, no sample, no word on the format.
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(InputFileError) as caught:
+        read_id_file(str(missing))
+
+    assert str(caught.value) == (
+        f"cannot read ID file {missing}: it does not exist. An ID file holds one batch ID (a "
+        "UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e) a line, and # starts a comment: "
+        "examples/batch_ids.txt in the prolific-etl checkout is one to copy; or let sync find "
+        "the batches itself with --all-workspaces"
+    )
+
+
+def test_the_example_id_file_is_valid_and_lists_batches_the_local_api_serves():
+    example = ROOT / "examples" / "batch_ids.txt"
+    text = example.read_text(encoding="utf-8")
+    read = read_id_file(str(example))
+
+    assert read.bad_lines == [] and read.duplicates == 0
+    assert read.batch_ids == SampleWorld().id_file_ids()[:ID_FILE_BATCHES]
+    names = {batch["id"]: batch["name"] for batch in SampleWorld().batches}
+    for batch_id in read.batch_ids:  # each line says which batch it is
+        assert f"{batch_id}  # {names[batch_id]}\n" in text
+    assert "One batch ID a line" in text and "# to the end of its line" in text
 
 
 def test_file_without_valid_ids_is_an_input_error(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import sys
 import sysconfig
 import venv
 from pathlib import Path
@@ -64,10 +65,46 @@ def test_demo_runs_from_a_fresh_install_in_a_temporary_directory(tmp_path):
     )
 
     assert demo.returncode == 0, demo.stderr
+    assert "Night 1 of 3 (2 days ago): run 1 succeeded" in demo.stdout
     assert "7 inserted" in demo.stdout
-    assert str(workdir / "demo.db") in demo.stdout
+    assert f"The batches are in {workdir / 'demo.db'}." in demo.stdout
     with sqlite3.connect(workdir / "demo.db") as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM batches").fetchone()
+        (runs,) = connection.execute("SELECT COUNT(*) FROM etl_runs").fetchone()
         (revision,) = connection.execute("SELECT version_num FROM etl_schema_version").fetchone()
-    assert count == 7
+    assert (count, runs) == (7 + 2, 3)  # a batch more on each later night
     assert revision == head_revision()
+
+
+@pytest.mark.slow
+def test_the_first_install_prints_no_setuptools_banner(tmp_path):
+    # Issue 15: scripts/bootstrap's editable install printed setuptools' "BuildBackendWarning:
+    # Editable installation" banner on a newcomer's first run.
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    source = tmp_path / "checkout"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"),
+    )
+    # This environment's pip (a current one, as bootstrap installs) installs into the new one.
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", environment / "bin" / "python", "install"]
+        + ["--quiet", "--disable-pip-version-check", "--no-deps", "-e", str(source)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+
+    assert installed.returncode == 0, installed.stderr
+    assert "Editable installation" not in installed.stderr
+    assert "BuildBackendWarning" not in installed.stderr
+    imported = subprocess.run(
+        [environment / "bin" / "python", "-c", "import etl.cli; print(etl.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": sysconfig.get_paths()["purelib"]},
+    )
+    assert imported.stdout.strip() == str(source / "etl" / "__init__.py"), imported.stderr

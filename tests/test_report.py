@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, insert
 from etl.cli import main
 from etl.reporting.report import build_report, write_report
 from etl.reporting.report_data import READY_BUCKETS
+from etl.reporting.report_html import RUN_COUNTS
 from etl.store.db import connect
 from etl.store.migrate import upgrade
 from etl.store.schema import (
@@ -348,10 +349,9 @@ def test_the_last_run_leads_the_page_as_etl_runs_holds_it(history):
         "started (UTC)": clock(last["started_at"]),
         "finished (UTC)": clock(last["finished_at"]),
         "duration (s)": "45.0",
-        **{c: str(last[c]) for c in ("ids_read", "fetched", "inserted", "updated")},
-        **{c: str(last[c]) for c in ("unchanged", "failed", "retries")},
+        **{c: str(last[c]) for c in RUN_COUNTS},
         "error": "",
-        "ID file": "batch_ids.txt",
+        "batches from": "batch_ids.txt",
         "version": "0.1.0",
     }
     assert body_rows(page, "run-failures") == [
@@ -593,12 +593,22 @@ def test_sync_report_with_dry_run_is_a_usage_error(sqlite_url, run_sync, ids_fil
     assert not (tmp_path / "r.html").exists()
 
 
-def test_demo_writes_the_report_and_prints_its_path(tmp_path):
+def test_demo_writes_the_report_of_its_nights_and_prints_its_path(tmp_path):
     database = tmp_path / "demo.db"
+    args = ["demo", "--database", str(database), "--batches", "20", "--nights", "4"]
 
-    result = CliRunner().invoke(main, ["demo", "--database", str(database), "--batches", "4"])
+    result = CliRunner().invoke(main, args)
 
     assert result.exit_code == 0, result.output
     report = tmp_path / "demo.html"
     assert f"The morning report is in {report}" in result.output
-    assert parse(report.read_text(encoding="utf-8")).title.startswith("✓ Run 1 succeeded")
+    page = parse(report.read_text(encoding="utf-8"))
+    runs = read_table(f"sqlite:///{database}", "etl_runs")
+    assert page.title.startswith("⚠ Run 4 partial")  # the batch deleted upstream, on purpose
+    # Issue 15: one night showed nothing over time; each night is a day of its own.
+    assert [row[:2] for row in body_rows(page, "runs-table")] == [
+        [str(run["run_id"]), run["status"]] for run in reversed(runs)
+    ]
+    days = [row[0] for row in body_rows(page, "status-days")]
+    assert days == sorted({clock(run["started_at"])[:10] for run in runs}, reverse=True)
+    assert len(days) == 4

@@ -255,3 +255,25 @@ def test_an_api_that_cannot_be_reached_at_all_stops_the_run(run_sync, sqlite_url
     (run,) = read_table(sqlite_url, "etl_runs")
     assert run["status"] == "failed" and "could not reach" in run["error_message"]
     assert len(read_table(sqlite_url, "etl_failures")) < len(ids)
+
+
+# Issue 15: a batch that could not connect did not suggest checking PROLIFIC_API_URL.
+def test_a_batch_that_cannot_connect_says_which_url_and_what_to_check(sqlite_url, tmp_path):
+    batch_id = str(uuid.uuid4())
+    with FakeProlificAPI(token=TOKEN) as gone:
+        url = gone.url  # a port nothing listens on once the server is stopped
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--ids", write_ids(tmp_path, [batch_id]), "--max-attempts", "1"],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": url, "DATABASE_URL": sqlite_url},
+    )
+
+    assert result.exit_code == 1, result.output
+    (failure,) = read_table(sqlite_url, "etl_failures")
+    assert (failure["batch_id"], failure["error_kind"]) == (batch_id, "api_unavailable")
+    assert failure["message"].startswith(f"cannot connect to {url} (")
+    assert failure["message"].endswith(
+        "(1 attempt); check PROLIFIC_API_URL, and that the API is up and reachable from here"
+    )
+    assert f"batch {batch_id}: fetch failed (api_unavailable): cannot connect" in result.stderr

@@ -112,6 +112,9 @@ def test_runs_show_gives_the_run_and_each_failure(database_url, three_runs, batc
     bad_line, not_found = shown["failures"]
     assert {k: v for k, v in bad_line.items() if k not in ("failure_id", "occurred_at")} == {
         "batch_id": None,
+        "workspace_id": None,
+        "dataset_id": None,
+        "response_id": None,
         "line_number": 3,
         "input_line": "batch-7",
         "stage": "input",
@@ -122,6 +125,9 @@ def test_runs_show_gives_the_run_and_each_failure(database_url, three_runs, batc
     }
     assert {k: v for k, v in not_found.items() if k not in ("failure_id", "occurred_at")} == {
         "batch_id": batches[3]["id"],
+        "workspace_id": None,
+        "dataset_id": None,
+        "response_id": None,
         "line_number": None,
         "input_line": None,
         "stage": "fetch",
@@ -194,15 +200,22 @@ def test_a_run_still_running_shows_its_elapsed_time(database_url, run_sync, ids_
     assert ["finished", "-"] in shown
 
 
+def no_runs(database_url: str) -> str:
+    return (
+        f"no runs recorded in {redact_url(database_url)}: if the job writes elsewhere, give "
+        "--database-url or set DATABASE_URL"
+    )
+
+
 def test_an_empty_database_has_no_runs_and_gets_no_tables(database_url):
     for args in ([], ["--format", "json"]):
         result = runs(database_url, *args)
         assert result.exit_code == 0
-        assert result.stderr == f"prolific-etl: no runs recorded in {redact_url(database_url)}\n"
+        assert result.stderr == f"prolific-etl: {no_runs(database_url)}\n"
     assert result.stdout == "[]\n"
     shown = runs(database_url, "show", "1")
     assert shown.exit_code == 2
-    assert f"no runs recorded in {redact_url(database_url)}" in shown.stderr
+    assert shown.stderr == f"prolific-etl: error: {no_runs(database_url)}\n"
     if database_url.startswith("sqlite:///"):
         assert not Path(database_url.removeprefix("sqlite:///")).exists()
     else:
@@ -219,8 +232,11 @@ def test_an_unknown_run_id_is_a_usage_error(database_url, run_sync, ids_file):
         result = runs(database_url, *args)
         assert result.exit_code == 2
         assert result.stdout == ""
+        # Issue 15: it says which runs there are, and where to look instead.
         assert result.stderr == (
-            f"prolific-etl: error: no run 99 recorded in {redact_url(database_url)}\n"
+            f"prolific-etl: error: no run 99 recorded in {redact_url(database_url)} (its runs: "
+            "1 to 1); `prolific-etl runs` lists them. For a run in another database, give "
+            "--database-url or set DATABASE_URL\n"
         )
     assert runs(database_url, "show", "latest").exit_code == 2
 
@@ -268,7 +284,7 @@ def test_database_url_from_flag_then_environment_then_dotenv(
 
     elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     from_env = CliRunner().invoke(main, ["runs"], env={"DATABASE_URL": elsewhere})
-    assert from_env.stderr == f"prolific-etl: no runs recorded in {elsewhere}\n"
+    assert from_env.stderr == f"prolific-etl: {no_runs(elsewhere)}\n"
 
     args = ["runs", "--database-url", database_url, "show", "1", "--format", "json"]
     from_flag = CliRunner().invoke(main, args, env={"DATABASE_URL": elsewhere})
@@ -281,7 +297,7 @@ def test_database_url_from_flag_then_environment_then_dotenv(
 def test_the_default_database_is_prolific_db_in_the_working_directory():
     result = CliRunner().invoke(main, ["runs"], env={})
     assert result.exit_code == 0
-    assert result.stderr == "prolific-etl: no runs recorded in sqlite:///prolific.db\n"
+    assert result.stderr == f"prolific-etl: {no_runs('sqlite:///prolific.db')}\n"
     assert not Path("prolific.db").exists()
 
 
@@ -299,3 +315,28 @@ def test_runs_needs_no_token(database_url, run_sync, ids_file):
         main, ["runs", "--database-url", database_url], env={"PROLIFIC_API_TOKEN": ""}
     )
     assert result.exit_code == 0 and "succeeded" in result.stdout
+
+
+# Issue 15: `runs show --help` said it exits 0 when no run is recorded; it exits 2.
+def test_each_runs_command_documents_the_exit_code_it_gives_when_there_is_no_run():
+    listed = CliRunner().invoke(main, ["runs"], env={})
+    shown = CliRunner().invoke(main, ["runs", "show", "1"], env={})
+    list_help = CliRunner().invoke(main, ["runs", "--help"]).output
+    show_help = CliRunner().invoke(main, ["runs", "show", "--help"]).output
+
+    assert (listed.exit_code, shown.exit_code) == (0, 2)
+    assert "0  done (also when no run is recorded yet)" in list_help
+    assert "0  shown\n" in show_help
+    assert "2  usage error, or no such run (also when no run\n       is recorded yet)" in show_help
+
+
+def test_no_runs_in_the_default_database_points_at_the_demo_s(tmp_path):
+    assert CliRunner().invoke(main, ["demo", "--batches", "3", "--nights", "1"]).exit_code == 0
+
+    listed = CliRunner().invoke(main, ["runs"], env={})
+
+    assert listed.exit_code == 0
+    assert listed.stderr == (
+        f"prolific-etl: {no_runs('sqlite:///prolific.db')}; the demo's runs are in "
+        "prolific-demo.db: prolific-etl runs --database-url sqlite:///prolific-demo.db\n"
+    )

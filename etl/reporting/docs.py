@@ -6,6 +6,8 @@ when the committed file differs from what this module produces.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -74,7 +76,13 @@ def mermaid_type(type_: TypeEngine) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    """Text for a table cell: one line, its pipes escaped, and ``<stdin>``-like words as code
+    (Markdown would take them for HTML tags), so that the text reads the same printed."""
+    text = _ANGLED.sub(lambda match: f"`{match.group()}`", text)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_ANGLED = re.compile(r"(?<!`)<[^<>\s`|]+>(?!`)")
 
 
 def _contents() -> str:

@@ -105,6 +105,22 @@ def _recorded(run: RunRecord | None, this_run: ThisRun) -> bool:
     )
 
 
+# The counts of etl_runs the page lists for the last run, in this order.
+RUN_COUNTS = (
+    "ids_read",
+    "listed",
+    "fetched",
+    "inserted",
+    "updated",
+    "unchanged",
+    "failed",
+    "retries",
+    "responses_inserted",
+    "responses_updated",
+    "responses_unchanged",
+)
+
+
 def render_report(
     data: ReportData,
     *,
@@ -124,6 +140,7 @@ def render_report(
         problem=problem,
         version=__version__,
         statuses=BATCH_STATUSES,
+        run_counts=RUN_COUNTS,
         status_colors=STATUS_COLORS,
         run_colors=RUN_COLORS,
         count_colors=COUNT_COLORS,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
@@ -36,12 +36,16 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime | None
     ids_read: int
+    listed: int
     fetched: int
     inserted: int
     updated: int
     unchanged: int
     failed: int
     retries: int
+    responses_inserted: int
+    responses_updated: int
+    responses_unchanged: int
     error_message: str | None
     tool_version: str
     id_source: str | None
@@ -59,12 +63,16 @@ class RunRecord:
             "finished_at": _iso(self.finished_at),
             "duration_seconds": round(self.duration(now), 3),
             "ids_read": self.ids_read,
+            "listed": self.listed,
             "fetched": self.fetched,
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "failed": self.failed,
             "retries": self.retries,
+            "responses_inserted": self.responses_inserted,
+            "responses_updated": self.responses_updated,
+            "responses_unchanged": self.responses_unchanged,
             "error_message": self.error_message,
             "tool_version": self.tool_version,
             "id_source": self.id_source,
@@ -77,6 +85,9 @@ class FailureRecord:
 
     failure_id: int
     batch_id: str | None
+    workspace_id: str | None
+    dataset_id: str | None
+    response_id: str | None
     input_line: str | None
     line_number: int | None
     stage: str
@@ -90,6 +101,9 @@ class FailureRecord:
         return {
             "failure_id": self.failure_id,
             "batch_id": self.batch_id,
+            "workspace_id": self.workspace_id,
+            "dataset_id": self.dataset_id,
+            "response_id": self.response_id,
             "line_number": self.line_number,
             "input_line": self.input_line,
             "stage": self.stage,
@@ -173,7 +187,15 @@ def run_details(engine: Engine, run_id: int) -> RunDetails:
                 select(etl_runs).where(etl_runs.c.run_id == run_id)
             ).one_or_none()
             if run is None:
-                raise UnknownRunError(f"no run {run_id} recorded in {where}")
+                first, last = connection.execute(
+                    select(func.min(etl_runs.c.run_id), func.max(etl_runs.c.run_id))
+                ).one()
+                held = "none" if first is None else f"{first} to {last}"
+                raise UnknownRunError(
+                    f"no run {run_id} recorded in {where} (its runs: {held}); "
+                    "`prolific-etl runs` lists them. For a run in another database, give "
+                    "--database-url or set DATABASE_URL"
+                )
             failures = connection.execute(
                 select(etl_failures)
                 .where(etl_failures.c.run_id == run_id)
@@ -261,6 +283,20 @@ def runs_table(runs: Sequence[RunRecord], now: datetime) -> str:
     return _table(_RUN_COLUMNS, rows)
 
 
+def _what_failed(failure: FailureRecord) -> str:
+    if failure.response_id:
+        return f"response {failure.response_id}"
+    if failure.batch_id:
+        return failure.batch_id
+    if failure.line_number is not None:
+        return f"line {failure.line_number}"
+    if failure.dataset_id:
+        return f"dataset {failure.dataset_id}"
+    if failure.workspace_id:
+        return f"workspace {failure.workspace_id}"
+    return "-"
+
+
 _FAILURE_COLUMNS = (
     ("batch / line", "<"),
     ("stage", "<"),
@@ -281,12 +317,18 @@ def run_details_text(details: RunDetails, now: datetime) -> str:
         ("finished", f"{_clock(run.finished_at)} UTC" if run.finished_at else "-"),
         ("duration", _duration_text(run, now)),
         ("ids read", str(run.ids_read)),
+        ("listed", str(run.listed)),
         ("fetched", str(run.fetched)),
         ("inserted", str(run.inserted)),
         ("updated", str(run.updated)),
         ("unchanged", str(run.unchanged)),
         ("failed", str(run.failed)),
         ("retries", str(run.retries)),
+        (
+            "responses",
+            f"{run.responses_inserted} inserted, {run.responses_updated} updated, "
+            f"{run.responses_unchanged} unchanged",
+        ),
         ("version", run.tool_version),
         ("id source", run.id_source or "-"),
         ("error", run.error_message or "-"),
@@ -298,7 +340,7 @@ def run_details_text(details: RunDetails, now: datetime) -> str:
         return "\n".join(lines)
     rows = [
         (
-            f.batch_id or (f"line {f.line_number}" if f.line_number is not None else "-"),
+            _what_failed(f),
             f.stage,
             f.error_kind,
             str(f.http_status) if f.http_status is not None else "-",

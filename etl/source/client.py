@@ -51,7 +51,7 @@ from ..errors import (
     RetriesExhaustedError,
     TokenRejectedError,
 )
-from ..text import redact
+from ..text import redact, redact_api_url
 from .pacing import Pacer, PacingStopped, Ticket
 
 USER_AGENT = f"prolific-etl/{__version__} (+https://github.com/prolific-etl)"
@@ -141,11 +141,19 @@ class FetchingStopped(Exception):
 class _Retryable(Exception):
     """A transient failure of one attempt: 5xx, timeout, dropped connection, truncated body."""
 
-    def __init__(self, reason: str, http_status: int | None, retry_after: float | None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        http_status: int | None,
+        retry_after: float | None,
+        *,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.http_status = http_status
         self.retry_after = retry_after
+        self.hint = hint  # what to check, said once the retries have run out
 
 
 class _TooLarge(Exception):
@@ -285,8 +293,11 @@ class ProlificClient:
             return retrying(attempt)
         except _Retryable as exc:
             attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
+            hint = f"; {exc.hint}" if exc.hint else ""
             raise item.error(
-                RetriesExhaustedError, f"{exc.reason} ({attempts})", http_status=exc.http_status
+                RetriesExhaustedError,
+                f"{exc.reason} ({attempts}){hint}",
+                http_status=exc.http_status,
             ) from None
 
     def _answer(self, item: Item):
@@ -440,7 +451,12 @@ class ProlificClient:
             return _Retryable(f"timed out ({reason})", None, None)
         if isinstance(exc, TimeoutError):
             return _Retryable(str(exc), None, None)
-        return _Retryable(f"connection failed ({reason})", None, None)
+        return _Retryable(
+            f"cannot connect to {redact_api_url(self.base_url)} ({reason})",
+            None,
+            None,
+            hint="check PROLIFIC_API_URL, and that the API is up and reachable from here",
+        )
 
     def _interruptible_sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):

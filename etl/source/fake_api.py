@@ -11,6 +11,11 @@ requests the server saw.
 Like the real API it can limit the rate implicitly (``rate_limit``): a token bucket that refills
 at that many requests per second and holds ``rate_burst`` of them, answering 429 with the
 documented error body and no Retry-After when it is empty.
+
+``sample_batches`` is the tests' awkward sample set (quotes, emoji, SQL in names). What the
+demo and ``prolific-etl fake-api`` serve, batches that read like real ones and move on night by
+night, and the steering of a running imitation (error rate, nights passing), are in
+``fake_world``.
 """
 
 from __future__ import annotations
@@ -411,7 +416,10 @@ class FakeProlificAPI:
         if stored is not None:
             return json.dumps(stored).encode()
         if cached is None and self.generate is not None:
-            cached = json.dumps(self.generate(batch_id)).encode()
+            generated = self.generate(batch_id)
+            if generated is None:  # not a batch this imitation makes up: 404
+                return None
+            cached = json.dumps(generated).encode()
             with self._state.lock:
                 self._state.generated_bodies[batch_id] = cached
         return cached
@@ -905,24 +913,46 @@ def serve(
     rate_limit: float | None = None,
     rate_burst: float | None = None,
     responses_per_batch: int = 0,
-    on_ready: Callable[[str], object] = print,
+    error_rate: float = 0.0,
+    error_kinds: Iterable[str] = ("503",),
+    status_progression: float | None = None,
+    on_ready: Callable[..., object] = print,
     before_serving: Callable[[], object] = lambda: None,
 ) -> None:
-    """Serve generated batches on 127.0.0.1 until interrupted (``prolific-etl fake-api``)."""
-    api = FakeProlificAPI(
+    """Serve the sample world (``fake_world``) and generated batches on 127.0.0.1 until
+    interrupted (``prolific-etl fake-api``).
+
+    ``on_ready(url, world)`` is called once the port is bound. ``error_rate`` of the requests
+    fail with one of ``error_kinds`` (``fake_world.ERROR_KINDS``); every ``status_progression``
+    seconds a night passes in the sample world.
+    """
+    from .fake_world import SampleWorld, Steering  # it builds on this module
+
+    world = SampleWorld()
+    made_up = batch_generator(seed=seed)
+    api = world.serve(
         token=token,
         port=port,
         latency=latency,
-        generate=batch_generator(seed=seed),
+        generate=lambda batch_id: None if batch_id in world.deleted else made_up(batch_id),
         record_requests=False,
         rate_limit=rate_limit,
         rate_burst=rate_burst,
         responses_per_batch=responses_per_batch,
     )
+    steering = Steering(
+        api,
+        world,
+        error_rate=error_rate,
+        error_kinds=tuple(error_kinds),
+        progression=status_progression,
+        seed=seed,
+    )
+    api.on_request = steering.on_request
     api.preload(preload)
     for batch_id in preload if responses_per_batch else ():
         api._responses_body(batch_id)  # encoded before serving, as the batches are
-    on_ready(api.url)
+    on_ready(api.url, world)
     before_serving()
     try:
         api.start()

@@ -13,6 +13,12 @@ from ..errors import InputFileError
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SHOWN_LINE_LENGTH = 80
 _BOM = b"\xef\xbb\xbf"
+# What an ID file is, for the messages about one that is missing or empty.
+FORMAT = (
+    "An ID file holds one batch ID (a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e) a "
+    "line, and # starts a comment: examples/batch_ids.txt in the prolific-etl checkout is one "
+    "to copy"
+)
 
 
 @dataclass(frozen=True)
@@ -90,13 +96,19 @@ def read_id_file(path: str) -> IdFile:
     else:
         try:
             data = Path(path).read_bytes()
+        except FileNotFoundError as exc:
+            raise InputFileError(
+                f"cannot read ID file {path}: it does not exist. {FORMAT}; or let sync find "
+                "the batches itself with --all-workspaces"
+            ) from exc
         except OSError as exc:
             raise InputFileError(f"cannot read ID file {path}: {exc.strerror or exc}") from exc
         result = parse_id_lines(data, path)
     if not result.batch_ids:
         detail = f"; {len(result.bad_lines)} bad line(s)" if result.bad_lines else ""
         raise InputFileError(
-            f"{result.source} holds no valid batch ID{detail}", tuple(result.bad_lines)
+            f"{result.source} holds no valid batch ID{detail}. {FORMAT}",
+            tuple(result.bad_lines),
         )
     return result
 

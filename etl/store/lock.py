@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import ConfigError, DatabaseUnavailableError, RunLockedError
 from .db import require_writable_directory
+from .runlog import latest_running_run
 
 # The key includes the database and schema, so that runs into different schemas of one
 # server do not block each other. current_schema() is NULL when no schema of the search_path
@@ -81,7 +82,7 @@ def run_lock(engine: Engine) -> Iterator[RunLock]:
     queries = _SQL[name]
     with engine.connect() as connection:
         if not _scalar(connection, queries["acquire"]):
-            raise RunLockedError("another prolific-etl run holds this database's lock")
+            raise RunLockedError(_refusal("this database's lock", engine))
         try:
             yield RunLock(connection, queries)
         finally:
@@ -89,6 +90,24 @@ def run_lock(engine: Engine) -> Iterator[RunLock]:
                 _scalar(connection, queries["release"])
             except SQLAlchemyError:
                 pass  # the connection is gone, and the server released the lock with it
+
+
+def _refusal(what: str, engine: Engine) -> str:
+    """Why a run cannot start, naming the run that holds the lock when the run log says."""
+    holder = latest_running_run(engine)
+    if holder is None:
+        who = (
+            "no run is recorded as running yet: one is starting, or `prolific-etl db upgrade` "
+            "is at work"
+        )
+    else:
+        run_id, started_at = holder
+        who = f"run {run_id}, running since {started_at:%Y-%m-%d %H:%M:%S} UTC"
+    return (
+        f"another prolific-etl run holds {what} ({who}); this one did nothing. Let it finish "
+        "(`prolific-etl runs` shows how far it got), or stop its process if it hangs: the lock "
+        "goes with it"
+    )
 
 
 def _scalar(connection: Connection, sql: str) -> object:
@@ -126,7 +145,7 @@ def _sqlite_lock(engine: Engine) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            raise RunLockedError(f"another prolific-etl run holds {path}") from None
+            raise RunLockedError(_refusal(f"the lock on {path}", engine)) from None
         yield
     finally:
         # Closing any descriptor of the file drops every POSIX lock this process holds on it,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
@@ -109,8 +109,47 @@ def _recording(what: str) -> Iterator[None]:
         raise DatabaseUnavailableError(f"cannot {what}: {first_line(exc.orig)}") from exc
 
 
+# How far the run log's clock is set back (``clock_set_back``); zero but in the demo.
+_clock_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC: every timestamp a run writes comes from here."""
+    return datetime.now(timezone.utc) - _clock_offset
+
+
+@contextmanager
+def clock_set_back(by: timedelta) -> Iterator[None]:
+    """Write the timestamps of the runs inside the block as if it were ``by`` earlier.
+
+    ``prolific-etl demo`` runs its nights one after the other, each dated the night it stands
+    for, so that the history reads as days apart. Not for concurrent runs in one process.
+    """
+    global _clock_offset
+    before, _clock_offset = _clock_offset, by
+    try:
+        yield
+    finally:
+        _clock_offset = before
+
+
+def latest_running_run(engine: Engine) -> tuple[int, datetime] | None:
+    """The id and start of the newest run still ``running``, or None (nor any run log yet).
+
+    While a run holds the lock, the run that holds it: a run marks every other ``running`` row
+    aborted as it starts. Reading is best effort, for a message: any error is None.
+    """
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                select(etl_runs.c.run_id, etl_runs.c.started_at)
+                .where(etl_runs.c.status == "running")
+                .order_by(etl_runs.c.run_id.desc())
+                .limit(1)
+            ).first()
+    except DBAPIError:  # no etl_runs yet, or the database is busy: no one to name
+        return None
+    return (int(row.run_id), row.started_at) if row is not None else None
 
 
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
