@@ -99,8 +99,8 @@ def _load(
             if before_commit is not None:
                 before_commit(connection, committed.merged(outcome))
             return outcome
-    except _ROW_ERRORS as exc:
-        _raise_if_database_wide(engine, exc)
+    except ROW_ERRORS as exc:
+        raise_if_database_wide(engine, exc)
         if len(chunk) == 1:
             return _refused(chunk[0], exc)
     outcome = LoadOutcome()
@@ -109,13 +109,13 @@ def _load(
     return outcome
 
 
-# What one batch's rows can provoke: a constraint or a value the database will not take, or
-# a value the driver cannot encode. Anything else is about the database as a whole.
-_ROW_ERRORS = (DBAPIError, StatementError, UnicodeError, ValueError, OverflowError)
+# What one batch's (or response's) rows can provoke: a constraint or a value the database will
+# not take, or a value the driver cannot encode. Anything else is about the database as a whole.
+ROW_ERRORS = (DBAPIError, StatementError, UnicodeError, ValueError, OverflowError)
 _BATCH_LEVEL_DB_ERRORS = (IntegrityError, DataError)
 
 
-def _raise_if_database_wide(engine: Engine, exc: Exception) -> None:
+def raise_if_database_wide(engine: Engine, exc: Exception) -> None:
     """Raise DatabaseUnavailableError unless ``exc`` can be the fault of the rows written.
 
     A constraint or data error can, and so can a dropped connection (a row over MariaDB's

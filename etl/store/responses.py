@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import BatchLoadError, DatabaseUnavailableError
 from ..rows import RESPONSE_CONTENT_COLUMNS, ResponseRows
-from .db import first_line, is_alive
+from .db import first_line
 from .dialects import upsert
+from .load import ROW_ERRORS, raise_if_database_wide
 from .schema import response_answers, responses
-
-_ROW_ERRORS = (DBAPIError, StatementError, UnicodeError, ValueError, OverflowError)
 
 
 @dataclass
@@ -79,8 +78,8 @@ def load_responses(
     try:
         with engine.begin() as connection:
             return _write(connection, unique, run_id, now)
-    except _ROW_ERRORS as exc:
-        _raise_if_database_wide(engine, exc)
+    except ROW_ERRORS as exc:
+        raise_if_database_wide(engine, exc)
         if len(unique) == 1:
             return _refused(unique[0], exc)
     outcome = ResponseOutcome()
@@ -176,15 +175,6 @@ def mark_removed_responses(
             f"the database stopped accepting writes: {first_line(exc.orig)}"
         ) from exc
     return gone
-
-
-def _raise_if_database_wide(engine: Engine, exc: Exception) -> None:
-    if not isinstance(exc, DBAPIError):
-        return
-    if not is_alive(engine):
-        raise DatabaseUnavailableError(
-            f"the database stopped accepting writes: {first_line(exc.orig)}"
-        ) from exc
 
 
 def _refused(rows: ResponseRows, exc: Exception) -> ResponseOutcome:
