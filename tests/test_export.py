@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select, text
 
 from etl.cli import main
 from etl.reporting.export import export_relation
@@ -89,6 +89,8 @@ def types_of(name: str) -> dict[str, str]:
             types[column.name] = "Int64"
         elif isinstance(column.type, Boolean):
             types[column.name] = "boolean"
+        elif isinstance(column.type, Float):
+            types[column.name] = "Float64"
         elif isinstance(column.type, JSON):
             types[column.name] = "object"
         else:
@@ -149,6 +151,8 @@ def assert_dtypes(frame: pd.DataFrame, types: dict[str, str]) -> None:
             assert pd.api.types.is_integer_dtype(dtype), (name, dtype)
         elif expected == "boolean":
             assert pd.api.types.is_bool_dtype(dtype), (name, dtype)
+        elif expected == "Float64":
+            assert pd.api.types.is_float_dtype(dtype), (name, dtype)
         elif expected == "object":
             assert pd.api.types.is_object_dtype(dtype), (name, dtype)
         else:
