@@ -176,7 +176,12 @@ etl_runs = Table(
         comment="Requests retried after a 429, 5xx, timeout or dropped connection.",
     ),
     Column("tool_version", String(32), nullable=False, comment="prolific-etl version."),
-    Column("id_source", LongText, comment="The ID file the run read (<stdin> for standard input)."),
+    Column(
+        "id_source",
+        LongText,
+        comment="Where the batch IDs came from: the ID file (<stdin> for standard input) and "
+        "the workspaces listed, separated by '; '.",
+    ),
     Column("error_message", LongText, comment="Why the run failed, when it failed as a whole."),
     CheckConstraint(
         "status IN ('running', 'succeeded', 'partial', 'failed', 'aborted')",
@@ -449,7 +454,12 @@ etl_failures = Table(
         nullable=False,
         comment="Stable error name: bad_id_line, not_found, invalid_payload, ...",
     ),
-    Column("field", LongText, comment="The payload field that failed validation."),
+    Column(
+        "field",
+        LongText,
+        comment="The payload field that failed validation (results[3].id), or the column whose "
+        "value could not be stored (batches.extra_fields).",
+    ),
     Column("message", LongText, nullable=False, comment="What went wrong, for a person."),
     Column("occurred_at", UTCDateTime, nullable=False, comment="When it happened (UTC)."),
     Index("ix_etl_failures_run_id", "run_id"),

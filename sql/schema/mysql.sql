@@ -17,7 +17,7 @@ CREATE TABLE etl_runs (
 	responses_unchanged INTEGER NOT NULL COMMENT 'Known responses whose content did not change.' DEFAULT '0', 
 	retries INTEGER NOT NULL COMMENT 'Requests retried after a 429, 5xx, timeout or dropped connection.', 
 	tool_version VARCHAR(32) NOT NULL COMMENT 'prolific-etl version.', 
-	id_source MEDIUMTEXT COMMENT 'The ID file the run read (<stdin> for standard input).', 
+	id_source MEDIUMTEXT COMMENT 'Where the batch IDs came from: the ID file (<stdin> for standard input) and the workspaces listed, separated by ''; ''.', 
 	error_message MEDIUMTEXT COMMENT 'Why the run failed, when it failed as a whole.', 
 	PRIMARY KEY (run_id), 
 	CONSTRAINT ck_etl_runs_status CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'aborted'))
@@ -89,7 +89,7 @@ CREATE TABLE etl_failures (
 	stage VARCHAR(16) NOT NULL COMMENT 'input, listing (a workspace''s batch listing), fetch, validate, load or dataset (a dataset''s details).', 
 	http_status INTEGER COMMENT 'HTTP status of the last response, when there was one.', 
 	error_kind VARCHAR(32) NOT NULL COMMENT 'Stable error name: bad_id_line, not_found, invalid_payload, ...', 
-	field MEDIUMTEXT COMMENT 'The payload field that failed validation.', 
+	field MEDIUMTEXT COMMENT 'The payload field that failed validation (results[3].id), or the column whose value could not be stored (batches.extra_fields).', 
 	message MEDIUMTEXT NOT NULL COMMENT 'What went wrong, for a person.', 
 	occurred_at DATETIME(6) NOT NULL COMMENT 'When it happened (UTC).', 
 	PRIMARY KEY (failure_id), 

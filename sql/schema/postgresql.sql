@@ -57,7 +57,7 @@ COMMENT ON COLUMN etl_runs.retries IS 'Requests retried after a 429, 5xx, timeou
 
 COMMENT ON COLUMN etl_runs.tool_version IS 'prolific-etl version.';
 
-COMMENT ON COLUMN etl_runs.id_source IS 'The ID file the run read (<stdin> for standard input).';
+COMMENT ON COLUMN etl_runs.id_source IS 'Where the batch IDs came from: the ID file (<stdin> for standard input) and the workspaces listed, separated by ''; ''.';
 
 COMMENT ON COLUMN etl_runs.error_message IS 'Why the run failed, when it failed as a whole.';
 
@@ -240,7 +240,7 @@ COMMENT ON COLUMN etl_failures.http_status IS 'HTTP status of the last response,
 
 COMMENT ON COLUMN etl_failures.error_kind IS 'Stable error name: bad_id_line, not_found, invalid_payload, ...';
 
-COMMENT ON COLUMN etl_failures.field IS 'The payload field that failed validation.';
+COMMENT ON COLUMN etl_failures.field IS 'The payload field that failed validation (results[3].id), or the column whose value could not be stored (batches.extra_fields).';
 
 COMMENT ON COLUMN etl_failures.message IS 'What went wrong, for a person.';
 
