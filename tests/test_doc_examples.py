@@ -165,6 +165,8 @@ def checkout(tmp_path_factory):
 
 
 @pytest.mark.slow
+# The examples follow each other (one writes the ID file the next reads): they run in one
+# process, in order, when the suite runs in several (scripts/test uses --dist loadfile).
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_the_example_runs_as_documented(example, checkout):
     reason = skip_reason(example)
