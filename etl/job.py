@@ -391,6 +391,8 @@ class _Run:
                     self._fetch_dataset_details(extractor)
                 if self.responses and not self.dry_run:
                     self._sync_responses(extractor)
+                if (down := extractor.never_reached_api()) is not None:
+                    raise down
             except BaseException:
                 extractor.stop()  # no request after this point
                 raise

@@ -269,7 +269,7 @@ def test_a_batch_that_cannot_connect_says_which_url_and_what_to_check(sqlite_url
         env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": url, "DATABASE_URL": sqlite_url},
     )
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output  # nothing reached the API: see below
     (failure,) = read_table(sqlite_url, "etl_failures")
     assert (failure["batch_id"], failure["error_kind"]) == (batch_id, "api_unavailable")
     assert failure["message"].startswith(f"cannot connect to {url} (")
@@ -277,3 +277,44 @@ def test_a_batch_that_cannot_connect_says_which_url_and_what_to_check(sqlite_url
         "(1 attempt); check PROLIFIC_API_URL, and that the API is up and reachable from here"
     )
     assert f"batch {batch_id}: fetch failed (api_unavailable): cannot connect" in result.stderr
+
+
+# A dead API or a wrong URL ended a short run (fewer batches than the streak of 20 that stops
+# a run) 'partial' with exit 1, which the documented freshness check counts as fresh: a job
+# that reached nothing looked healthy every night.
+@pytest.mark.parametrize("how", ["five ids", "all workspaces"])
+def test_a_run_that_reaches_nothing_fails_with_exit_3(sqlite_url, tmp_path, how):
+    with FakeProlificAPI(token=TOKEN) as gone:
+        url = gone.url
+    where = (
+        ["--ids", write_ids(tmp_path, [str(uuid.uuid4()) for _ in range(5)])]
+        if how == "five ids"
+        else ["--all-workspaces"]
+    )
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", *where, "--max-attempts", "1"],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": url, "DATABASE_URL": sqlite_url},
+    )
+
+    assert result.exit_code == 3, result.output
+    (run,) = read_table(sqlite_url, "etl_runs")
+    assert run["status"] == "failed"
+    assert run["error_message"].startswith(f"not one request reached {url}; last: cannot connect")
+    assert len(read_table(sqlite_url, "etl_failures")) == (5 if how == "five ids" else 1)
+
+
+def test_a_run_where_one_request_answered_stays_partial(sqlite_url, api, batches, tmp_path):
+    # One batch answers, four are refused at the door (a dropped connection every attempt):
+    # the API is up, so this is the batches' failure, not the run's.
+    ids = [b["id"] for b in batches[:5]]
+    for batch_id in ids[1:]:
+        api.inject(batch_id, *[Fault.drop()] * 4)
+
+    result = sync(
+        settings_for(api, sqlite_url), write_ids(tmp_path, ids), concurrency=1, retry_policy=QUICK
+    )
+
+    assert result.status == "partial"
+    assert [f.batch_id for f in result.failures] == ids[1:]

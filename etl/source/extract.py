@@ -115,6 +115,8 @@ class BatchExtractor:
         self._pool = _DaemonThreads(options.concurrency, "etl-fetch")
         self._lock = threading.Lock()
         self._unreachable_streak = 0
+        self._reached_api = False
+        self._last_unreachable: BatchError | None = None
         self.stop_reason: EtlError | None = None
 
     @property
@@ -238,6 +240,10 @@ class BatchExtractor:
         unreachable = isinstance(error, RetriesExhaustedError) and error.http_status is None
         with self._lock:
             self._unreachable_streak = self._unreachable_streak + 1 if unreachable else 0
+            if unreachable:
+                self._last_unreachable = error
+            else:
+                self._reached_api = True
             if self._unreachable_streak < UNREACHABLE_STREAK:
                 return
         self._stop_run(
@@ -246,6 +252,20 @@ class BatchExtractor:
                 f"{redact_api_url(self.client.base_url)} "
                 f"(last: {error.message}); is the API down or PROLIFIC_API_URL wrong?"
             )
+        )
+
+    def never_reached_api(self) -> ApiUnreachableError | None:
+        """Why the run is down, when it tried the API and not one request reached it.
+
+        Fewer than UNREACHABLE_STREAK batches (a short ID file, a listing of workspaces)
+        never make a streak; without this a run that loaded nothing would end 'partial'.
+        """
+        with self._lock:
+            if self._reached_api or self._last_unreachable is None:
+                return None
+            last = self._last_unreachable.message
+        return ApiUnreachableError(
+            f"not one request reached {redact_api_url(self.client.base_url)}; last: {last}"
         )
 
 
