@@ -425,13 +425,19 @@ class _Run:
         downloads = extractor.submit(targets, work=extractor.download_listing)()
         self._raise_if_stopped(extractor)
         listings = []
+        held: dict[str, set[str]] = {}
         for outcome, _seconds in downloads:
             if isinstance(outcome, BatchError):
                 self._fail([Failure.from_batch_error(outcome)])
-            else:
-                listings.append(outcome)
+                continue
+            try:
+                held[outcome.workspace_id] = outcome.batch_ids()
+            except InvalidResponseError as error:  # not JSON: that workspace fails, as a 403
+                outcome.source.close()
+                self._fail([Failure.from_batch_error(error)])
+                continue
+            listings.append(outcome)
         file_ids = set(self.total_ids)
-        held = {listing.workspace_id: listing.batch_ids() for listing in listings}
         listed = set().union(*held.values()) if held else set()
         self.result.listed = len(listed - file_ids)
         self.total += self.result.listed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -343,6 +344,26 @@ def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
     )
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+
+
+def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url):
+    # The listing's ids were read before any per-listing error handling: the whole run failed.
+    batches = listed_batches(12)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        body = json.dumps(api.listing(WORKSPACES[1]))
+        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body(body[: len(body) // 2]))
+        result = sync(api, database_url, "--all-workspaces")
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
+        WORKSPACES[1],
+        "listing",
+        "invalid_response",
+    )
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+    (run,) = read_table(database_url, "etl_runs")
+    assert run["status"] == "partial"
 
 
 def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_load(
