@@ -236,6 +236,28 @@ def test_an_id_file_only_run_never_marks_anything_removed(database_url, tmp_path
     assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
 
 
+def test_a_listed_batch_the_database_refuses_is_not_marked_removed(database_url):
+    # Only batches that failed validation counted as listed; one refused at load was marked
+    # removed upstream although the listing held it.
+    batches = listed_batches(6)
+    refused = batches[2]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        refused["task_details"]["task_introduction"] = "x" * 2**24  # over MEDIUMTEXT
+        api.put_batch(refused)
+
+        result = sync(api, database_url, "--all-workspaces")
+
+    assert result.exit_code == 1, result.output
+    assert "no longer in its listing" not in result.stderr
+    assert [(f["batch_id"], f["error_kind"]) for f in failure_rows(database_url)] == [
+        (refused["id"], "load_error")
+    ]
+    assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
+    seen = {row["batch_id"]: row for row in read_table(database_url, "batch_last_seen")}
+    assert seen[refused["id"]]["last_listed_run_id"] == 2
+
+
 def test_a_truncated_listing_is_a_failure_its_batches_load_and_nothing_is_marked_removed(
     database_url,
 ):
