@@ -427,13 +427,19 @@ class _Run:
         downloads = extractor.submit(targets, work=extractor.download_listing)()
         self._raise_if_stopped(extractor)
         listings = []
+        held: dict[str, set[str]] = {}
         for outcome, _seconds in downloads:
             if isinstance(outcome, BatchError):
                 self._fail([Failure.from_batch_error(outcome)])
-            else:
-                listings.append(outcome)
+                continue
+            try:
+                held[outcome.workspace_id] = outcome.batch_ids()
+            except InvalidResponseError as error:  # not JSON: that workspace fails, as a 403
+                outcome.source.close()
+                self._fail([Failure.from_batch_error(error)])
+                continue
+            listings.append(outcome)
         file_ids = set(self.total_ids)
-        held = {listing.workspace_id: listing.batch_ids() for listing in listings}
         listed = set().union(*held.values()) if held else set()
         self.result.listed = len(listed - file_ids)
         self.total += self.result.listed
@@ -472,7 +478,8 @@ class _Run:
         """Load a listing's batches chunk by chunk; whether it was whole (so that a batch it
         no longer holds can be marked removed)."""
         chunk: list[BatchRows | BatchError] = []
-        not_loaded: list[str] = []  # listed, but failed validation: still not removed upstream
+        # Listed, but failed validation or was refused by the database: not removed upstream.
+        not_loaded: list[str] = []
         try:
             for item in listing.items():
                 batch_id = item.batch_id if isinstance(item, BatchError) else str(item.id)
@@ -489,14 +496,14 @@ class _Run:
                 self.fetched_count += 1
                 self._tell(batch_id or "", "fetched")
                 if len(chunk) >= self.chunk_size:
-                    self._load(chunk)
+                    not_loaded += self._load(chunk)
                     chunk = []
                     self._raise_if_stopped()
         except InvalidResponseError as error:
             self._load(chunk)
             self._fail([Failure.from_batch_error(error)])
             return False
-        self._load(chunk)
+        not_loaded += self._load(chunk)
         if not_loaded and not self.dry_run:
             mark_listed(self.engine, not_loaded, self.result.run_id, utcnow())
         if listing.count is not None and listing.count != listing.seen:
@@ -677,9 +684,10 @@ class _Run:
                 raise _Stopped
             current = upcoming
 
-    def _load(self, fetched: list[BatchRows | BatchError]) -> None:
+    def _load(self, fetched: list[BatchRows | BatchError]) -> list[str]:
+        """Load a chunk; return the ids of its batches the database refused."""
         if not fetched:
-            return
+            return []
         result = self.result
         good = [item for item in fetched if isinstance(item, BatchRows)]
         errors = [item for item in fetched if isinstance(item, BatchError)]
@@ -717,6 +725,7 @@ class _Run:
                 )
                 self._advance(batch_id, kind)
         self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
+        return [error.batch_id for error in outcome.failed]
 
     def _record_progress(self, connection, chunk: LoadOutcome) -> None:
         """The run's counters with this chunk's rows, in the chunk's own transaction."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -235,6 +236,28 @@ def test_an_id_file_only_run_never_marks_anything_removed(database_url, tmp_path
     assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
 
 
+def test_a_listed_batch_the_database_refuses_is_not_marked_removed(database_url):
+    # Only batches that failed validation counted as listed; one refused at load was marked
+    # removed upstream although the listing held it.
+    batches = listed_batches(6)
+    refused = batches[2]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        refused["task_details"]["task_introduction"] = "x" * 2**24  # over MEDIUMTEXT
+        api.put_batch(refused)
+
+        result = sync(api, database_url, "--all-workspaces")
+
+    assert result.exit_code == 1, result.output
+    assert "no longer in its listing" not in result.stderr
+    assert [(f["batch_id"], f["error_kind"]) for f in failure_rows(database_url)] == [
+        (refused["id"], "load_error")
+    ]
+    assert {row["removed_upstream_at"] for row in read_table(database_url, "batches")} == {None}
+    seen = {row["batch_id"]: row for row in read_table(database_url, "batch_last_seen")}
+    assert seen[refused["id"]]["last_listed_run_id"] == 2
+
+
 def test_a_truncated_listing_is_a_failure_its_batches_load_and_nothing_is_marked_removed(
     database_url,
 ):
@@ -343,6 +366,26 @@ def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
     )
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+
+
+def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url):
+    # The listing's ids were read before any per-listing error handling: the whole run failed.
+    batches = listed_batches(12)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        body = json.dumps(api.listing(WORKSPACES[1]))
+        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body(body[: len(body) // 2]))
+        result = sync(api, database_url, "--all-workspaces")
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
+        WORKSPACES[1],
+        "listing",
+        "invalid_response",
+    )
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+    (run,) = read_table(database_url, "etl_runs")
+    assert run["status"] == "partial"
 
 
 def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_load(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from etl import Settings, SyncResult, sync
@@ -82,3 +84,18 @@ def test_library_errors_are_exceptions_with_the_run_attached(database_url, api, 
     assert "401" in run.error_message
     (row,) = read_table(database_url, "etl_runs")
     assert (row["run_id"], row["status"], row["error_message"]) == (1, "failed", run.error_message)
+
+
+def test_a_stop_event_the_caller_passes_is_not_set_by_the_run(sqlite_url, api, batches, ids_file):
+    # --fail-fast stopped the run's workers by setting the caller's own event, so the next
+    # sync() given the same event did nothing and came back aborted.
+    settings = Settings(api_token=TOKEN, api_url=api.url, database_url=sqlite_url)
+    stop = threading.Event()
+    api.remove_batch(batches[3]["id"])
+
+    first = sync(settings, str(ids_file), fail_fast=True, stop=stop)
+    second = sync(settings, str(ids_file), stop=stop)
+
+    assert first.status == "partial"
+    assert not stop.is_set()
+    assert (second.run_id, second.status) == (2, "partial")

@@ -221,6 +221,31 @@ def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
     assert stored_responses(database_url) == expected_responses(records[:3] + records[4:])
 
 
+def test_a_response_whose_id_is_not_a_uuid_is_recorded_without_failing_the_run(
+    database_url, api, ids_file, batches
+):
+    # Its id went into etl_failures.response_id (36 characters): PostgreSQL and MariaDB
+    # refused the failure row and the whole run failed.
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 3))
+    odd_id = "resp-" + "0123456789" * 5
+    records[1]["id"] = odd_id
+    api.put_responses(batch_id, records)
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["response_id"], failure["field"]) == (
+        batch_id,
+        None,
+        "results[1].id",
+    )
+    assert failure["message"].startswith(f"response {odd_id}: field 'id'")
+    assert stored_responses(database_url) == expected_responses([records[0], records[2]])
+    assert read_table(database_url, "etl_runs")[0]["status"] == "partial"
+
+
 def test_a_response_gone_upstream_is_marked_and_kept_until_it_returns(
     database_url, api, ids_file, batches
 ):

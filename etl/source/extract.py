@@ -42,6 +42,7 @@ log = logging.getLogger("etl")
 
 # Batches in a row that could not connect at all, retries exhausted, before the run gives up.
 UNREACHABLE_STREAK = 20
+_FOLLOW_INTERVAL = 0.05  # how often the caller's stop event is looked at
 
 Fetched = tuple[Any, float]
 """One item's result (a batch's rows, a listing, a dataset's details) or the BatchError that
@@ -95,7 +96,15 @@ class BatchExtractor:
     """Fetches, validates and flattens batches in a pool of ``concurrency`` threads."""
 
     def __init__(self, options: FetchOptions, stop: threading.Event | None = None) -> None:
-        self._stop = stop or threading.Event()
+        # The extractor's own event: a 401 or --fail-fast stops its workers without setting
+        # the caller's ``stop``, which a caller may pass to its next run again. The caller's
+        # event, when set, sets this one (within _FOLLOW_INTERVAL).
+        self._stop = threading.Event()
+        self._closed = threading.Event()
+        if stop is not None:
+            threading.Thread(
+                target=self._follow, args=(stop,), name="etl-fetch-stop", daemon=True
+            ).start()
         self.pacer = Pacer(
             max_rate=options.max_requests_per_second,
             adaptive=options.adaptive_pacing,
@@ -225,9 +234,16 @@ class BatchExtractor:
         self._pool.cancel_pending()
 
     def close(self) -> None:
+        self._closed.set()
         self._pool.shutdown(wait=not self._stop.is_set())
         if not self._stop.is_set():
             self.client.close()
+
+    def _follow(self, outer: threading.Event) -> None:
+        while not self._closed.is_set():
+            if outer.wait(_FOLLOW_INTERVAL):
+                self._stop.set()  # the waiting thread cancels what is queued (stop())
+                return
 
     def _stop_run(self, error: EtlError) -> None:
         with self._lock:

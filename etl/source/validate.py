@@ -352,7 +352,10 @@ class ResponseListing(_Results):
                 f"response {shown}: {message}",
                 field=f"results[{index}].{field}",
                 stage="responses",
-                response_id=response_id if isinstance(response_id, str) else None,
+                # Only an id that is a UUID names it: etl_failures.response_id holds one.
+                response_id=response_id
+                if isinstance(response_id, str) and _is_uuid(response_id)
+                else None,
             )
         if response.batch_id.lower() != self.batch_id:
             return InvalidPayloadError(
