@@ -431,7 +431,17 @@ class _Run:
             else:
                 listings.append(outcome)
         file_ids = set(self.total_ids)
-        held = {listing.workspace_id: listing.batch_ids() for listing in listings}
+        held: dict[str, set[str]] = {}
+        readable = []
+        for listing in listings:
+            try:
+                held[listing.workspace_id] = listing.batch_ids()
+            except InvalidResponseError as error:  # not JSON: that workspace fails, not the run
+                listing.source.close()
+                self._fail([Failure.from_batch_error(error)])
+            else:
+                readable.append(listing)
+        listings = readable
         listed = set().union(*held.values()) if held else set()
         self.result.listed = len(listed - file_ids)
         self.total += self.result.listed

@@ -345,6 +345,26 @@ def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
 
 
+def test_a_listing_that_is_not_json_fails_that_workspace_only(database_url):
+    # An HTML page in place of one listing used to fail the whole run (exit 3), loading nothing.
+    batches = listed_batches(12)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body("<html><h1>Bad Gateway</h1>"))
+        result = sync(api, database_url, "--all-workspaces")
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
+        WORKSPACES[1],
+        "listing",
+        "invalid_response",
+    )
+    assert "not valid JSON" in failure["message"]
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["failed"]) == ("partial", 1)
+
+
 def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_load(
     database_url,
 ):
