@@ -18,6 +18,7 @@ from .config import (
     redact_url,
 )
 from .errors import (
+    ApiUnreachableError,
     BatchError,
     ConfigError,
     DatabaseUnavailableError,
@@ -125,6 +126,10 @@ def _check_token(settings: Settings | None) -> Check:
                 f"{api} rejected the token (HTTP 401)",
                 "create a new token in Prolific's workspace settings and set PROLIFIC_API_TOKEN",
             )
+        except ApiUnreachableError as error:
+            # A host name that does not resolve, an untrusted TLS certificate, a proxy that
+            # cannot be reached: no retry helps, and the message says what to check.
+            return Check(name, FAILED, _from_the_api(str(error), settings))
         except RetriesExhaustedError as error:
             return Check(
                 name,

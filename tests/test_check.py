@@ -121,6 +121,22 @@ def test_an_unreachable_api_is_not_called_a_bad_token(sqlite_url):
     assert "fix: check PROLIFIC_API_URL" in result.output
 
 
+def test_an_api_host_that_does_not_resolve_fails_the_check_without_a_traceback(sqlite_url):
+    # It raised ApiUnreachableError out of `check` (a traceback), as did an untrusted TLS
+    # certificate or an unreachable proxy.
+    env = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": "http://api.prolific.invalid",
+        "DATABASE_URL": sqlite_url,
+    }
+    result = CliRunner().invoke(main, ["check"], env=env, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert statuses(result.output)["API token"] == "FAILED"
+    assert "the host name api.prolific.invalid does not resolve" in result.output
+    assert statuses(result.output)["database"] == "PASSED"
+    assert result.output.rstrip().endswith("1 check(s) failed")
+
+
 def test_an_unreachable_database_fails_and_skips_the_schema(api):
     url = "postgresql://etl:secret-pw@127.0.0.1:9/nowhere"
 

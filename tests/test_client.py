@@ -172,6 +172,17 @@ def test_transient_failures_are_retried(client, api, batches, waits, fault):
     assert len(waits) == 2 and client.retries == 2
 
 
+def test_a_retry_reports_its_own_failure_not_the_first_attempts(client, api, batches):
+    # A 503 and then a dropped connection were reported as "cannot connect (HTTP 503 ...)".
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, Fault.http(503), *[Fault.drop()] * (FAST.max_attempts - 1))
+    with pytest.raises(RetriesExhaustedError) as caught:
+        client.fetch_batch(batch_id)
+    assert "503" not in str(caught.value)
+    assert "Remote end closed connection" in str(caught.value)
+    assert caught.value.http_status is None
+
+
 def test_retries_stop_after_max_attempts(client, api, batches, waits):
     batch_id = batches[0]["id"]
     api.inject(batch_id, *[Fault.http(503)] * 10)

@@ -368,12 +368,15 @@ def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
 
 
-def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url):
-    # The listing's ids were read before any per-listing error handling: the whole run failed.
+# A listing's ids were read before any per-listing error handling: one HTML page or cut-off
+# body failed the whole run (exit 3), loading nothing.
+@pytest.mark.parametrize("body", ["half", "html"])
+def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url, body):
     batches = listed_batches(12)
     with FakeProlificAPI(batches, token=TOKEN) as api:
-        body = json.dumps(api.listing(WORKSPACES[1]))
-        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body(body[: len(body) // 2]))
+        whole = json.dumps(api.listing(WORKSPACES[1]))
+        sent = whole[: len(whole) // 2] if body == "half" else "<html><h1>Bad Gateway</h1>"
+        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body(sent))
         result = sync(api, database_url, "--all-workspaces")
     assert result.exit_code == 1, result.output
     (failure,) = failure_rows(database_url)
@@ -382,10 +385,11 @@ def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url
         "listing",
         "invalid_response",
     )
+    assert "not valid JSON" in failure["message"]
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
     (run,) = read_table(database_url, "etl_runs")
-    assert run["status"] == "partial"
+    assert (run["status"], run["failed"]) == ("partial", 1)
 
 
 def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_load(

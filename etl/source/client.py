@@ -263,8 +263,12 @@ class ProlificClient:
     def _get(self, item: Item):
         try:
             return self._answer(item)  # most requests need no more, nor tenacity's upkeep
-        except _Retryable as first_failure:
-            return self._retry(item, first_failure)
+        except _Retryable as exc:
+            first_failure = exc
+        # Outside the except block: every later attempt's exception would otherwise carry the
+        # first failure as its __context__, and a dropped connection would be reported with
+        # the first attempt's reason ("cannot connect to ... (HTTP 503 ...)").
+        return self._retry(item, first_failure)
 
     def _retry(self, item: Item, first_failure: _Retryable):
         policy = self.retry_policy
