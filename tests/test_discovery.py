@@ -258,6 +258,36 @@ def test_a_listed_batch_the_database_refuses_is_not_marked_removed(database_url)
     assert seen[refused["id"]]["last_listed_run_id"] == 2
 
 
+# NOTES.md: the listing's `results` and `meta` may be null. A workspace answering
+# `results: null` was an invalid answer every night, and its removed batches never marked.
+@pytest.mark.parametrize(
+    ("count", "complete"), [(0, True), (None, True), (3, False)], ids=["0", "no count", "3"]
+)
+def test_a_listing_whose_results_are_null_lists_no_batch(database_url, count, complete):
+    batches = listed_batches(12)
+    workspace = WORKSPACES[1]
+    emptied = {b["id"] for b in batches if b["workspace_id"] == workspace}
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        body = {"results": None, "meta": None if count is None else {"count": count}}
+        api.inject(listing_key(workspace), Fault.raw_body(json.dumps(body)))
+
+        result = sync(api, database_url, "--all-workspaces")
+
+    marked = {
+        row["batch_id"]
+        for row in read_table(database_url, "batches")
+        if row["removed_upstream_at"] is not None
+    }
+    failures = [(f["workspace_id"], f["error_kind"]) for f in failure_rows(database_url)]
+    if complete:
+        assert result.exit_code == 0, result.output
+        assert (marked, failures) == (emptied, [])
+    else:
+        assert result.exit_code == 1, result.output
+        assert (marked, failures) == (set(), [(workspace, "truncated_listing")])
+
+
 def test_a_truncated_listing_is_a_failure_its_batches_load_and_nothing_is_marked_removed(
     database_url,
 ):
@@ -386,6 +416,7 @@ def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url
         "invalid_response",
     )
     assert "not valid JSON" in failure["message"]
+    assert "\\n" not in failure["message"]  # the parser's own spans lines (stored escaped)
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
     (run,) = read_table(database_url, "etl_runs")

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, ClassVar
 from uuid import UUID
 
 import ijson
@@ -257,6 +257,8 @@ class _Results:
     source: BinaryIO
     count: int | None = None
     seen: int = 0
+    # Whether ``results: null`` means "none" (the spec renders the listing's as nullable).
+    null_results_are_empty: ClassVar[bool] = False
 
     def items(self) -> Iterator[Any]:
         """Each item, validated, or the error that fails it. Raises InvalidResponseError when
@@ -268,7 +270,7 @@ class _Results:
                 self.seen = index + 1
                 yield self._item(index, item)
         except ijson.JSONError as exc:
-            raise self._invalid(f"the answer is not valid JSON ({exc})") from None
+            raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
         if self.seen == 0 and not self._has_results():
             raise self._invalid("the answer has no 'results' list")
 
@@ -277,15 +279,17 @@ class _Results:
         try:
             count = next(ijson.items(self.source, "meta.count"), None)
         except ijson.JSONError as exc:
-            raise self._invalid(f"the answer is not valid JSON ({exc})") from None
+            raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
         return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _has_results(self) -> bool:
         self.source.seek(0)
+        absent = object()
         try:
-            return isinstance(next(ijson.items(self.source, "results"), None), list)
+            results = next(ijson.items(self.source, "results"), absent)
         except ijson.JSONError:
             return False
+        return isinstance(results, list) or (results is None and self.null_results_are_empty)
 
     def _item(self, index: int, item: Any) -> Any:
         raise NotImplementedError
@@ -299,6 +303,7 @@ class Listing(_Results):
     """A workspace's batch listing: its batches one at a time (``items``)."""
 
     workspace_id: str = ""
+    null_results_are_empty: ClassVar[bool] = True
 
     def batch_ids(self) -> set[str]:
         """The ids of the batches it lists (lower case; items without a usable id left out),
@@ -311,7 +316,7 @@ class Listing(_Results):
                 if isinstance(value, str) and _is_uuid(value)
             }
         except ijson.JSONError as exc:
-            raise self._invalid(f"the listing is not valid JSON ({exc})") from None
+            raise self._invalid(f"the listing is not valid JSON ({_one_line(exc)})") from None
         return ids
 
     def _item(self, index: int, item: Any) -> Batch | BatchError:
@@ -443,3 +448,8 @@ def _describe_body(body: bytes | str) -> str:
     if stripped[:15].lower().startswith(("<!doctype html", "<html")):
         return "an HTML page"
     return f"{size} of text"
+
+
+def _one_line(error: Exception) -> str:
+    """A parser's message on one line: ijson's span several, with the text around the fault."""
+    return " ".join(str(error).split())
