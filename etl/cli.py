@@ -963,7 +963,9 @@ def _night_line(night, nights: int) -> str:
     default=0,
     show_default=True,
     metavar="N",
-    help="Made-up responses every batch answers (GET .../batches/{id}/responses).",
+    help="Made-up responses each batch without responses of its own answers (GET "
+    ".../batches/{id}/responses): made-up batch ids and --preload's; the sample world's "
+    "batches keep theirs.",
 )
 @click.option(
     "--rate-burst",
@@ -978,7 +980,7 @@ def _night_line(night, nights: int) -> str:
     show_default=True,
     metavar="FRACTION",
     help="Answer this share of requests (0 to 1) with an error instead, at random, as a "
-    "struggling API would; the job retries them.",
+    "struggling API would; the job retries all but html200.",
 )
 @click.option(
     "--error-kind",
@@ -986,7 +988,8 @@ def _night_line(night, nights: int) -> str:
     type=click.Choice(tuple(ERROR_KINDS)),
     multiple=True,
     help="What such an error is (repeatable; each error picks one): HTTP 503, 500 or 429, a "
-    "dropped connection, a truncated body, or an HTML page [default: 503].",
+    "dropped connection, a truncated body, a proxy's HTML error page (html: 502), or an HTML "
+    "page with 200 (html200, not retried) [default: 503].",
 )
 @click.option(
     "--status-progression",
@@ -1086,7 +1089,12 @@ def fake_api_banner(
         )
     if error_rate:
         lines.append(
-            f"{error_rate:.0%} of requests fail ({', '.join(error_kinds)}); the job retries them."
+            f"{error_rate:.0%} of requests fail ({', '.join(error_kinds)}); "
+            + (
+                "the job retries them, but not html200 (an HTML page with 200: that batch fails)."
+                if "html200" in error_kinds
+                else "the job retries them."
+            )
         )
     lines.append("Ctrl-C stops it.")
     return lines

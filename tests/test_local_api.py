@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.cli import fake_api_banner
 from etl.source.fake_api import FakeProlificAPI, batch_generator, sample_batches
 from etl.source.fake_world import ID_FILE_BATCHES, SampleWorld, Steering
 
@@ -118,6 +119,19 @@ def test_an_error_rate_of_one_fails_every_request_and_zero_none():
 
     assert failing == [500, 500, 500]
     assert passing == 200
+
+
+# The banner said the job retries every injected error, but `html` answered 200, which the
+# job (rightly) does not retry: now `html` is a proxy's 502 page and `html200` the 200 one.
+@pytest.mark.parametrize(("kind", "status"), [("html", 502), ("html200", 200)])
+def test_an_html_error_page_comes_with_the_status_its_kind_names(kind, status):
+    world = SampleWorld(3)
+    batch = world.batches[0]["id"]
+    with world.serve(token="t") as api:
+        api.on_request = Steering(api, world, error_rate=1.0, error_kinds=[kind]).on_request
+        answer = get(api.url, f"/api/v1/data-collection/batches/{batch}", "t")
+
+    assert answer == (status, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
 
 
 def test_nights_pass_every_progression_seconds_as_requests_arrive():
@@ -240,3 +254,15 @@ def test_a_made_up_batch_the_generator_declines_is_not_found():
         status, _ = get(api.url, path, "t")
 
     assert status == 404
+
+
+def test_the_banner_says_an_html_page_with_200_is_not_retried():
+    lines = fake_api_banner(
+        "http://127.0.0.1:8766", "fake-token", SampleWorld(1), error_rate=0.1,
+        error_kinds=("503", "html200"),
+    )  # fmt: skip
+
+    assert (
+        "10% of requests fail (503, html200); the job retries them, but not html200 "
+        "(an HTML page with 200: that batch fails)."
+    ) in lines

@@ -392,13 +392,19 @@ def _next_status(status: str, rng: random.Random) -> str:
 
 # --- steering a running imitation (prolific-etl fake-api) ---------------------------------
 
+_BAD_GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
 ERROR_KINDS: dict[str, Callable[[], Fault]] = {
     "503": lambda: Fault.http(503),
     "500": lambda: Fault.http(500),
     "429": lambda: Fault.http(429),
     "drop": Fault.drop,
     "truncate": Fault.truncate,
-    "html": lambda: Fault.raw_body("<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    # A proxy's error page: a 502 the job retries.
+    "html": lambda: Fault.http(502, body=_BAD_GATEWAY_PAGE),
+    # A captive portal or a misrouted proxy: an HTML page with 200, not retried (the batch's
+    # invalid_response).
+    "html200": lambda: Fault.raw_body(_BAD_GATEWAY_PAGE),
 }
 
 
