@@ -183,6 +183,18 @@ def test_a_retry_reports_its_own_failure_not_the_first_attempts(client, api, bat
     assert caught.value.http_status is None
 
 
+def test_a_body_that_breaks_off_is_not_called_a_failure_to_connect(client, api, batches):
+    # It was "cannot connect to ... (IncompleteRead ...)" with a hint to check
+    # PROLIFIC_API_URL, and counted towards the streak that calls the API unreachable.
+    batch_id = batches[0]["id"]
+    api.inject(batch_id, *[Fault.truncate()] * FAST.max_attempts)
+    with pytest.raises(RetriesExhaustedError) as caught:
+        client.fetch_batch(batch_id)
+    assert caught.value.message.startswith("the answer broke off after HTTP 200 (IncompleteRead(")
+    assert "PROLIFIC_API_URL" not in str(caught.value)
+    assert caught.value.http_status == 200
+
+
 def test_retries_stop_after_max_attempts(client, api, batches, waits):
     batch_id = batches[0]["id"]
     api.inject(batch_id, *[Fault.http(503)] * 10)

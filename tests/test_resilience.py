@@ -305,6 +305,23 @@ def test_a_run_that_reaches_nothing_fails_with_exit_3(sqlite_url, tmp_path, how)
     assert len(read_table(sqlite_url, "etl_failures")) == (5 if how == "five ids" else 1)
 
 
+def test_answers_that_break_off_are_the_batches_failures_not_an_unreachable_api(
+    sqlite_url, api, batches, tmp_path
+):
+    ids = [b["id"] for b in batches[:3]]
+    for batch_id in ids:
+        api.inject(batch_id, *[Fault.truncate()] * 4)
+
+    result = sync(
+        settings_for(api, sqlite_url), write_ids(tmp_path, ids), concurrency=1, retry_policy=QUICK
+    )
+
+    assert result.status == "partial"
+    assert {(f.batch_id, f.error_kind) for f in result.failures} == {
+        (batch_id, "api_unavailable") for batch_id in ids
+    }
+
+
 def test_a_run_where_one_request_answered_stays_partial(sqlite_url, api, batches, tmp_path):
     # One batch answers, four are refused at the door (a dropped connection every attempt):
     # the API is up, so this is the batches' failure, not the run's.

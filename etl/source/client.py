@@ -383,7 +383,7 @@ class ProlificClient:
                     http_status=200,
                 ) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise self._connection_failure(exc) from None
+            raise self._connection_failure(exc, after_status=response.status_code) from None
         finally:
             response.close()
         return response.status_code, response.headers, body
@@ -417,8 +417,14 @@ class ProlificClient:
             )
         raise item.error(RequestRejectedError, f"unexpected HTTP {status}", http_status=status)
 
-    def _connection_failure(self, exc: BaseException) -> Exception:
-        """The run-level error for what no retry can fix; a retryable failure otherwise."""
+    def _connection_failure(
+        self, exc: BaseException, *, after_status: int | None = None
+    ) -> Exception:
+        """The run-level error for what no retry can fix; a retryable failure otherwise.
+
+        ``after_status``: the status the API answered before its body broke off. The API was
+        reached then, which the unreachable streak must not count.
+        """
         host = urllib.parse.urlsplit(self.base_url).hostname or self.base_url
         reason = _innermost_message(exc)
         if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_failure(exc):
@@ -452,9 +458,13 @@ class ProlificClient:
                 f"the host name {host} does not resolve; check PROLIFIC_API_URL and DNS"
             )
         if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
-            return _Retryable(f"timed out ({reason})", None, None)
+            return _Retryable(f"timed out ({reason})", after_status, None)
         if isinstance(exc, TimeoutError):
-            return _Retryable(str(exc), None, None)
+            return _Retryable(str(exc), after_status, None)
+        if after_status is not None:
+            return _Retryable(
+                f"the answer broke off after HTTP {after_status} ({reason})", after_status, None
+            )
         return _Retryable(
             f"cannot connect to {redact_api_url(self.base_url)} ({reason})",
             None,
