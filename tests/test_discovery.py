@@ -172,9 +172,33 @@ def test_all_workspaces_loads_every_batch_with_one_request_per_listing(database_
     assert run["id_source"] == "all workspaces"
 
 
+def in_flight(details: dict) -> bool:
+    """Whether a dataset's details may still change by themselves (not settled)."""
+    if details.get("imports"):
+        return any(
+            job["status"] not in ("complete", "partial", "failed", "pending_schema")
+            for job in details["imports"]
+        )
+    return details.get("status") in ("UNINITIALISED", "PROCESSING")
+
+
+def settle(details: dict) -> dict:
+    """The same dataset once it has settled: READY, its import jobs complete."""
+    if details.get("status") is not None:
+        return {**details, "status": "READY"}
+    jobs = [{**job, "status": "complete"} for job in details.get("imports") or ()]
+    return {**details, "imports": jobs}
+
+
+def settle_every_dataset(api: FakeProlificAPI, batches: list[dict]) -> None:
+    for dataset_id in {ref["id"] for batch in batches for ref in batch["datasets"]}:
+        api.put_dataset(settle(api.dataset(dataset_id)))
+
+
 def test_a_second_run_without_changes_asks_no_dataset_and_rewrites_no_row(database_url):
     batches = listed_batches(90)
     with FakeProlificAPI(batches, token=TOKEN) as api:
+        settle_every_dataset(api, batches)
         assert sync(api, database_url, "--all-workspaces").exit_code == 0
         before = {
             name: read_table(database_url, name)
@@ -456,9 +480,56 @@ def test_no_dataset_details_asks_for_none(database_url, ids_file, api):
     assert {row["name"] for row in read_table(database_url, "datasets")} == {None}
 
 
+# A dataset's details were asked for only when a batch's reference to it changed: a version 3
+# dataset left PROCESSING, or an import job left "processing", and the tables never knew.
+def test_a_dataset_in_flight_is_asked_again_each_run_and_rewritten_only_when_it_moves(
+    database_url,
+):
+    batches = listed_batches(60)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        moving = sorted(
+            dataset_id
+            for dataset_id in {ref["id"] for batch in batches for ref in batch["datasets"]}
+            if in_flight(api.dataset(dataset_id))
+        )
+        assert len(moving) >= 4  # both versions, several of each, in this sample
+        before = {name: read_table(database_url, name) for name in ("datasets", "dataset_imports")}
+        first = len(api.requests)
+
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+
+        asked = sorted(r.key for r in api.requests[first:] if r.kind == "dataset")
+        assert asked == [dataset_key(dataset_id) for dataset_id in moving]
+        for name, rows in before.items():
+            assert read_table(database_url, name) == rows, name  # asked, nothing rewritten
+
+        for dataset_id in moving:
+            api.put_dataset(settle(api.dataset(dataset_id)))
+        second = len(api.requests)
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        asked = sorted(r.key for r in api.requests[second:] if r.kind == "dataset")
+        fourth = len(api.requests)
+        assert sync(api, database_url, "--all-workspaces").exit_code == 0
+        asked_when_settled = [r.key for r in api.requests[fourth:] if r.kind == "dataset"]
+
+    assert asked == [dataset_key(dataset_id) for dataset_id in moving]
+    assert asked_when_settled == []
+    assert stored_datasets(database_url) == expected_dataset_rows(api, batches)
+    assert sorted(read_table(database_url, "dataset_imports"), key=lambda r: r["import_id"]) == (
+        sorted(expected_imports(api, batches), key=lambda r: r["import_id"])
+    )
+    changed = {
+        row["dataset_id"] for row in read_table(database_url, "datasets")
+        if row["last_changed_run_id"] == 3
+    }  # fmt: skip
+    assert changed == set(moving)
+
+
 def test_a_changed_dataset_is_asked_for_its_details_again(database_url):
     batches = listed_batches(6, datasets=3)
     with FakeProlificAPI(batches, token=TOKEN) as api:
+        settle_every_dataset(api, batches)  # so that only the change is asked for
         assert sync(api, database_url, "--all-workspaces").exit_code == 0
         changed = next(batch for batch in batches if batch["datasets"])["datasets"][0]
         changed["total_datapoint_count"] += 10

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Text, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Text, delete, exists, func, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from ..errors import BatchLoadError, DatabaseUnavailableError
@@ -296,13 +296,33 @@ def write_workspaces(
     return len(values)
 
 
+# The statuses after which a dataset's details stop changing by themselves: version 3's
+# READY and ERROR, and the import jobs' terminal ones (the spec: "poll until a terminal status
+# is reached"). A dataset still linked to a batch and not settled is asked for every run.
+SETTLED_DATASET_STATUSES = ("READY", "ERROR")
+SETTLED_IMPORT_STATUSES = ("complete", "partial", "failed", "pending_schema")
+
+
 def datasets_due(engine: Engine) -> list[str]:
-    """Datasets whose details are due: new, changed, or not fetched yet."""
+    """Datasets whose details are due: new, changed, not fetched yet, or still in flight (a
+    version 3 status or an import job that has not settled)."""
+    # Linked to a batch that is still upstream: a deleted batch's datasets may be gone too.
+    linked = exists().where(
+        batch_datasets.c.dataset_id == datasets.c.dataset_id,
+        batch_datasets.c.batch_id == batches.c.batch_id,
+        batches.c.removed_upstream_at.is_(None),
+    )
+    importing = exists().where(
+        dataset_imports.c.dataset_id == datasets.c.dataset_id,
+        func.lower(dataset_imports.c.status).not_in(SETTLED_IMPORT_STATUSES),
+    )
+    # A version 4 dataset's status is NULL, and NULL NOT IN (...) is not true.
+    processing = func.upper(datasets.c.status).not_in(SETTLED_DATASET_STATUSES)
     with _writing(), engine.connect() as connection:
         return list(
             connection.execute(
                 select(datasets.c.dataset_id)
-                .where(datasets.c.details_synced_at.is_(None))
+                .where(datasets.c.details_synced_at.is_(None) | (linked & (processing | importing)))
                 .order_by(datasets.c.dataset_id)
             ).scalars()
         )
@@ -310,9 +330,12 @@ def datasets_due(engine: Engine) -> list[str]:
 
 def write_dataset_details(
     engine: Engine, rows: DatasetDetailsRows, run_id: int, now: datetime
-) -> None:
-    """Store a dataset's details and replace its import jobs, in one transaction."""
+) -> bool:
+    """Store a dataset's details and replace its import jobs, in one transaction; whether
+    anything changed (a dataset asked again while in flight is often just as it was)."""
     with _writing(), engine.begin() as connection:
+        if _details_as_stored(connection, rows):
+            return False
         connection.execute(
             update(datasets)
             .where(datasets.c.dataset_id == rows.dataset_id)
@@ -334,6 +357,28 @@ def write_dataset_details(
             connection.execute(
                 upsert(dataset_imports, connection.dialect, columns), list(rows.imports)
             )
+    return True
+
+
+def _details_as_stored(connection: Connection, rows: DatasetDetailsRows) -> bool:
+    """Whether ``rows`` are what the database holds already, import jobs included."""
+    stored = connection.execute(
+        select(datasets.c.details_synced_at, *[datasets.c[c] for c in rows.details]).where(
+            datasets.c.dataset_id == rows.dataset_id
+        )
+    ).first()
+    if stored is None or stored.details_synced_at is None:
+        return False
+    if any(getattr(stored, column) != value for column, value in rows.details.items()):
+        return False
+    columns = list(rows.imports[0]) if rows.imports else ["import_id"]
+    jobs = connection.execute(
+        select(*[dataset_imports.c[c] for c in columns]).where(
+            dataset_imports.c.dataset_id == rows.dataset_id
+        )
+    )
+    stored_jobs = {job["import_id"]: dict(job) for job in jobs.mappings()}
+    return stored_jobs == {job["import_id"]: job for job in rows.imports}
 
 
 @contextmanager

@@ -361,8 +361,9 @@ datasets = Table(
     Column(
         "details_synced_at",
         UTCDateTime,
-        comment="When its details were last fetched; NULL when they are due (new, changed, or "
-        "the last fetch failed).",
+        comment="When its details were last stored; NULL when they are due (new, changed, or "
+        "the last fetch failed). A dataset still in flight (a status or import job not "
+        "settled) is asked again every run and stored when it moved.",
     ),
     Column(
         "details_run_id",

@@ -67,7 +67,7 @@ CREATE TABLE datasets (
 	status VARCHAR(64) COMMENT 'Processing status of a version 3 dataset, as sent; NULL for version 4 (see dataset_imports).', 
 	has_predetermined_grouping_id BOOL COMMENT 'Version 3: whether it has a META_TASK_GROUP_ID column.', 
 	field_schema JSON COMMENT 'Version 4: the researcher-defined field schema (the API''s ''schema'') as sent.', 
-	details_synced_at DATETIME(6) COMMENT 'When its details were last fetched; NULL when they are due (new, changed, or the last fetch failed).', 
+	details_synced_at DATETIME(6) COMMENT 'When its details were last stored; NULL when they are due (new, changed, or the last fetch failed). A dataset still in flight (a status or import job not settled) is asked again every run and stored when it moved.', 
 	details_run_id INTEGER COMMENT 'Run that last fetched its details.', 
 	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored the dataset.', 
 	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to the dataset.', 

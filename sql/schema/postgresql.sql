@@ -185,7 +185,7 @@ COMMENT ON COLUMN datasets.has_predetermined_grouping_id IS 'Version 3: whether 
 
 COMMENT ON COLUMN datasets.field_schema IS 'Version 4: the researcher-defined field schema (the API''s ''schema'') as sent.';
 
-COMMENT ON COLUMN datasets.details_synced_at IS 'When its details were last fetched; NULL when they are due (new, changed, or the last fetch failed).';
+COMMENT ON COLUMN datasets.details_synced_at IS 'When its details were last stored; NULL when they are due (new, changed, or the last fetch failed). A dataset still in flight (a status or import job not settled) is asked again every run and stored when it moved.';
 
 COMMENT ON COLUMN datasets.details_run_id IS 'Run that last fetched its details.';
 
