@@ -30,7 +30,7 @@ from .errors import (
     TruncatedListingError,
     TruncatedResponsesError,
 )
-from .rows import BatchRows, ResponseRows
+from .rows import MAX_ID_LENGTH, BatchRows, ResponseRows
 from .source.client import RetryPolicy
 from .source.extract import BatchExtractor, Fetched, FetchOptions
 from .source.flatten import flatten_batch, flatten_response
@@ -227,7 +227,8 @@ def sync(
     being written commits whole, no request is waited for, and the run is recorded as
     ``aborted``.
 
-    Raises ConfigError when there is nothing to sync, InputFileError for an unreadable or
+    Raises ConfigError when there is nothing to sync or a workspace ID cannot be one,
+    InputFileError for an unreadable or
     empty ID file, RunLockedError when another run holds the database, SchemaVersionError,
     TokenRejectedError, ApiUnreachableError and DatabaseUnavailableError; the failures of
     batches, listings and datasets are recorded and reflected in the result.
@@ -238,6 +239,8 @@ def sync(
             "nothing to sync: give an ID file, workspace IDs, or all_workspaces "
             "(the command: --ids FILE, --workspace ID, --all-workspaces)"
         )
+    for workspace_id in workspaces:
+        _check_workspace_id(workspace_id)
     id_file = ids if isinstance(ids, IdFile) or ids is None else read_id_file(ids)
     sources = Sources(id_file, tuple(dict.fromkeys(workspaces)), all_workspaces)
     options = _Options(
@@ -294,6 +297,17 @@ def sync(
         return result
     finally:
         engine.dispose()
+
+
+def _check_workspace_id(workspace_id: str) -> None:
+    """A workspace ID must fit the tables (it goes in etl_failures too) and a URL's query."""
+    if not 0 < len(workspace_id) <= MAX_ID_LENGTH or any(
+        character.isspace() or not character.isprintable() for character in workspace_id
+    ):
+        raise ConfigError(
+            f"--workspace {workspace_id[:40]!r}{'...' if len(workspace_id) > 40 else ''}: "
+            f"not a workspace ID (1 to {MAX_ID_LENGTH} printable characters, no spaces)"
+        )
 
 
 def _dry_run(settings: Settings, sources: Sources, options: _Options) -> SyncResult:

@@ -563,3 +563,14 @@ def test_sync_needs_an_id_file_or_workspaces(args, sqlite_url, api):
     assert result.exit_code == 2
     assert "nothing to sync: give --ids FILE, --workspace ID or --all-workspaces" in result.stderr
     assert api.requests == []
+
+
+# A --workspace value too long for the tables, or holding NUL, failed the run when its
+# listing's failure was recorded (PostgreSQL and MariaDB refused the value).
+@pytest.mark.parametrize("value", ["w" * 256, "ws\x00x", "", "ws one"])
+def test_a_workspace_id_that_cannot_be_one_is_a_usage_error(sqlite_url, api, value):
+    result = sync(api, sqlite_url, "--workspace", value)
+
+    assert result.exit_code == 2, result.output
+    assert "not a workspace ID (1 to 255 printable characters, no spaces)" in result.stderr
+    assert api.requests == []
