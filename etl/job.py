@@ -228,10 +228,10 @@ def sync(
     ``aborted``.
 
     Raises ConfigError when there is nothing to sync or a workspace ID cannot be one,
-    InputFileError for an unreadable or
-    empty ID file, RunLockedError when another run holds the database, SchemaVersionError,
-    TokenRejectedError, ApiUnreachableError and DatabaseUnavailableError; the failures of
-    batches, listings and datasets are recorded and reflected in the result.
+    InputFileError for an unreadable or empty ID file, RunLockedError when another run holds
+    the database, SchemaVersionError, TokenRejectedError, ApiUnreachableError and
+    DatabaseUnavailableError; the failures of batches, listings and datasets are recorded and
+    reflected in the result.
     """
     started = time.monotonic()
     if ids is None and not (workspaces or all_workspaces):
