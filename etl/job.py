@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .config import Settings
@@ -299,6 +300,18 @@ def sync(
         engine.dispose()
 
 
+@contextmanager
+def _closing_downloads(downloads: Sequence[tuple[object, float]]) -> Iterator[None]:
+    """Close every downloaded answer's spooled file on the way out, read or not."""
+    try:
+        yield
+    finally:
+        for outcome, _seconds in downloads:
+            source = getattr(outcome, "source", None)
+            if source is not None:
+                source.close()
+
+
 def _check_workspace_id(workspace_id: str) -> None:
     """A workspace ID must fit the tables (it goes in etl_failures too) and a URL's query."""
     if not 0 < len(workspace_id) <= MAX_ID_LENGTH or any(
@@ -439,33 +452,33 @@ class _Run:
         """Load every batch of the workspaces' listings; return the ids the listings held."""
         targets = self._workspaces(extractor, sources)
         downloads = extractor.submit(targets, work=extractor.download_listing)()
-        self._raise_if_stopped(extractor)
-        listings = []
-        held: dict[str, set[str]] = {}
-        for outcome, _seconds in downloads:
-            if isinstance(outcome, BatchError):
-                self._fail([Failure.from_batch_error(outcome)])
-                continue
-            try:
-                held[outcome.workspace_id] = outcome.batch_ids()
-            except InvalidResponseError as error:  # not JSON: that workspace fails, as a 403
-                outcome.source.close()
-                self._fail([Failure.from_batch_error(error)])
-                continue
-            listings.append(outcome)
-        file_ids = set(self.total_ids)
-        listed = set().union(*held.values()) if held else set()
-        self.result.listed = len(listed - file_ids)
-        self.total += self.result.listed
-        seen: set[str] = set()
-        for listing in listings:
-            try:
-                complete = self._load_listing(listing, seen)
-            finally:
-                listing.source.close()
-            if complete and not self.dry_run:
-                self._mark_removed(listing.workspace_id)
-        return seen | listed
+        with _closing_downloads(downloads):  # however the run goes on, or stops
+            self._raise_if_stopped(extractor)
+            listings = []
+            held: dict[str, set[str]] = {}
+            for outcome, _seconds in downloads:
+                if isinstance(outcome, BatchError):
+                    self._fail([Failure.from_batch_error(outcome)])
+                    continue
+                try:
+                    held[outcome.workspace_id] = outcome.batch_ids()
+                except InvalidResponseError as error:  # not JSON: that workspace fails, as a 403
+                    self._fail([Failure.from_batch_error(error)])
+                    continue
+                listings.append(outcome)
+            file_ids = set(self.total_ids)
+            listed = set().union(*held.values()) if held else set()
+            self.result.listed = len(listed - file_ids)
+            self.total += self.result.listed
+            seen: set[str] = set()
+            for listing in listings:
+                try:
+                    complete = self._load_listing(listing, seen)
+                finally:
+                    listing.source.close()
+                if complete and not self.dry_run:
+                    self._mark_removed(listing.workspace_id)
+            return seen | listed
 
     def _workspaces(self, extractor: BatchExtractor, sources: Sources) -> list[str]:
         """The workspaces to list; their rows are stored (all of them with all_workspaces)."""
@@ -582,16 +595,17 @@ class _Run:
             downloads = extractor.submit(
                 ids[start : start + group], work=extractor.download_responses
             )()
-            self._raise_if_stopped(extractor)
-            for outcome, _seconds in downloads:
-                if isinstance(outcome, BatchError):
-                    self._fail([Failure.from_batch_error(outcome)])
-                    continue
-                try:
-                    self._load_responses(outcome)
-                finally:
-                    outcome.source.close()
+            with _closing_downloads(downloads):
                 self._raise_if_stopped(extractor)
+                for outcome, _seconds in downloads:
+                    if isinstance(outcome, BatchError):
+                        self._fail([Failure.from_batch_error(outcome)])
+                        continue
+                    try:
+                        self._load_responses(outcome)
+                    finally:
+                        outcome.source.close()
+                    self._raise_if_stopped(extractor)
 
     def _load_responses(self, listing: ResponseListing) -> None:
         result = self.result
