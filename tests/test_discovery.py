@@ -406,41 +406,33 @@ def test_one_bad_batch_in_a_listing_fails_only_that_batch(database_url):
     }
 
 
-def test_a_listing_the_api_refuses_fails_that_workspace_only(database_url):
-    batches = listed_batches(12)
-    with FakeProlificAPI(batches, token=TOKEN) as api:
-        api.inject(listing_key(WORKSPACES[1]), Fault.http(403))
-        result = sync(api, database_url, "--all-workspaces")
-    assert result.exit_code == 1, result.output
-    (failure,) = failure_rows(database_url)
-    assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
-        WORKSPACES[1],
-        "listing",
-        "not_found",
-    )
-    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
-    assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
-
-
-# A listing's ids were read before any per-listing error handling: one HTML page or cut-off
-# body failed the whole run (exit 3), loading nothing.
-@pytest.mark.parametrize("body", ["half", "html"])
-def test_a_listing_that_is_not_valid_json_fails_that_workspace_only(database_url, body):
+# A listing refused (403), or not JSON (an HTML page, a body cut short: these were read before
+# any per-listing error handling and failed the whole run, exit 3), fails that workspace only.
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [("403", "not_found"), ("half", "invalid_response"), ("html", "invalid_response")],
+)
+def test_a_listing_that_cannot_be_read_fails_that_workspace_only(database_url, answer, kind):
     batches = listed_batches(12)
     with FakeProlificAPI(batches, token=TOKEN) as api:
         whole = json.dumps(api.listing(WORKSPACES[1]))
-        sent = whole[: len(whole) // 2] if body == "half" else "<html><h1>Bad Gateway</h1>"
-        api.inject(listing_key(WORKSPACES[1]), Fault.raw_body(sent))
+        fault = {
+            "403": Fault.http(403),
+            "half": Fault.raw_body(whole[: len(whole) // 2]),
+            "html": Fault.raw_body("<html><h1>Bad Gateway</h1>"),
+        }[answer]
+        api.inject(listing_key(WORKSPACES[1]), fault)
         result = sync(api, database_url, "--all-workspaces")
     assert result.exit_code == 1, result.output
     (failure,) = failure_rows(database_url)
     assert (failure["workspace_id"], failure["stage"], failure["error_kind"]) == (
         WORKSPACES[1],
         "listing",
-        "invalid_response",
+        kind,
     )
-    assert "not valid JSON" in failure["message"]
-    assert "\\n" not in failure["message"]  # the parser's own spans lines (stored escaped)
+    if kind == "invalid_response":
+        assert "not valid JSON" in failure["message"]
+        assert "\\n" not in failure["message"]  # the parser's own spans lines (stored escaped)
     loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
     assert loaded == {b["id"] for b in batches if b["workspace_id"] != WORKSPACES[1]}
     (run,) = read_table(database_url, "etl_runs")
