@@ -7,6 +7,7 @@ at a time; told 429, it does what such scripts do: sleeps a second and asks agai
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -28,6 +29,9 @@ def naive_export(api_url: str, token: str, database_url: str, batch_ids: list[st
         records.append(response.json())
 
     batches = pd.json_normalize(records, sep="_").drop(columns=["datasets"])
+    # Nested lists (batch_items) cannot be bound as SQL values: stored as JSON text, as such a
+    # script learns to after its first failure.
+    batches = batches.map(lambda value: json.dumps(value) if isinstance(value, list) else value)
     links = pd.json_normalize(records, record_path="datasets", meta=["id"], meta_prefix="batch_")
 
     engine = create_engine(database_url)

@@ -1,0 +1,39 @@
+"""The benchmark's hand-written contender still runs against today's imitation of the API.
+
+It broke unnoticed once: the sample batches gained batch_items (nested lists), which
+DataFrame.to_sql cannot bind, and bench/run.py printed "naive failed" instead of a baseline.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from etl.source.fake_api import FakeProlificAPI, sample_batches
+
+from conftest import TOKEN
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from naive_export import naive_export  # noqa: E402
+
+
+def test_the_hand_written_export_loads_every_batch(sqlite_url):
+    batches = sample_batches(40, seed=11, datasets=8)
+    assert any(batch.get("batch_items") for batch in batches)  # the nested lists it tripped on
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        loaded = naive_export(api.url, TOKEN, sqlite_url, [b["id"] for b in batches])
+
+    assert loaded == 40
+    engine = create_engine(sqlite_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, name, status FROM naive_batches")).mappings()
+        stored = {row["id"]: row for row in rows}
+    engine.dispose()
+    assert set(stored) == {b["id"] for b in batches}
+    for batch in batches:
+        assert (stored[batch["id"]]["name"], stored[batch["id"]]["status"]) == (
+            batch["name"],
+            batch["status"],
+        )
