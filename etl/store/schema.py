@@ -191,6 +191,33 @@ etl_runs = Table(
     **_MYSQL,
 )
 
+
+def _change_columns(first_stored: str, changed: str) -> tuple[Column, ...]:
+    """When a sync first stored a row (``first_stored``: "the dataset", "it") and when, and
+    in which run, it last stored a change to it: new Column objects for each table."""
+    return (
+        Column(
+            "first_seen_at",
+            UTCDateTime,
+            nullable=False,
+            comment=f"When a sync first stored {first_stored}.",
+        ),
+        Column(
+            "last_changed_at",
+            UTCDateTime,
+            nullable=False,
+            comment=f"When a sync last stored a change to {changed}.",
+        ),
+        Column(
+            "last_changed_run_id",
+            Integer,
+            ForeignKey("etl_runs.run_id"),
+            nullable=False,
+            comment=f"Run that last stored a change to {changed}.",
+        ),
+    )
+
+
 batches = Table(
     "batches",
     metadata,
@@ -371,25 +398,7 @@ datasets = Table(
         ForeignKey("etl_runs.run_id", name="fk_datasets_details_run_id"),
         comment="Run that last fetched its details.",
     ),
-    Column(
-        "first_seen_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync first stored the dataset.",
-    ),
-    Column(
-        "last_changed_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync last stored a change to the dataset.",
-    ),
-    Column(
-        "last_changed_run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that last stored a change to the dataset.",
-    ),
+    *_change_columns("the dataset", "the dataset"),
     comment="One row per dataset, however many batches use it.",
     **_MYSQL,
 )
@@ -521,25 +530,7 @@ workspaces = Table(
     Column("title", LongText, nullable=False, comment="Workspace title."),
     Column("description", LongText, comment="What the workspace is used for."),
     Column("owner", ShortText, comment="User ID of the workspace's creator."),
-    Column(
-        "first_seen_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync first stored the workspace.",
-    ),
-    Column(
-        "last_changed_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync last stored a change to it.",
-    ),
-    Column(
-        "last_changed_run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that last stored a change to it.",
-    ),
+    *_change_columns("the workspace", "it"),
     comment=(
         "One row per workspace a sync with --workspace or --all-workspaces saw. batches."
         "workspace_id refers to it, without a foreign key: a batch read from an ID file may "
@@ -626,25 +617,7 @@ responses = Table(
         comment="When a sync found it gone from its batch's complete responses (UTC); NULL "
         "while the API returns it. Never deleted.",
     ),
-    Column(
-        "first_seen_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync first stored it.",
-    ),
-    Column(
-        "last_changed_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When a sync last stored a change to it.",
-    ),
-    Column(
-        "last_changed_run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that last stored a change to it.",
-    ),
+    *_change_columns("it", "it"),
     Index("ix_responses_batch_id", "batch_id", "created_at"),
     Index("ix_responses_participant_id", "participant_id"),
     comment=(
