@@ -31,7 +31,7 @@ from .errors import (
     TruncatedListingError,
     TruncatedResponsesError,
 )
-from .rows import MAX_ID_LENGTH, BatchRows, ResponseRows
+from .rows import MAX_ID_LENGTH, RUN_COUNTS, BatchRows, ResponseRows
 from .source.client import RetryPolicy
 from .source.extract import BatchExtractor, Fetched, FetchOptions
 from .source.flatten import flatten_batch, flatten_response
@@ -96,19 +96,7 @@ class SyncResult:
         return len(self.failures)
 
     def counts(self) -> dict[str, int]:
-        return {
-            "ids_read": self.ids_read,
-            "listed": self.listed,
-            "fetched": self.fetched,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "retries": self.retries,
-            "responses_inserted": self.responses_inserted,
-            "responses_updated": self.responses_updated,
-            "responses_unchanged": self.responses_unchanged,
-        }
+        return {name: getattr(self, name) for name in RUN_COUNTS}
 
     def summary(self) -> str:
         if self.dry_run:

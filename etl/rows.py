@@ -15,6 +15,22 @@ BATCH_STATUSES = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
 MAX_ID_LENGTH = 255
 MAX_STATUS_LENGTH = 64
 
+# The counts a run keeps in its etl_runs row, in the order SyncResult, `runs --json` and the
+# report show them.
+RUN_COUNTS = (
+    "ids_read",
+    "listed",
+    "fetched",
+    "inserted",
+    "updated",
+    "unchanged",
+    "failed",
+    "retries",
+    "responses_inserted",
+    "responses_updated",
+    "responses_unchanged",
+)
+
 # Columns of ``batches`` that come from the payload (the rest is bookkeeping); the content
 # hash covers these and the batch's dataset list.
 BATCH_CONTENT_COLUMNS = (

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .. import __version__
-from ..rows import BATCH_STATUSES
+from ..rows import BATCH_STATUSES, RUN_COUNTS
 from .charts import Series, bar_chart, fills_width, hbar_chart
 from .report_data import MAX_RUNS, ReportData
 from .run_history import RunRecord
@@ -103,22 +103,6 @@ def _recorded(run: RunRecord | None, this_run: ThisRun) -> bool:
         and run is not None
         and run.run_id == this_run.run_id
     )
-
-
-# The counts of etl_runs the page lists for the last run, in this order.
-RUN_COUNTS = (
-    "ids_read",
-    "listed",
-    "fetched",
-    "inserted",
-    "updated",
-    "unchanged",
-    "failed",
-    "retries",
-    "responses_inserted",
-    "responses_updated",
-    "responses_unchanged",
-)
 
 
 def render_report(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
 from ..errors import DatabaseUnavailableError, UnknownRunError
+from ..rows import RUN_COUNTS
 from ..store.db import connect, first_line, missing_sqlite_file
 from ..store.schema import etl_failures, etl_runs
 
@@ -62,17 +63,7 @@ class RunRecord:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "duration_seconds": round(self.duration(now), 3),
-            "ids_read": self.ids_read,
-            "listed": self.listed,
-            "fetched": self.fetched,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "retries": self.retries,
-            "responses_inserted": self.responses_inserted,
-            "responses_updated": self.responses_updated,
-            "responses_unchanged": self.responses_unchanged,
+            **{name: getattr(self, name) for name in RUN_COUNTS},
             "error_message": self.error_message,
             "tool_version": self.tool_version,
             "id_source": self.id_source,
