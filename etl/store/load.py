@@ -234,7 +234,7 @@ def mark_listed(engine: Engine, batch_ids: Sequence[str], run_id: int, now: date
     (they failed validation): they were not removed upstream."""
     if not batch_ids:
         return
-    with _writing(), engine.begin() as connection:
+    with database_wide_errors(), engine.begin() as connection:
         connection.execute(
             update(batch_last_seen)
             .where(batch_last_seen.c.batch_id.in_(list(batch_ids)))
@@ -257,7 +257,7 @@ def mark_removed(engine: Engine, workspace_id: str, run_id: int, now: datetime) 
         )
         .order_by(batches.c.batch_id)
     )
-    with _writing(), engine.begin() as connection:
+    with database_wide_errors(), engine.begin() as connection:
         removed = list(connection.execute(gone).scalars())
         for start in range(0, len(removed), 1000):
             connection.execute(
@@ -275,7 +275,7 @@ def write_workspaces(
     if not rows:
         return 0
     wanted = {row.workspace_id: row.values() for row in rows}
-    with _writing(), engine.begin() as connection:
+    with database_wide_errors(), engine.begin() as connection:
         stored = {
             found.workspace_id: tuple(found)[1:]
             for found in connection.execute(
@@ -318,7 +318,7 @@ def datasets_due(engine: Engine) -> list[str]:
     )
     # A version 4 dataset's status is NULL, and NULL NOT IN (...) is not true.
     processing = func.upper(datasets.c.status).not_in(SETTLED_DATASET_STATUSES)
-    with _writing(), engine.connect() as connection:
+    with database_wide_errors(), engine.connect() as connection:
         return list(
             connection.execute(
                 select(datasets.c.dataset_id)
@@ -333,7 +333,7 @@ def write_dataset_details(
 ) -> bool:
     """Store a dataset's details and replace its import jobs, in one transaction; whether
     anything changed (a dataset asked again while in flight is often just as it was)."""
-    with _writing(), engine.begin() as connection:
+    with database_wide_errors(), engine.begin() as connection:
         if _details_as_stored(connection, rows):
             return False
         connection.execute(
@@ -382,8 +382,9 @@ def _details_as_stored(connection: Connection, rows: DatasetDetailsRows) -> bool
 
 
 @contextmanager
-def _writing() -> Iterator[None]:
-    """A database error while writing what is not a batch is about the database as a whole."""
+def database_wide_errors() -> Iterator[None]:
+    """A database error while writing what is not a batch's (or a response's) own rows is
+    about the database as a whole: DatabaseUnavailableError."""
     try:
         yield
     except DBAPIError as exc:

@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import BatchLoadError, DatabaseUnavailableError
+from ..errors import BatchLoadError
 from ..rows import RESPONSE_CONTENT_COLUMNS, ResponseRows
 from .db import first_line
 from .dialects import upsert
-from .load import ROW_ERRORS, raise_if_database_wide
+from .load import ROW_ERRORS, database_wide_errors, raise_if_database_wide
 from .schema import response_answers, responses
 
 
@@ -155,25 +155,20 @@ def mark_removed_responses(
 ) -> list[str]:
     """Mark the stored responses of ``batch_id`` that its complete answer no longer held as
     removed upstream; return their ids. Nothing is deleted."""
-    try:
-        with engine.begin() as connection:
-            stored = connection.execute(
-                select(responses.c.response_id).where(
-                    responses.c.batch_id == batch_id, responses.c.removed_upstream_at.is_(None)
-                ),
-                execution_options={"yield_per": 5000},  # streamed: never every id at once
-            ).scalars()
-            gone = [response_id for response_id in stored if response_id not in seen]
-            for start in range(0, len(gone), 1000):
-                connection.execute(
-                    update(responses)
-                    .where(responses.c.response_id.in_(gone[start : start + 1000]))
-                    .values(removed_upstream_at=now)
-                )
-    except DBAPIError as exc:
-        raise DatabaseUnavailableError(
-            f"the database stopped accepting writes: {first_line(exc.orig)}"
-        ) from exc
+    with database_wide_errors(), engine.begin() as connection:
+        stored = connection.execute(
+            select(responses.c.response_id).where(
+                responses.c.batch_id == batch_id, responses.c.removed_upstream_at.is_(None)
+            ),
+            execution_options={"yield_per": 5000},  # streamed: never every id at once
+        ).scalars()
+        gone = [response_id for response_id in stored if response_id not in seen]
+        for start in range(0, len(gone), 1000):
+            connection.execute(
+                update(responses)
+                .where(responses.c.response_id.in_(gone[start : start + 1000]))
+                .values(removed_upstream_at=now)
+            )
     return gone
 
 
