@@ -521,7 +521,7 @@ class _Run:
         not_loaded += self._load(chunk)
         if not_loaded and not self.dry_run:
             mark_listed(self.engine, not_loaded, self.result.run_id, utcnow())
-        if listing.count is not None and listing.count != listing.seen:
+        if listing.cut_short:
             truncated = TruncatedListingError(
                 None,
                 f"the listing holds {listing.seen} batches but says there are {listing.count}; "
@@ -623,7 +623,7 @@ class _Run:
             failures.append(Failure.from_batch_error(error))
             complete = False
         load(chunk)
-        if complete and listing.count is not None and listing.count != listing.seen:
+        if complete and listing.cut_short:
             truncated = TruncatedResponsesError(
                 listing.batch_id,
                 f"the API sent {listing.seen} responses but says there are {listing.count}; "

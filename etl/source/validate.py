@@ -274,6 +274,12 @@ class _Results:
         if self.seen == 0 and not self._has_results():
             raise self._invalid("the answer has no 'results' list")
 
+    @property
+    def cut_short(self) -> bool:
+        """Whether ``meta.count`` says otherwise than the items that came (once ``items`` is
+        exhausted): the answer may be cut short."""
+        return self.count is not None and self.count != self.seen
+
     def _declared_count(self) -> int | None:
         self.source.seek(0)
         try:
