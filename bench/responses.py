@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from etl.source.fake_api import generated_ids  # noqa: E402
+from etl.imitation.server import generated_ids  # noqa: E402
 
 TOKEN = "bench-token"
 

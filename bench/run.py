@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from etl.config import normalize_database_url  # noqa: E402
-from etl.source.fake_api import STATS_PATH, generated_ids  # noqa: E402
+from etl.imitation.server import STATS_PATH, generated_ids  # noqa: E402
 
 TOKEN = "bench-token"
 POSTGRES_URL = os.environ.get("ETL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -38,6 +38,8 @@ from .errors import (
     TokenRejectedError,
     UnknownRunError,
 )
+from .imitation import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
+from .imitation import ERROR_KIND_NAMES
 from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
 from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
@@ -57,8 +59,6 @@ from .reporting.run_history import (
     runs_table,
 )
 from .source.client import RetryPolicy
-from .source.fake_world import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
-from .source.fake_world import ERROR_KINDS
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow
 from .store.schema import DIALECTS, ddl
@@ -985,7 +985,7 @@ def _night_line(night, nights: int) -> str:
 @click.option(
     "--error-kind",
     "error_kinds",
-    type=click.Choice(tuple(ERROR_KINDS)),
+    type=click.Choice(ERROR_KIND_NAMES),
     multiple=True,
     help="What such an error is (repeatable; each error picks one): HTTP 503, 500 or 429, a "
     "dropped connection, a truncated body, a proxy's HTML error page (html: 502), or an HTML "
@@ -1020,7 +1020,7 @@ def fake_api_command(
     token, and for the benchmark. GET /_fake/stats counts the requests received and those
     refused by --rate-limit.
     """
-    from .source.fake_api import serve
+    from .imitation.world import serve
 
     def ready(url: str, world) -> None:
         click.echo(url)

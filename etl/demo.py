@@ -1,6 +1,6 @@
 """``prolific-etl demo``: a few nights of the real job against the local imitation, no token.
 
-The imitation serves the sample world (``source.fake_world``): workspaces of batches that move
+The imitation serves the sample world (``imitation.world``): workspaces of batches that move
 on between nights. Each night is one real ``sync`` of every workspace plus a small ID file, its
 timestamps dated the night it stands for (the first ``nights - 1`` days ago), so that the
 status history, the reporting views, the example queries and the morning report all have
@@ -21,18 +21,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from .config import Settings
 from .errors import ConfigError, NotFoundError
+from .imitation import DEFAULT_BATCHES, SAMPLE_SEED
 from .job import SyncResult, sync
-from .source.fake_world import DEFAULT_BATCHES, SAMPLE_SEED, Night, SampleWorld
 from .source.ids import IdFile
 from .store.db import connect
 from .store.runlog import Failure, clock_set_back
 from .store.views import VIEWS_BY_NAME
+
+if TYPE_CHECKING:
+    from .imitation.world import Night
 
 log = logging.getLogger("etl")
 
@@ -111,6 +115,8 @@ def run_demo(
         raise ConfigError("the demo needs at least one night")
     demo = DemoResult(database_path, replaced=_clear_target(database_path, protected_url))
     now = datetime.now(timezone.utc)
+    from .imitation.world import SampleWorld  # only the demo serves the imitation
+
     world = SampleWorld(batch_count, seed=seed, start=now - timedelta(days=nights - 1))
     demo.deleted_batch = world.doomed
     ids = IdFile(DEMO_SOURCE, batch_ids=world.id_file_ids())

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from etl.cli import main
 from etl.config import normalize_database_url
-from etl.source.fake_api import FakeProlificAPI, sample_batches
+from etl.imitation.server import FakeProlificAPI, sample_batches
 
 TOKEN = "test-token-5f2c9a81d4e6b7"
 POSTGRES_URL = os.environ.get("ETL_TEST_POSTGRES_URL")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from etl.source.fake_api import FakeProlificAPI, sample_batches
+from etl.imitation.server import FakeProlificAPI, sample_batches
 
 from conftest import TOKEN
 

@@ -58,7 +58,7 @@ def test_a_good_setup_passes_every_check(api, database_url, run_sync, ids_file):
 
 def test_what_the_api_says_is_shown_on_one_line_without_the_token(api, sqlite_url):
     from etl.check import PROBE_BATCH_ID
-    from etl.source.fake_api import Fault, error_body
+    from etl.imitation.server import Fault, error_body
 
     detail = f"no batch for token {TOKEN.upper()}\n\x1b[2J"
     api.inject(PROBE_BATCH_ID, Fault.http(404, body=error_body(404, "NOT_FOUND", "Gone", detail)))

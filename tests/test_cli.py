@@ -100,7 +100,7 @@ def test_demo_fills_a_sqlite_file(tmp_path):
 def test_the_token_never_appears_in_output_or_database(
     run_sync, sqlite_url, tmp_path, api, batches
 ):
-    from etl.source.fake_api import Fault, error_body
+    from etl.imitation.server import Fault, error_body
 
     def echo(status: int) -> bytes:
         return error_body(status, "ECHO", "Echo", f"token {TOKEN} is not allowed here")

@@ -25,8 +25,8 @@ from etl.errors import (
     RetriesExhaustedError,
     TokenRejectedError,
 )
+from etl.imitation.server import FakeProlificAPI, Fault, error_body
 from etl.source.client import FetchingStopped, ProlificClient, RetryPolicy, parse_retry_after
-from etl.source.fake_api import FakeProlificAPI, Fault, error_body
 
 from conftest import TOKEN
 

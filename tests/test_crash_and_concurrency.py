@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from etl.cli import main
 from etl.config import Settings
 from etl.errors import DatabaseUnavailableError, RunLockedError
+from etl.imitation.server import FakeProlificAPI, sample_batches
 from etl.job import sync
-from etl.source.fake_api import FakeProlificAPI, sample_batches
 from etl.store.db import connect
 from etl.store.lock import run_lock
 

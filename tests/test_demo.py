@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from etl.cli import main
 from etl.demo import DEMO_SOURCE
-from etl.source.fake_world import SampleWorld
+from etl.imitation.world import SampleWorld
 from etl.store.views import VIEWS
 
 from support import read_table

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import main
-from etl.source.fake_api import (
+from etl.imitation.server import (
     FakeProlificAPI,
     Fault,
     dataset_key,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.source.fake_world import SampleWorld
+from etl.imitation.world import SampleWorld
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from etl.source.fake_api import Fault, sample_batches
+from etl.imitation.server import Fault, sample_batches
 from etl.store.migrate import VERSION_TABLE
 from etl.store.schema import metadata
 

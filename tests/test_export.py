@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select, text
 
 from etl.cli import main
+from etl.imitation.server import sample_batches
 from etl.reporting.export import export_relation
-from etl.source.fake_api import sample_batches
 from etl.store.db import connect
 from etl.store.migrate import ensure_schema
 from etl.store.schema import UTCDateTime, metadata

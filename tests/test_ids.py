@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from etl.errors import InputFileError
-from etl.source.fake_world import ID_FILE_BATCHES, SampleWorld
+from etl.imitation.world import ID_FILE_BATCHES, SampleWorld
 from etl.source.ids import parse_id_lines, read_id_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from etl.cli import fake_api_banner
-from etl.source.fake_api import FakeProlificAPI, batch_generator, sample_batches
-from etl.source.fake_world import ID_FILE_BATCHES, SampleWorld, Steering
+from etl.imitation.server import FakeProlificAPI, batch_generator, sample_batches
+from etl.imitation.world import ID_FILE_BATCHES, SampleWorld, Steering
 
 from support import read_table
 

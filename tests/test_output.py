@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from etl.cli import main
 from etl.config import Settings
+from etl.imitation.server import Fault
 from etl.job import Progress, sync
-from etl.source.fake_api import Fault
 
 from conftest import TOKEN
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from etl.cli import main
 from etl.config import Settings
 from etl.errors import TokenRejectedError
+from etl.imitation.server import FakeProlificAPI, Fault, error_body
 from etl.job import sync
 from etl.source.client import RetryPolicy
-from etl.source.fake_api import FakeProlificAPI, Fault, error_body
 
 from conftest import TOKEN
 from support import content_of, expected_batch_row, read_table

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 
 from etl.cli import main
-from etl.source.fake_api import (
+from etl.imitation.server import (
     FakeProlificAPI,
     Fault,
     iter_sample_responses,

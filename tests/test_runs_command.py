@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect
 
 from etl.cli import main
 from etl.config import redact_url
-from etl.source.fake_api import Fault
+from etl.imitation.server import Fault
 from etl.store.runlog import start_run
 
 from support import read_table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, select
 
-from etl.source.fake_api import FakeProlificAPI, Fault, sample_batches
+from etl.imitation.server import FakeProlificAPI, Fault, sample_batches
 from etl.store.views import VIEWS_BY_NAME
 
 from support import read_table

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, func, select
 
 from etl.config import Settings
 from etl.errors import ApiUnreachableError
+from etl.imitation.server import FakeProlificAPI, Fault, sample_batches
 from etl.job import sync
 from etl.source.client import RetryPolicy
 from etl.source.extract import UNREACHABLE_STREAK
-from etl.source.fake_api import FakeProlificAPI, Fault, sample_batches
 from etl.store.schema import batches as batches_table
 from etl.store.schema import etl_runs
 

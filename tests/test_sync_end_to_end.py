@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from etl.source.fake_api import sample_dataset
+from etl.imitation.server import sample_dataset
 
 from support import (
     content_of,

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from etl.cli import main
-from etl.source.fake_api import FakeProlificAPI
+from etl.imitation.server import FakeProlificAPI
 
 from conftest import TOKEN
 from support import content_of, expected_batch_row, read_table

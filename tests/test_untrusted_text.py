@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from etl.source.fake_api import Fault, error_body
+from etl.imitation.server import Fault, error_body
 
 from conftest import TOKEN
 from support import expected_batches, failure_rows, read_table, stored_batches

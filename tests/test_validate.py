@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from etl.errors import InvalidPayloadError, InvalidResponseError
-from etl.source.fake_api import sample_batches
+from etl.imitation.server import sample_batches
 from etl.source.validate import parse_batch
 
 

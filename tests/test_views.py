@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import Connection
 
-from etl.source.fake_api import sample_batches
+from etl.imitation.server import sample_batches
 from etl.store.migrate import ensure_schema
 from etl.store.schema import DIALECTS
 from etl.store.views import (

@@ -15,7 +15,7 @@ documented error body and no Retry-After when it is empty.
 ``sample_batches`` is the tests' awkward sample set (quotes, emoji, SQL in names). What the
 demo and ``prolific-etl fake-api`` serve, batches that read like real ones and move on night by
 night, and the steering of a running imitation (error rate, nights passing), are in
-``fake_world``.
+``world``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, RESPONSES_PATH, WORKSPACES_PATH
+from ..source.client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, RESPONSES_PATH, WORKSPACES_PATH
 
 PATH_PREFIX = BATCH_PATH.split("{", 1)[0]
 DATASET_PREFIX = DATASET_PATH.split("{", 1)[0]
@@ -901,63 +901,3 @@ def batch_generator(
         )
 
     return generate
-
-
-def serve(
-    *,
-    port: int = 0,
-    token: str = "fake-token",
-    latency: float = 0.0,
-    seed: int = 0,
-    preload: Iterable[str] = (),
-    rate_limit: float | None = None,
-    rate_burst: float | None = None,
-    responses_per_batch: int = 0,
-    error_rate: float = 0.0,
-    error_kinds: Iterable[str] = ("503",),
-    status_progression: float | None = None,
-    on_ready: Callable[..., object] = print,
-    before_serving: Callable[[], object] = lambda: None,
-) -> None:
-    """Serve the sample world (``fake_world``) and generated batches on 127.0.0.1 until
-    interrupted (``prolific-etl fake-api``).
-
-    ``on_ready(url, world)`` is called once the port is bound. ``error_rate`` of the requests
-    fail with one of ``error_kinds`` (``fake_world.ERROR_KINDS``); every ``status_progression``
-    seconds a night passes in the sample world.
-    """
-    from .fake_world import SampleWorld, Steering  # it builds on this module
-
-    world = SampleWorld()
-    made_up = batch_generator(seed=seed)
-    api = world.serve(
-        token=token,
-        port=port,
-        latency=latency,
-        generate=lambda batch_id: None if batch_id in world.deleted else made_up(batch_id),
-        record_requests=False,
-        rate_limit=rate_limit,
-        rate_burst=rate_burst,
-        responses_per_batch=responses_per_batch,
-    )
-    steering = Steering(
-        api,
-        world,
-        error_rate=error_rate,
-        error_kinds=tuple(error_kinds),
-        progression=status_progression,
-        seed=seed,
-    )
-    api.on_request = steering.on_request
-    api.preload(preload)
-    for batch_id in preload if responses_per_batch else ():
-        api._responses_body(batch_id)  # encoded before serving, as the batches are
-    on_ready(api.url, world)
-    before_serving()
-    try:
-        api.start()
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.stop()

@@ -9,7 +9,7 @@ ID answers 404. So a few nights of syncs fill every reporting view.
 
 Everything is drawn from the seed, a batch from its index, so that the first batches are the
 same whatever the count, and ``examples/batch_ids.txt`` names batches the imitation serves.
-The awkward content the tests need (quotes, emoji, SQL in names) is ``fake_api.sample_batches``.
+The awkward content the tests need (quotes, emoji, SQL in names) is ``server.sample_batches``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .fake_api import FakeProlificAPI, Fault, SeenRequest, sample_response
+from . import DEFAULT_BATCHES, ERROR_KIND_NAMES, SAMPLE_SEED
+from .server import FakeProlificAPI, Fault, SeenRequest, batch_generator, sample_response
 
-SAMPLE_SEED = 2025
-DEFAULT_BATCHES = 50
 # How many of the first batches an ID file of the sample world lists (examples/batch_ids.txt).
 ID_FILE_BATCHES = 5
 
@@ -406,6 +405,7 @@ ERROR_KINDS: dict[str, Callable[[], Fault]] = {
     # invalid_response).
     "html200": lambda: Fault.raw_body(_BAD_GATEWAY_PAGE),
 }
+assert tuple(ERROR_KINDS) == ERROR_KIND_NAMES, "etl/imitation/__init__.py names them for the CLI"
 
 
 class Steering:
@@ -461,3 +461,61 @@ class Steering:
             if due > 0:
                 self.world.publish(self.api)
         return max(due, 0)
+
+
+def serve(
+    *,
+    port: int = 0,
+    token: str = "fake-token",
+    latency: float = 0.0,
+    seed: int = 0,
+    preload: Iterable[str] = (),
+    rate_limit: float | None = None,
+    rate_burst: float | None = None,
+    responses_per_batch: int = 0,
+    error_rate: float = 0.0,
+    error_kinds: Iterable[str] = ("503",),
+    status_progression: float | None = None,
+    on_ready: Callable[..., object] = print,
+    before_serving: Callable[[], object] = lambda: None,
+) -> None:
+    """Serve the sample world (``world``) and generated batches on 127.0.0.1 until
+    interrupted (``prolific-etl fake-api``).
+
+    ``on_ready(url, world)`` is called once the port is bound. ``error_rate`` of the requests
+    fail with one of ``error_kinds`` (``world.ERROR_KINDS``); every ``status_progression``
+    seconds a night passes in the sample world.
+    """
+    world = SampleWorld()
+    made_up = batch_generator(seed=seed)
+    api = world.serve(
+        token=token,
+        port=port,
+        latency=latency,
+        generate=lambda batch_id: None if batch_id in world.deleted else made_up(batch_id),
+        record_requests=False,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
+        responses_per_batch=responses_per_batch,
+    )
+    steering = Steering(
+        api,
+        world,
+        error_rate=error_rate,
+        error_kinds=tuple(error_kinds),
+        progression=status_progression,
+        seed=seed,
+    )
+    api.on_request = steering.on_request
+    api.preload(preload)
+    for batch_id in preload if responses_per_batch else ():
+        api._responses_body(batch_id)  # encoded before serving, as the batches are
+    on_ready(api.url, world)
+    before_serving()
+    try:
+        api.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
