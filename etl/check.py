@@ -19,10 +19,10 @@ from .config import (
 )
 from .errors import (
     ApiUnreachableError,
-    BatchError,
     ConfigError,
     DatabaseUnavailableError,
     InputFileError,
+    ItemError,
     MissingSchemaError,
     RetriesExhaustedError,
     TokenRejectedError,
@@ -137,7 +137,7 @@ def _check_token(settings: Settings | None) -> Check:
                 f"cannot get an answer from {api}: {_from_the_api(error.message, settings)}",
                 "check PROLIFIC_API_URL, the network and any HTTPS_PROXY; try again later",
             )
-        except BatchError as error:
+        except ItemError as error:
             if error.api_detail is None:  # not the API's documented error body
                 return _not_the_api(api, f"HTTP {error.http_status}")
             return Check(
@@ -148,7 +148,7 @@ def _check_token(settings: Settings | None) -> Check:
             )
     try:
         parse_batch(PROBE_BATCH_ID, body)
-    except BatchError:
+    except ItemError:
         return _not_the_api(api, "HTTP 200 with something that is not a batch")
     return Check(name, PASSED, f"accepted by {api}")
 

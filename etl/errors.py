@@ -1,7 +1,9 @@
 """The named errors of the job.
 
 Two families: run-level errors stop the whole run and map to an exit code in the CLI;
-batch-level errors fail one batch, are recorded in ``etl_failures`` and the run goes on.
+item-level errors (ItemError) fail one item (a batch, a workspace's listing, a dataset's
+details, a batch's responses or one response), are recorded in ``etl_failures`` and the run
+goes on.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class UnknownRelationError(ConfigError):
 # --- item-level ------------------------------------------------------------------------------
 
 
-class BatchError(EtlError):
+class ItemError(EtlError):
     """One item could not be exported; the run records it and moves on.
 
     The item is a batch (``batch_id``), or, during discovery, a workspace's batch listing
@@ -155,25 +157,25 @@ class BatchError(EtlError):
         return f"{self.subject}: {self.message}"
 
 
-class NotFoundError(BatchError):
+class NotFoundError(ItemError):
     """404 or 403: the item does not exist or is not visible to this token."""
 
     kind = "not_found"
 
 
-class RequestRejectedError(BatchError):
+class RequestRejectedError(ItemError):
     """The API refused the request for this item (400 or another 4xx)."""
 
     kind = "request_rejected"
 
 
-class RetriesExhaustedError(BatchError):
+class RetriesExhaustedError(ItemError):
     """Server errors, timeouts or dropped connections outlasted this batch's retries."""
 
     kind = "api_unavailable"  # the stable name predates the class's; BI queries group by it
 
 
-class RateLimitedError(BatchError):
+class RateLimitedError(ItemError):
     """The API refused every request (HTTP 429) for longer than ``--max-retry-wait``.
 
     A 429 is never the batch's fault: this batch was simply not fetched before the run gave up
@@ -183,20 +185,20 @@ class RateLimitedError(BatchError):
     kind = "rate_limited"
 
 
-class ResponseTooLargeError(BatchError):
+class ResponseTooLargeError(ItemError):
     """The API's answer for this batch was larger than the client accepts (MAX_BODY_BYTES)."""
 
     kind = "response_too_large"
 
 
-class InvalidResponseError(BatchError):
+class InvalidResponseError(ItemError):
     """A 200 whose body is not a JSON object (HTML error page, truncated body, ...)."""
 
     stage = "validate"
     kind = "invalid_response"
 
 
-class InvalidPayloadError(BatchError):
+class InvalidPayloadError(ItemError):
     """The JSON does not match the spec; ``field`` names the first offending field."""
 
     stage = "validate"
@@ -209,7 +211,7 @@ class InvalidPayloadError(BatchError):
         self.field = field
 
 
-class TruncatedListingError(BatchError):
+class TruncatedListingError(ItemError):
     """A workspace's listing holds fewer (or more) batches than its ``meta.count`` says: it may
     be cut short. What it holds is still loaded, and nothing is marked removed from it."""
 
@@ -217,7 +219,7 @@ class TruncatedListingError(BatchError):
     kind = "truncated_listing"
 
 
-class TruncatedResponsesError(BatchError):
+class TruncatedResponsesError(ItemError):
     """A batch's responses hold fewer (or more) records than their ``meta.count`` says: they
     may be cut short. What arrived is still loaded, and no response is marked removed."""
 
@@ -225,14 +227,14 @@ class TruncatedResponsesError(BatchError):
     kind = "truncated_responses"
 
 
-class UnexpectedBatchError(BatchError):
+class UnexpectedItemError(ItemError):
     """Something this package did not foresee went wrong with one batch (a bug to report)."""
 
     kind = "unexpected_error"
 
 
-class BatchLoadError(BatchError):
-    """The database refused this batch's rows, or would; nothing of it was written.
+class RowsRefusedError(ItemError):
+    """The database refused this item's rows, or would; nothing of it was written.
 
     ``field`` names the column (``table.column``) whose value is too large, when that is why.
     """

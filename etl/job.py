@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from .config import Settings
 from .errors import (
     ApiUnreachableError,
-    BatchError,
     ConfigError,
     DatabaseUnavailableError,
     EtlError,
     InvalidResponseError,
+    ItemError,
     RateLimitedError,
     SchemaVersionError,
     TokenRejectedError,
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .rows import MAX_ID_LENGTH, RUN_COUNTS, BatchRows, ResponseRows
 from .source.client import RetryPolicy
-from .source.extract import BatchExtractor, Fetched, FetchOptions
+from .source.extract import Extractor, Fetched, FetchOptions
 from .source.flatten import flatten_batch, flatten_response
 from .source.ids import IdFile, read_id_file
 from .source.validate import Listing, ResponseListing
@@ -384,7 +384,7 @@ class _Run:
             run_id=result.run_id,
         )
         self.retries = 0
-        self.extractor: BatchExtractor | None = None
+        self.extractor: Extractor | None = None
         self.told_rate_limited = False
 
     def execute(self, sources: Sources) -> None:
@@ -394,7 +394,7 @@ class _Run:
             if sources.id_file is not None:
                 bad_lines = sources.id_file.bad_lines
                 self._fail([Failure.from_bad_line(bad, self.token) for bad in bad_lines])
-            extractor = self.extractor = BatchExtractor(self.fetch_options, stop=self.stop)
+            extractor = self.extractor = Extractor(self.fetch_options, stop=self.stop)
             try:
                 listed: set[str] = set()
                 if sources.discovers:
@@ -436,7 +436,7 @@ class _Run:
 
     # --- discovery: the workspaces' listings ---------------------------------------------------
 
-    def _discover(self, extractor: BatchExtractor, sources: Sources) -> set[str]:
+    def _discover(self, extractor: Extractor, sources: Sources) -> set[str]:
         """Load every batch of the workspaces' listings; return the ids the listings held."""
         targets = self._workspaces(extractor, sources)
         downloads = extractor.submit(targets, work=extractor.download_listing)()
@@ -445,13 +445,13 @@ class _Run:
             listings = []
             held: dict[str, set[str]] = {}
             for outcome, _seconds in downloads:
-                if isinstance(outcome, BatchError):
-                    self._fail([Failure.from_batch_error(outcome)])
+                if isinstance(outcome, ItemError):
+                    self._fail([Failure.from_item_error(outcome)])
                     continue
                 try:
                     held[outcome.workspace_id] = outcome.batch_ids()
                 except InvalidResponseError as error:  # not JSON: that workspace fails, as a 403
-                    self._fail([Failure.from_batch_error(error)])
+                    self._fail([Failure.from_item_error(error)])
                     continue
                 listings.append(outcome)
             file_ids = set(self.total_ids)
@@ -468,12 +468,12 @@ class _Run:
                     self._mark_removed(listing.workspace_id)
             return seen | listed
 
-    def _workspaces(self, extractor: BatchExtractor, sources: Sources) -> list[str]:
+    def _workspaces(self, extractor: Extractor, sources: Sources) -> list[str]:
         """The workspaces to list; their rows are stored (all of them with all_workspaces)."""
         outcome, _ = extractor.extract_workspaces() or (None, 0.0)
         self._raise_if_stopped(extractor)
-        if isinstance(outcome, BatchError):
-            self._fail([Failure.from_batch_error(outcome)])
+        if isinstance(outcome, ItemError):
+            self._fail([Failure.from_item_error(outcome)])
             return list(sources.workspaces)
         known = {row.workspace_id: row for row in outcome}
         wanted = list(known) if sources.all_workspaces else list(sources.workspaces)
@@ -492,17 +492,17 @@ class _Run:
     def _load_listing(self, listing: Listing, seen: set[str]) -> bool:
         """Load a listing's batches chunk by chunk; whether it was whole (so that a batch it
         no longer holds can be marked removed)."""
-        chunk: list[BatchRows | BatchError] = []
+        chunk: list[BatchRows | ItemError] = []
         # Listed, but failed validation or was refused by the database: not removed upstream.
         not_loaded: list[str] = []
         try:
             for item in listing.items():
-                batch_id = item.batch_id if isinstance(item, BatchError) else str(item.id)
+                batch_id = item.batch_id if isinstance(item, ItemError) else str(item.id)
                 if batch_id is not None and batch_id in seen:
                     continue  # listed twice: loaded once
                 if batch_id is not None:
                     seen.add(batch_id)
-                if isinstance(item, BatchError):
+                if isinstance(item, ItemError):
                     if batch_id is not None:
                         not_loaded.append(batch_id)
                     chunk.append(item)
@@ -516,7 +516,7 @@ class _Run:
                     self._raise_if_stopped()
         except InvalidResponseError as error:
             self._load(chunk)
-            self._fail([Failure.from_batch_error(error)])
+            self._fail([Failure.from_item_error(error)])
             return False
         not_loaded += self._load(chunk)
         if not_loaded and not self.dry_run:
@@ -528,7 +528,7 @@ class _Run:
                 "it may be cut short: its batches were loaded, none was marked removed",
                 workspace_id=listing.workspace_id,
             )
-            self._fail([Failure.from_batch_error(truncated)])
+            self._fail([Failure.from_item_error(truncated)])
             return False
         return True
 
@@ -550,7 +550,7 @@ class _Run:
 
     # --- the datasets' own details ---------------------------------------------------------
 
-    def _fetch_dataset_details(self, extractor: BatchExtractor) -> None:
+    def _fetch_dataset_details(self, extractor: Extractor) -> None:
         due = datasets_due(self.engine)
         if not due:
             return
@@ -566,8 +566,8 @@ class _Run:
             self._raise_if_stopped(extractor)
             failures = []
             for outcome, _seconds in gathered:
-                if isinstance(outcome, BatchError):
-                    failures.append(Failure.from_batch_error(outcome))
+                if isinstance(outcome, ItemError):
+                    failures.append(Failure.from_item_error(outcome))
                 else:
                     self.lock.verify()
                     write_dataset_details(self.engine, outcome, self.result.run_id, utcnow())
@@ -575,7 +575,7 @@ class _Run:
 
     # --- the batches' responses ------------------------------------------------------------
 
-    def _sync_responses(self, extractor: BatchExtractor) -> None:
+    def _sync_responses(self, extractor: Extractor) -> None:
         """Load the responses of every batch this run stored, a few batches' downloads ahead."""
         ids = self.loaded_ids
         group = self.fetch_options.concurrency
@@ -586,8 +586,8 @@ class _Run:
             with _closing_downloads(downloads):
                 self._raise_if_stopped(extractor)
                 for outcome, _seconds in downloads:
-                    if isinstance(outcome, BatchError):
-                        self._fail([Failure.from_batch_error(outcome)])
+                    if isinstance(outcome, ItemError):
+                        self._fail([Failure.from_item_error(outcome)])
                         continue
                     try:
                         self._load_responses(outcome)
@@ -609,10 +609,10 @@ class _Run:
 
         try:
             for item in listing.items():
-                if isinstance(item, BatchError):
+                if isinstance(item, ItemError):
                     if item.response_id is not None:
                         seen.add(item.response_id)
-                    failures.append(Failure.from_batch_error(item))
+                    failures.append(Failure.from_item_error(item))
                     continue
                 seen.add(str(item.id))
                 chunk.append(flatten_response(item))
@@ -620,7 +620,7 @@ class _Run:
                     load(chunk)
                     chunk = []
         except InvalidResponseError as error:
-            failures.append(Failure.from_batch_error(error))
+            failures.append(Failure.from_item_error(error))
             complete = False
         load(chunk)
         if complete and listing.cut_short:
@@ -629,9 +629,9 @@ class _Run:
                 f"the API sent {listing.seen} responses but says there are {listing.count}; "
                 "they may be cut short: those that came were loaded, none was marked removed",
             )
-            failures.append(Failure.from_batch_error(truncated))
+            failures.append(Failure.from_item_error(truncated))
             complete = False
-        failures += [Failure.from_batch_error(error) for error in outcome.failed or ()]
+        failures += [Failure.from_item_error(error) for error in outcome.failed or ()]
         removed = []
         if complete:
             removed = mark_removed_responses(self.engine, listing.batch_id, seen, utcnow())
@@ -659,7 +659,7 @@ class _Run:
         )
         self._fail(failures)
 
-    def _raise_if_stopped(self, extractor: BatchExtractor | None = None) -> None:
+    def _raise_if_stopped(self, extractor: Extractor | None = None) -> None:
         extractor = extractor or self.extractor
         if extractor is not None and extractor.stop_reason is not None:
             raise extractor.stop_reason
@@ -669,8 +669,8 @@ class _Run:
     # --- the ID file's batches ---------------------------------------------------------------
 
     def _fetch_in_chunks(
-        self, extractor: BatchExtractor, batch_ids: Sequence[str]
-    ) -> Iterator[list[BatchRows | BatchError]]:
+        self, extractor: Extractor, batch_ids: Sequence[str]
+    ) -> Iterator[list[BatchRows | ItemError]]:
         """Yield chunks of fetched results in input order, fetching one chunk ahead.
 
         When a worker stopped the run (401, API unreachable), what finished before it is
@@ -700,13 +700,13 @@ class _Run:
                 raise _Stopped
             current = upcoming
 
-    def _load(self, fetched: list[BatchRows | BatchError]) -> list[str]:
+    def _load(self, fetched: list[BatchRows | ItemError]) -> list[str]:
         """Load a chunk; return the ids of its batches the database refused."""
         if not fetched:
             return []
         result = self.result
         good = [item for item in fetched if isinstance(item, BatchRows)]
-        errors = [item for item in fetched if isinstance(item, BatchError)]
+        errors = [item for item in fetched if isinstance(item, ItemError)]
         result.fetched += sum(
             1 for item in fetched if isinstance(item, BatchRows) or item.stage != "fetch"
         )
@@ -740,7 +740,7 @@ class _Run:
                     },
                 )
                 self._advance(batch_id, kind)
-        self._fail([Failure.from_batch_error(e) for e in (*errors, *outcome.failed)])
+        self._fail([Failure.from_item_error(e) for e in (*errors, *outcome.failed)])
         return [error.batch_id for error in outcome.failed]
 
     def _record_progress(self, connection, chunk: LoadOutcome) -> None:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete
 
-from etl.errors import BatchError
+from etl.errors import ItemError
 from etl.source.flatten import flatten_batch
 from etl.source.validate import parse_batch
 from etl.store.load import load_chunk
@@ -264,7 +264,7 @@ def test_every_spec_valid_payload_loads_exactly(engine, payload):
     refusals = out_of_range(payload)
     try:
         rows = flatten_batch(parse_batch(batch_id, json.dumps(payload)))
-    except BatchError as error:
+    except ItemError as error:
         # Such a payload must fail with its reason, never load half.
         assert any(reason in error.message for reason in (*TEXT_REFUSALS, *refusals))
         return
@@ -288,7 +288,7 @@ def test_any_payload_loads_exactly_or_fails_whole(engine, payload, body_id):
     url = str(engine.url)
     try:
         rows = flatten_batch(parse_batch(batch_id, json.dumps(payload)))
-    except BatchError as error:
+    except ItemError as error:
         assert error.batch_id == batch_id and error.message
         return
     outcome = load_chunk(engine, [rows], run_id=1, now=datetime.now(timezone.utc))
@@ -314,7 +314,7 @@ def test_spec_valid_payloads_load_exactly_on_every_database(database_url, payloa
         reset(engine)
         try:
             rows = flatten_batch(parse_batch(payload["id"], json.dumps(payload)))
-        except BatchError:
+        except ItemError:
             return  # covered by the SQLite property above
         outcome = load_chunk(engine, [rows], run_id=1, now=datetime.now(timezone.utc))
     finally:

@@ -42,8 +42,8 @@ import urllib3.exceptions
 from .. import __version__
 from ..errors import (
     ApiUnreachableError,
-    BatchError,
     ConfigError,
+    ItemError,
     NotFoundError,
     RateLimitedError,
     RequestRejectedError,
@@ -89,9 +89,9 @@ class Item:
 
     @property
     def subject(self) -> str:
-        return self.error(BatchError, "").subject
+        return self.error(ItemError, "").subject
 
-    def error(self, kind: type[BatchError], message: str, **details) -> BatchError:
+    def error(self, kind: type[ItemError], message: str, **details) -> ItemError:
         stage = None if self.stage == "fetch" else self.stage
         return kind(
             self.batch_id,

@@ -2,7 +2,7 @@
 
 The work is waiting on the network: ``concurrency`` threads each hold a keep-alive connection,
 and one Pacer keeps all of them at the rate the API accepts. For a list of IDs the extractor
-hands back, in order, each batch's rows or its BatchError with the seconds it took. An error
+hands back, in order, each batch's rows or its ItemError with the seconds it took. An error
 that ends the run (TokenRejectedError, ApiUnreachableError) stops every worker; the batches
 that finished before it are still handed back, and the error is then raised.
 
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     ApiUnreachableError,
-    BatchError,
     EtlError,
+    ItemError,
     RetriesExhaustedError,
     TokenRejectedError,
-    UnexpectedBatchError,
+    UnexpectedItemError,
 )
 from ..text import redact_api_url
 from .client import FetchingStopped, ProlificClient, RetryEvent, RetryPolicy
@@ -45,7 +45,7 @@ UNREACHABLE_STREAK = 20
 _FOLLOW_INTERVAL = 0.05  # how often the caller's stop event is looked at
 
 Fetched = tuple[Any, float]
-"""One item's result (a batch's rows, a listing, a dataset's details) or the BatchError that
+"""One item's result (a batch's rows, a listing, a dataset's details) or the ItemError that
 failed it, and the seconds its fetch and validation took."""
 
 
@@ -92,7 +92,7 @@ def log_retry(event: RetryEvent, run_id: int | None) -> None:
     )
 
 
-class BatchExtractor:
+class Extractor:
     """Fetches, validates and flattens batches in a pool of ``concurrency`` threads."""
 
     def __init__(self, options: FetchOptions, stop: threading.Event | None = None) -> None:
@@ -125,7 +125,7 @@ class BatchExtractor:
         self._lock = threading.Lock()
         self._unreachable_streak = 0
         self._reached_api = False
-        self._last_unreachable: BatchError | None = None
+        self._last_unreachable: ItemError | None = None
         self.stop_reason: EtlError | None = None
 
     @property
@@ -206,7 +206,7 @@ class BatchExtractor:
         )
 
     def _guarded(self, work: Callable[[], object], **where) -> Fetched | None:
-        """``work()``'s result, or the item's BatchError, with the seconds it took; None when
+        """``work()``'s result, or the item's ItemError, with the seconds it took; None when
         the run stopped before it. A run-level error stops every worker."""
         started = time.monotonic()
         try:
@@ -218,13 +218,13 @@ class BatchExtractor:
             return None
         except FetchingStopped:
             return None
-        except BatchError as error:
+        except ItemError as error:
             self._count_unreachable(error)
             return error, time.monotonic() - started
         except Exception as exc:  # a bug or an oddity of ours must cost one item, not the run
             log.debug("unexpected error for %s", where, exc_info=True)
             batch_id = where.pop("batch_id", None)
-            error = UnexpectedBatchError(batch_id, f"{type(exc).__name__}: {exc}", **where)
+            error = UnexpectedItemError(batch_id, f"{type(exc).__name__}: {exc}", **where)
             return error, time.monotonic() - started
 
     def stop(self) -> None:
@@ -251,7 +251,7 @@ class BatchExtractor:
                 self.stop_reason = error
         self._stop.set()
 
-    def _count_unreachable(self, error: BatchError | None) -> None:
+    def _count_unreachable(self, error: ItemError | None) -> None:
         """Stop the run once UNREACHABLE_STREAK batches in a row could not connect at all."""
         unreachable = isinstance(error, RetriesExhaustedError) and error.http_status is None
         with self._lock:

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..errors import BatchError, InvalidPayloadError, InvalidResponseError
+from ..errors import InvalidPayloadError, InvalidResponseError, ItemError
 from ..rows import MAX_ID_LENGTH, MAX_STATUS_LENGTH
 
 _ERRORS_SHOWN = 3
@@ -325,7 +325,7 @@ class Listing(_Results):
             raise self._invalid(f"the listing is not valid JSON ({_one_line(exc)})") from None
         return ids
 
-    def _item(self, index: int, item: Any) -> Batch | BatchError:
+    def _item(self, index: int, item: Any) -> Batch | ItemError:
         batch_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(batch_id, str) or not _is_uuid(batch_id):
             return InvalidPayloadError(
@@ -337,7 +337,7 @@ class Listing(_Results):
             )
         try:
             return parse_batch(batch_id.lower(), json.dumps(item))
-        except BatchError as error:
+        except ItemError as error:
             error.workspace_id = self.workspace_id
             return error
 
@@ -351,7 +351,7 @@ class ResponseListing(_Results):
 
     batch_id: str = ""
 
-    def _item(self, index: int, item: Any) -> TaskResponse | BatchError:
+    def _item(self, index: int, item: Any) -> TaskResponse | ItemError:
         response_id = item.get("id") if isinstance(item, dict) else None
         shown = response_id if isinstance(response_id, str) else f"[{index}]"
         try:

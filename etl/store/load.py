@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Text, delete, exists, func, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from ..errors import BatchLoadError, DatabaseUnavailableError
+from ..errors import DatabaseUnavailableError, RowsRefusedError
 from ..rows import BATCH_CONTENT_COLUMNS, BatchRows, DatasetDetailsRows, WorkspaceRow
 from .db import first_line, is_alive
 from .dialects import insert_ignoring_duplicates, upsert
@@ -46,7 +46,7 @@ class LoadOutcome:
     inserted: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    failed: list[BatchLoadError] = field(default_factory=list)
+    failed: list[RowsRefusedError] = field(default_factory=list)
 
     def merge(self, other: LoadOutcome) -> None:
         self.inserted += other.inserted
@@ -142,7 +142,7 @@ def _refused(rows: BatchRows, exc: Exception) -> LoadOutcome:
     else:
         detail = f"{type(exc).__name__}: {exc}"
     return LoadOutcome(
-        failed=[BatchLoadError(rows.batch_id, f"database refused the rows: {detail}")]
+        failed=[RowsRefusedError(rows.batch_id, f"database refused the rows: {detail}")]
     )
 
 
@@ -159,7 +159,7 @@ def _set_apart_oversize(chunk: Sequence[BatchRows]) -> tuple[list[BatchRows], Lo
     return fitting, outcome
 
 
-def _oversize_value(rows: BatchRows) -> BatchLoadError | None:
+def _oversize_value(rows: BatchRows) -> RowsRefusedError | None:
     """Why ``rows`` cannot be stored: its first text value over TEXT_MAX_BYTES; else None."""
     for table, row in ((batches, rows.batch), *((datasets, d) for d in rows.datasets)):
         for name, value in row.items():
@@ -171,7 +171,7 @@ def _oversize_value(rows: BatchRows) -> BatchLoadError | None:
             size = len(value.encode("utf-8", "surrogatepass"))  # counted, never stored as is
             if size > TEXT_MAX_BYTES:
                 column = f"{table.name}.{name}"
-                return BatchLoadError(
+                return RowsRefusedError(
                     rows.batch_id,
                     f"{column} is too large to store: {size:,} bytes of UTF-8, over the "
                     f"{TEXT_MAX_BYTES:,} a text value may hold on every database (MySQL's "

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import BatchLoadError
+from ..errors import RowsRefusedError
 from ..rows import RESPONSE_CONTENT_COLUMNS, ResponseRows
 from .db import first_line
 from .dialects import upsert
@@ -30,7 +30,7 @@ class ResponseOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: list[BatchLoadError] | None = None
+    failed: list[RowsRefusedError] | None = None
 
     def merge(self, other: ResponseOutcome) -> None:
         self.inserted += other.inserted
@@ -174,7 +174,7 @@ def mark_removed_responses(
 
 def _refused(rows: ResponseRows, exc: Exception) -> ResponseOutcome:
     detail = first_line(exc.orig) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
-    error = BatchLoadError(
+    error = RowsRefusedError(
         rows.response["batch_id"],
         f"response {rows.response_id}: database refused the rows: {detail}",
         response_id=rows.response_id,

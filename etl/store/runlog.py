@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
-from ..errors import BatchError, DatabaseUnavailableError
+from ..errors import DatabaseUnavailableError, ItemError
 from ..text import redact, storable
 from .db import first_line
 from .schema import etl_failures, etl_runs
@@ -63,7 +63,7 @@ class Failure:
         )
 
     @classmethod
-    def from_batch_error(cls, error: BatchError) -> Failure:
+    def from_item_error(cls, error: ItemError) -> Failure:
         return cls(
             stage=error.stage,
             error_kind=error.kind,
