@@ -497,3 +497,32 @@ def test_responses_and_their_answers_export_with_their_values(answered, tmp_path
         if fmt == "csv":  # CSV cannot tell an empty text from NULL (documented)
             expected = [{k: None if v == "" else v for k, v in row.items()} for row in expected]
         assert records(frame) == expected, name
+
+
+# Issue 23, item 5: a batch deleted upstream kept its responses in the views (3,256 counted
+# where the API held 3,100).
+def test_a_batch_removed_upstream_takes_its_responses_out_of_the_views(database_url, api, batches):
+    workspace = batches[0]["workspace_id"]
+    listed = [b for b in batches if b["workspace_id"] == workspace][:3]
+    for batch in listed:
+        api.put_responses(batch["id"], list(iter_sample_responses(batch["id"], 6, seed=3)))
+    environment = {
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api.url,
+        "DATABASE_URL": database_url,
+    }
+    command = ["sync", "--workspace", workspace, "--responses"]
+    assert CliRunner().invoke(main, command, env=environment).exit_code == 0
+    deleted, *kept = listed
+    api.remove_batch(deleted["id"])
+    assert CliRunner().invoke(main, command, env=environment).exit_code == 0
+
+    for view in (v_responses_per_day, v_batch_participants, v_instruction_answers):
+        in_view = {row["batch_id"] for row in read_view_rows(database_url, view)}
+        assert in_view == {b["id"] for b in kept}, view.name
+    progress = {row["batch_id"]: row for row in read_view_rows(database_url, v_batch_progress)}
+    assert deleted["id"] not in progress
+    assert all(progress[b["id"]]["responses"] == 6 for b in kept)
+    # Kept in the table, not deleted, and not marked one by one: the batch's mark says it.
+    stored = [r for r in read_table(database_url, "responses") if r["batch_id"] == deleted["id"]]
+    assert len(stored) == 6 and {r["removed_upstream_at"] for r in stored} == {None}

@@ -668,8 +668,10 @@ v_batches_removed_upstream = _removed_upstream_view()
 
 
 def _current_responses():
-    """Responses the API still returns (not removed upstream)."""
-    return responses.c.removed_upstream_at.is_(None)
+    """Responses the API still returns: not removed upstream, and of a batch that is not
+    either (a batch deleted upstream takes its responses with it)."""
+    removed_batches = select(batches.c.batch_id).where(batches.c.removed_upstream_at.is_not(None))
+    return responses.c.removed_upstream_at.is_(None) & responses.c.batch_id.not_in(removed_batches)
 
 
 def _responses_per_day_view() -> View:
@@ -691,7 +693,8 @@ def _responses_per_day_view() -> View:
     return _view(
         "v_responses_per_day",
         "One row per batch and UTC day: the responses given that day and by how many "
-        "participants (responses removed upstream left out).",
+        "participants (responses removed upstream, and those of batches removed upstream, left "
+        "out).",
         query,
         {
             "batch_name": batches.c.name.comment,
@@ -721,7 +724,8 @@ def _batch_participants_view() -> View:
     )
     return _view(
         "v_batch_participants",
-        "One row per batch and participant: how many responses and tasks, first and last.",
+        "One row per batch and participant: how many responses and tasks, first and last "
+        "(responses removed upstream, and those of batches removed upstream, left out).",
         query,
         {
             "responses": "Response records the participant gave in the batch.",
@@ -753,7 +757,8 @@ def _instruction_answers_view() -> View:
     return _view(
         "v_instruction_answers",
         "One row per batch, instruction and answer value: how often it was given, and by how "
-        "many participants; the counts of a multiple-choice instruction's options.",
+        "many participants; the counts of a multiple-choice instruction's options (responses "
+        "removed upstream, and those of batches removed upstream, left out).",
         query,
         {
             "answers": "Times the value was given.",
@@ -793,11 +798,14 @@ def _batch_progress_view() -> View:
         ratio(tasks_answered, b.c.total_task_count).label("share_answered"),
         answered.c.first_response_at,
         answered.c.last_response_at,
-    ).select_from(b.outerjoin(answered, answered.c.batch_id == b.c.batch_id))
+    )
+    query = query.select_from(b.outerjoin(answered, answered.c.batch_id == b.c.batch_id)).where(
+        b.c.removed_upstream_at.is_(None)
+    )
     return _view(
         "v_batch_progress",
-        "One row per batch: its responses against its tasks. Zero for a batch whose responses "
-        "were never loaded (sync --responses).",
+        "One row per batch still upstream: its responses against its tasks. Zero for a batch "
+        "whose responses were never loaded (sync --responses).",
         query,
         {
             "responses": "Response records loaded for the batch.",

@@ -80,20 +80,29 @@ WHERE batches.removed_upstream_at IS NOT NULL;
 CREATE VIEW v_responses_per_day AS
 SELECT responses.batch_id, batches.name AS batch_name, batches.workspace_id, CAST((responses.created_at) AT TIME ZONE 'UTC' AS DATE) AS day, CAST(count(*) AS BIGINT) AS responses, CAST(count(DISTINCT responses.participant_id) AS BIGINT) AS participants 
 FROM responses JOIN batches ON batches.batch_id = responses.batch_id 
-WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, batches.name, batches.workspace_id, CAST((responses.created_at) AT TIME ZONE 'UTC' AS DATE);
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY responses.batch_id, batches.name, batches.workspace_id, CAST((responses.created_at) AT TIME ZONE 'UTC' AS DATE);
 
 CREATE VIEW v_batch_participants AS
 SELECT responses.batch_id, responses.participant_id, CAST(count(*) AS BIGINT) AS responses, CAST(count(DISTINCT responses.task_id) AS BIGINT) AS tasks, min(responses.created_at) AS first_response_at, max(responses.created_at) AS last_response_at 
 FROM responses 
-WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, responses.participant_id;
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY responses.batch_id, responses.participant_id;
 
 CREATE VIEW v_instruction_answers AS
 SELECT responses.batch_id, responses.instruction_id, responses.response_type, response_answers.value_text, CAST(count(*) AS BIGINT) AS answers, CAST(count(DISTINCT responses.participant_id) AS BIGINT) AS participants 
 FROM response_answers JOIN responses ON responses.response_id = response_answers.response_id 
-WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id, responses.instruction_id, responses.response_type, response_answers.value_text;
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY responses.batch_id, responses.instruction_id, responses.response_type, response_answers.value_text;
 
 CREATE VIEW v_batch_progress AS
 SELECT batches.batch_id, batches.name, batches.status, batches.workspace_id, batches.total_task_count, CAST(coalesce(answered.responses, 0) AS BIGINT) AS responses, CAST(coalesce(answered.tasks_answered, 0) AS BIGINT) AS tasks_answered, CAST(coalesce(answered.participants, 0) AS BIGINT) AS participants, CAST(CAST(coalesce(answered.tasks_answered, 0) AS BIGINT) AS DOUBLE PRECISION) / NULLIF(batches.total_task_count, 0) AS share_answered, answered.first_response_at, answered.last_response_at 
 FROM batches LEFT OUTER JOIN (SELECT responses.batch_id AS batch_id, count(*) AS responses, count(DISTINCT responses.task_id) AS tasks_answered, count(DISTINCT responses.participant_id) AS participants, min(responses.created_at) AS first_response_at, max(responses.created_at) AS last_response_at 
 FROM responses 
-WHERE responses.removed_upstream_at IS NULL GROUP BY responses.batch_id) AS answered ON answered.batch_id = batches.batch_id;
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY responses.batch_id) AS answered ON answered.batch_id = batches.batch_id 
+WHERE batches.removed_upstream_at IS NULL;
