@@ -1,6 +1,6 @@
 """``python -m etl``: the ``prolific-etl`` command."""
 
-from .cli import main
+from .launch import main
 
 if __name__ == "__main__":
-    main(prog_name="prolific-etl")
+    main()

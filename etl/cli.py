@@ -41,6 +41,7 @@ from .errors import (
 from .imitation import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
 from .imitation import ERROR_KIND_NAMES
 from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
+from .launch import hand_over_signals, signals_before_start
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
 from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
 from .reporting.export import FORMATS as EXPORT_FORMATS
@@ -169,6 +170,7 @@ class _Main(click.Group):
 @click.version_option(__version__, prog_name="prolific-etl")
 def main() -> None:
     """Export Prolific AI Task Builder batches into SQLite, PostgreSQL or MySQL/MariaDB."""
+    hand_over_signals(click.get_current_context().invoked_subcommand)
     _configure_logging(False)  # errors on this stderr; `sync` refines it with its flags
 
 
@@ -475,6 +477,8 @@ def _stop_on_signals() -> threading.Event:
     itself as aborted. A second signal is only acknowledged; the stop is already under way.
     """
     stop = threading.Event()
+    if signals_before_start():  # while the command was still being imported
+        stop.set()
 
     def request_stop(signum, frame):
         if stop.is_set():
