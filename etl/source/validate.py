@@ -1,6 +1,7 @@
 """Validating the API's answers against the published spec.
 
-The models mirror ``AITaskBuilderBatch``, ``WorkspaceShort`` and ``AITaskBuilderDataset`` in
+The models, declared with their kinds in ``etl.kinds``, mirror ``AITaskBuilderBatch``,
+``WorkspaceShort`` and ``AITaskBuilderDataset`` in
 shared/prolific-api/data-collection.openapi.yaml. Types are strict (a count must be a JSON
 integer, not ``"5"`` or ``5.0``). Statuses and other enumerations are open text: the API adds
 values, and a new one must not break the nightly load. A batch keeps the top-level fields the
@@ -16,201 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Annotated, Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from uuid import UUID
 
 import ijson
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidPayloadError, InvalidResponseError, ItemError
-from ..rows import MAX_ID_LENGTH, MAX_STATUS_LENGTH
+from ..kinds.batch import Batch, Dataset, TaskDetails
+from ..kinds.dataset_details import DatasetDetails, DatasetImport
+from ..kinds.response import ResponseBlock, TaskResponse
+from ..kinds.workspace import Workspace, WorkspaceList
 
 _ERRORS_SHOWN = 3
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000; refusing it here keeps all three databases alike.
-    if "\x00" in value:
-        raise ValueError("contains a NUL character (U+0000)")
-    return value
-
-
-def _as_utc(value: datetime) -> datetime:
-    # The spec promises UTC; a timestamp without an offset is taken as UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:
-        # e.g. 0001-01-01T00:30:00+01:00 is before 0001-01-01 UTC, which datetime cannot hold.
-        raise ValueError(
-            "is out of the range of representable UTC timestamps (years 1 to 9999)"
-        ) from None
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-ShortText = Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(_no_nul)]
-Status = Annotated[str, Field(min_length=1, max_length=MAX_STATUS_LENGTH), AfterValidator(_no_nul)]
-Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
-UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
-
-
-def _nul_in(value: Any, path: str) -> str | None:
-    """The path of the first NUL in a JSON value (keys or strings), or None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, list):
-        return next(
-            (found for i, item in enumerate(value) if (found := _nul_in(item, f"{path}[{i}]"))),
-            None,
-        )
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return path
-            if found := _nul_in(item, f"{path}.{key}"):
-                return found
-    return None
-
-
-class _SpecModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-
-class Dataset(_SpecModel):
-    id: UUID
-    total_datapoint_count: Count
-    filename: Text
-
-
-class TaskDetails(_SpecModel):
-    task_name: Text
-    task_introduction: Text
-    task_steps: Text
-
-
-class Batch(_SpecModel):
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
-
-    id: UUID
-    created_at: UtcTime
-    created_by: ShortText
-    datasets: list[Dataset]
-    name: Text
-    status: Status
-    total_task_count: Count
-    total_instruction_count: Count
-    workspace_id: ShortText
-    schema_version: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
-    task_details: TaskDetails
-    total_task_groups: Count
-    # Documented after the first spec, and optional: absent on older batches.
-    batch_items: list[Any] | None = None
-    auto_sync_enabled: bool | None = None
-
-    @property
-    def unknown_fields(self) -> dict[str, Any]:
-        """Top-level fields the spec does not list, as sent."""
-        return dict(self.model_extra or {})
-
-    @model_validator(mode="after")
-    def _storable_json(self) -> Batch:
-        for name, value in (("batch_items", self.batch_items), *self.unknown_fields.items()):
-            if (where := _nul_in(value, name)) is not None:
-                raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
-        return self
-
-    @field_validator("datasets")
-    @classmethod
-    def _distinct_datasets(cls, value: list[Dataset]) -> list[Dataset]:
-        first_by_id: dict[UUID, Dataset] = {}
-        for dataset in value:
-            earlier = first_by_id.setdefault(dataset.id, dataset)
-            if earlier != dataset:
-                raise ValueError(f"dataset {dataset.id} is listed twice with different values")
-        return list(first_by_id.values())
-
-
-class Workspace(_SpecModel):
-    id: ShortText
-    title: Text
-    description: Text | None = None
-    owner: ShortText | None = None
-
-
-class WorkspaceList(_SpecModel):
-    results: list[Workspace]
-
-
-class DatasetImport(_SpecModel):
-    dataset_id: UUID
-    import_id: UUID
-    type: Status
-    filename: Text | None = None
-    created_at: UtcTime
-    updated_at: UtcTime
-    status: Status
-    accepted_count: Count | None = None
-    rejected_count: Count | None = None
-    reason: Text | None = None
-
-
-class DatasetDetails(_SpecModel):
-    id: UUID
-    name: Text
-    created_at: UtcTime
-    created_by: ShortText
-    workspace_id: ShortText
-    total_datapoint_count: Count
-    # "3" or "4" in the spec; Prolific's own client reads a number. Kept as text.
-    schema_version: Annotated[str, Field(max_length=16)] | int
-    status: Status | None = None
-    filename: Text | None = None
-    has_predetermined_grouping_id: bool | None = None
-    field_schema: dict[str, Any] | None = Field(default=None, alias="schema")
-    imports: list[DatasetImport] | None = None
-
-    @model_validator(mode="after")
-    def _storable_json(self) -> DatasetDetails:
-        if (where := _nul_in(self.field_schema, "schema")) is not None:
-            raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
-        return self
-
-
-class ResponseBlock(_SpecModel):
-    instruction_id: ShortText
-    type: Status  # multiple_choice, free_text, ... and more to come: kept as sent
-    answer: list[Any]  # kept as sent; etl.source.flatten reads the values it knows
-
-
-class TaskResponse(_SpecModel):
-    id: UUID
-    created_at: UtcTime
-    batch_id: ShortText
-    task_id: ShortText
-    participant_id: ShortText
-    submission_id: ShortText | None = None
-    correlation_id: ShortText | None = None
-    metadata: dict[str, Any] | None = None
-    schema_version: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
-    no_submission: bool | None = None
-    response: ResponseBlock
-
-    @model_validator(mode="after")
-    def _storable_json(self) -> TaskResponse:
-        for name, value in (("metadata", self.metadata), ("response.answer", self.response.answer)):
-            if (where := _nul_in(value, name)) is not None:
-                raise ValueError(f"field '{where}' contains a NUL character (U+0000)")
-        return self
 
 
 def parse_batch(batch_id: str, body: bytes | str) -> Batch:
@@ -459,3 +278,21 @@ def _describe_body(body: bytes | str) -> str:
 def _one_line(error: Exception) -> str:
     """A parser's message on one line: ijson's span several, with the text around the fault."""
     return " ".join(str(error).split())
+
+
+__all__ = [
+    "Batch",
+    "Dataset",
+    "DatasetDetails",
+    "DatasetImport",
+    "Listing",
+    "ResponseBlock",
+    "ResponseListing",
+    "TaskDetails",
+    "TaskResponse",
+    "Workspace",
+    "WorkspaceList",
+    "parse_batch",
+    "parse_dataset",
+    "parse_workspaces",
+]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -145,3 +147,13 @@ def _sqlite_begin(connection) -> None:
 def first_line(error: object) -> str:
     """The first line of a driver's error message (some span a page)."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+@contextmanager
+def database_errors(doing: str) -> Iterator[None]:
+    """Turn a database error into DatabaseUnavailableError, said as ``doing``: the first line
+    of the database's own message follows it ("cannot write the run log: disk full")."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise DatabaseUnavailableError(f"{doing}: {first_line(exc.orig)}") from exc

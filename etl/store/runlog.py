@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
-from ..errors import DatabaseUnavailableError, ItemError
+from ..errors import ItemError
 from ..text import redact, storable
-from .db import first_line
+from .db import database_errors
 from .schema import etl_failures, etl_runs
 
 if TYPE_CHECKING:  # the input side's type; the store does not import the source at run time
@@ -100,15 +100,6 @@ class Failure:
         return f"{self.message}"
 
 
-@contextmanager
-def _recording(what: str) -> Iterator[None]:
-    """Turn a database error while writing the run log into DatabaseUnavailableError."""
-    try:
-        yield
-    except DBAPIError as exc:
-        raise DatabaseUnavailableError(f"cannot {what}: {first_line(exc.orig)}") from exc
-
-
 # How far the run log's clock is set back (``clock_set_back``); zero but in the demo.
 _clock_offset = timedelta(0)
 
@@ -155,7 +146,7 @@ def latest_running_run(engine: Engine) -> tuple[int, datetime] | None:
 def start_run(engine: Engine, *, id_source: str, ids_read: int) -> int:
     """Insert the run's row (status ``running``) and return its id."""
     id_source = storable(id_source)  # a path from the command line may hold any byte
-    with _recording("record the run"), engine.begin() as connection:
+    with database_errors("cannot record the run"), engine.begin() as connection:
         result = connection.execute(
             insert(etl_runs).values(
                 started_at=utcnow(),
@@ -174,7 +165,7 @@ def mark_interrupted_runs(engine: Engine, by_run: int) -> int:
     A run holding the lock is the only one alive, so any other ``running`` row belongs to a run
     that was killed (kill -9, reboot, OOM) before it could close its row.
     """
-    with _recording("mark interrupted runs"), engine.begin() as connection:
+    with database_errors("cannot mark interrupted runs"), engine.begin() as connection:
         result = connection.execute(
             update(etl_runs)
             .where(etl_runs.c.status == "running", etl_runs.c.run_id != by_run)
@@ -198,7 +189,7 @@ def record_failures(engine: Engine, run_id: int, failures: Sequence[Failure]) ->
     if not failures:
         return
     now = utcnow()
-    with _recording("record failures"), engine.begin() as connection:
+    with database_errors("cannot record failures"), engine.begin() as connection:
         connection.execute(
             update(etl_runs)
             .where(etl_runs.c.run_id == run_id)
@@ -238,7 +229,7 @@ def finish_run(
     """Close the run's row with its outcome and counts (``error_message`` made storable)."""
     if error_message is not None:
         error_message = storable(error_message)
-    with _recording("record the end of the run"), engine.begin() as connection:
+    with database_errors("cannot record the end of the run"), engine.begin() as connection:
         connection.execute(
             update(etl_runs)
             .where(etl_runs.c.run_id == run_id)
