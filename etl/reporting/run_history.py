@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from ..config import redact_url
-from ..errors import DatabaseUnavailableError, UnknownRunError
+from ..errors import DatabaseUnavailableError, Subject, UnknownRunError
 from ..rows import RUN_COUNTS
 from ..store.db import connect, first_line, missing_sqlite_file
 from ..store.schema import etl_failures, etl_runs
@@ -87,6 +87,17 @@ class FailureRecord:
     field: str | None
     message: str
     occurred_at: datetime
+
+    @property
+    def subject(self) -> Subject:
+        """What failed, in the words the run's own log used."""
+        return Subject.of(
+            batch_id=self.batch_id,
+            response_id=self.response_id,
+            dataset_id=self.dataset_id,
+            workspace_id=self.workspace_id,
+            line_number=self.line_number,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,22 +285,8 @@ def runs_table(runs: Sequence[RunRecord], now: datetime) -> str:
     return _table(_RUN_COLUMNS, rows)
 
 
-def _what_failed(failure: FailureRecord) -> str:
-    if failure.response_id:
-        return f"response {failure.response_id}"
-    if failure.batch_id:
-        return failure.batch_id
-    if failure.line_number is not None:
-        return f"line {failure.line_number}"
-    if failure.dataset_id:
-        return f"dataset {failure.dataset_id}"
-    if failure.workspace_id:
-        return f"workspace {failure.workspace_id}"
-    return "-"
-
-
 _FAILURE_COLUMNS = (
-    ("batch / line", "<"),
+    ("what failed", "<"),
     ("stage", "<"),
     ("kind", "<"),
     ("http", ">"),
@@ -331,7 +328,7 @@ def run_details_text(details: RunDetails, now: datetime) -> str:
         return "\n".join(lines)
     rows = [
         (
-            _what_failed(f),
+            str(f.subject),
             f.stage,
             f.error_kind,
             str(f.http_status) if f.http_status is not None else "-",
