@@ -23,8 +23,6 @@ from .config import (
     export_network_settings,
     load_database_url,
     load_settings,
-    redact_api_url,
-    redact_url,
 )
 from .demo import DEFAULT_DATABASE as DEMO_DATABASE
 from .demo import DEFAULT_NIGHTS as DEMO_NIGHTS
@@ -63,7 +61,7 @@ from .source.client import RetryPolicy
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow
 from .store.schema import DIALECTS, ddl
-from .text import redact
+from .text import redact, redact_api_url, redact_url
 
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4

@@ -25,7 +25,7 @@ from .run.runner import Run
 from .run.sources import Sources
 from .source.client import RetryPolicy
 from .source.ids import IdFile
-from .store.db import connect, missing_sqlite_file
+from .store.db import connect, connect_existing
 from .store.lock import RunLock, run_lock
 from .store.migrate import ensure_schema, schema_state
 
@@ -167,9 +167,7 @@ def _dry_run(
 ) -> SyncResult:
     """The run without a single write; compared with the database when it has our schema."""
     result = SyncResult(run_id=None, ids_read=len(sources.batch_ids), dry_run=True)
-    engine = None
-    if missing_sqlite_file(settings.database_url) is None:  # never create the file
-        engine = connect(settings.database_url, pool_size=2)
+    engine = connect_existing(settings.database_url, pool_size=2)  # never creates the file
     try:
         if engine is not None:
             state = schema_state(engine)
