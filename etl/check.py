@@ -14,8 +14,6 @@ from .config import (
     export_network_settings,
     load_database_url,
     load_settings,
-    redact_api_url,
-    redact_url,
 )
 from .errors import (
     ApiUnreachableError,
@@ -32,7 +30,7 @@ from .source.ids import read_id_file
 from .source.validate import parse_batch
 from .store.db import connect, missing_sqlite_file
 from .store.migrate import schema_state
-from .text import redact, storable
+from .text import redact, redact_api_url, redact_url, storable
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 # A batch ID nobody has: asking for it costs the API a lookup and tells 401 from the rest.

@@ -19,11 +19,10 @@ from sqlalchemy.engine import make_url
 
 from . import __version__
 from .config import (
+    Settings,
     export_network_settings,
     load_database_url,
     load_settings,
-    redact_api_url,
-    redact_url,
 )
 from .demo import DEFAULT_DATABASE as DEMO_DATABASE
 from .demo import DEFAULT_NIGHTS as DEMO_NIGHTS
@@ -40,7 +39,7 @@ from .errors import (
 )
 from .imitation import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
 from .imitation import ERROR_KIND_NAMES
-from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncResult, sync
+from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncOptions, SyncResult, sync
 from .launch import hand_over_signals, signals_before_start
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
 from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
@@ -63,7 +62,7 @@ from .source.client import RetryPolicy
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow
 from .store.schema import DIALECTS, ddl
-from .text import redact
+from .text import redact, redact_api_url, redact_url
 
 # The one place where outcomes become exit codes.
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -367,28 +366,20 @@ def sync_command(
             read_timeout=read_timeout,
         )
         token = settings.api_token
-        # Read here, so that the bar knows the file's share of the total from the start.
-        id_file = read_id_file(ids_path) if ids_path is not None else None
+        options = SyncOptions(
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
+            max_requests_per_second=max_rps,
+            fail_fast=fail_fast,
+            dataset_details=dataset_details,
+            responses=settings.responses if responses is None else responses,
+            auto_migrate=auto_migrate,
+            dry_run=dry_run,
+        )
         show_bar = sys.stderr.isatty() and not quiet and log_format == "text"
-        total = len(id_file.batch_ids) if id_file is not None else 0
-        with progress_bar(total, show=show_bar) as on_progress:
-            result = sync(
-                settings,
-                id_file,
-                workspaces=workspaces,
-                all_workspaces=all_workspaces,
-                dataset_details=dataset_details,
-                responses=settings.responses if responses is None else responses,
-                concurrency=concurrency,
-                chunk_size=chunk_size,
-                retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
-                fail_fast=fail_fast,
-                max_requests_per_second=max_rps,
-                on_progress=on_progress,
-                auto_migrate=auto_migrate,
-                dry_run=dry_run,
-                stop=stop,
-            )
+        sources = (ids_path, workspaces, all_workspaces)
+        result = _sync_with_progress(settings, *sources, options, show_bar=show_bar, stop=stop)
     except EtlError as error:
         _fail(error, token, report=report)
     except KeyboardInterrupt:  # only before the handlers were in place
@@ -400,6 +391,37 @@ def sync_command(
         _error(f"internal error: {message}", exit_code=EXIT_FATAL)
         report.write(status="failed", message=f"internal error: {message}")
         sys.exit(EXIT_FATAL)
+    _end_sync(result, report)
+
+
+def _sync_with_progress(
+    settings: Settings,
+    ids_path: str | None,
+    workspaces: tuple[str, ...],
+    all_workspaces: bool,
+    options: SyncOptions,
+    *,
+    show_bar: bool,
+    stop: threading.Event,
+) -> SyncResult:
+    """``sync()`` with a progress bar on a terminal."""
+    # Read here, so that the bar knows the file's share of the total from the start.
+    id_file = read_id_file(ids_path) if ids_path is not None else None
+    total = len(id_file.batch_ids) if id_file is not None else 0
+    with progress_bar(total, show=show_bar) as on_progress:
+        return sync(
+            settings,
+            id_file,
+            workspaces=workspaces,
+            all_workspaces=all_workspaces,
+            options=options,
+            on_progress=on_progress,
+            stop=stop,
+        )
+
+
+def _end_sync(result: SyncResult, report: _RunReport) -> None:
+    """The summary on stdout, the run's error on stderr, the report, and the exit code."""
     click.echo(result.summary())
     if result.status == "aborted":
         _error(_interrupted(result), exit_code=EXIT_INTERRUPTED, run_id=result.run_id)

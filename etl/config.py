@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .errors import ConfigError, MissingTokenError
-from .text import redact_api_url
+from .text import redact_api_url, redact_url
 
 DEFAULT_API_URL = "https://api.prolific.com"
 DEFAULT_DATABASE_URL = "sqlite:///prolific.db"
@@ -235,15 +235,6 @@ def _in_memory(url: URL) -> bool:
         return True
     uri = url.query.get("uri") in ("true", "1")  # sqlite:///file:...?uri=true
     return uri and (url.query.get("mode") == "memory" or url.database.startswith("file::memory:"))
-
-
-def redact_url(raw: str) -> str:
-    try:
-        url: URL = make_url(raw)
-        url.port  # noqa: B018 - a port that is not a number only fails when read
-    except (ArgumentError, ValueError):
-        return "<unparseable URL>"
-    return url.render_as_string(hide_password=True)
 
 
 # The user and password of a URL: everything between "//" and the last "@" before the path

@@ -8,6 +8,8 @@ goes on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class EtlError(Exception):
     """Base class of every error this package raises on purpose.
@@ -105,6 +107,56 @@ class UnknownRelationError(ConfigError):
 # --- item-level ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What failed, named once for the run log, the JSON logs, ``runs show``, the report and
+    the CLI: its ``kind`` and its ``id``.
+
+    ``kind`` is one of SUBJECT_KINDS: an ID file's ``line`` (``id`` its number), a ``batch``,
+    one ``response``, a ``dataset``'s details, a ``workspace``'s batch listing, or the list of
+    ``workspaces`` itself (no ``id``).
+    """
+
+    kind: str
+    id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        batch_id: str | None = None,
+        response_id: str | None = None,
+        dataset_id: str | None = None,
+        workspace_id: str | None = None,
+        line_number: int | None = None,
+    ) -> Subject:
+        """The subject of a failure from the ids it holds; the narrowest one names it (a
+        response before its batch)."""
+        for kind, value in (
+            ("response", response_id),
+            ("batch", batch_id),
+            ("line", line_number),
+            ("dataset", dataset_id),
+            ("workspace", workspace_id),
+        ):
+            if value is not None and value != "":
+                return cls(kind, str(value))
+        return cls("workspaces")
+
+    @property
+    def event(self) -> str:
+        """The ``event`` of the JSON log line that says this subject failed."""
+        return "bad_id_line" if self.kind == "line" else f"{self.kind}_failed"
+
+    def __str__(self) -> str:
+        if self.kind == "workspaces":
+            return "the list of workspaces"
+        return f"{self.kind} {self.id}"
+
+
+SUBJECT_KINDS = ("line", "batch", "response", "dataset", "workspace", "workspaces")
+
+
 class ItemError(EtlError):
     """One item could not be exported; the run records it and moves on.
 
@@ -143,15 +195,14 @@ class ItemError(EtlError):
             self.stage = stage
 
     @property
-    def subject(self) -> str:
-        """What failed, for a person: ``batch <id>``, ``dataset <id>``, ``workspace <id>``."""
-        if self.batch_id is not None:
-            return f"batch {self.batch_id}"
-        if self.dataset_id is not None:
-            return f"dataset {self.dataset_id}"
-        if self.workspace_id is not None:
-            return f"workspace {self.workspace_id}"
-        return "the list of workspaces"
+    def subject(self) -> Subject:
+        """What failed: ``batch <id>``, ``response <id>``, ``dataset <id>``, ``workspace <id>``."""
+        return Subject.of(
+            batch_id=self.batch_id,
+            response_id=self.response_id,
+            dataset_id=self.dataset_id,
+            workspace_id=self.workspace_id,
+        )
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.message}"

@@ -9,6 +9,9 @@ from __future__ import annotations
 import functools
 import re
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
 # What no database stores alike, or that would break a one-line message: control characters
 # (C0 with NUL, DEL, C1), line and paragraph separators, and surrogates. A str holds a surrogate
 # only unpaired (a JSON "\ud800" decodes to one), and UTF-8 cannot encode it.
@@ -115,3 +118,39 @@ def redact_api_url(text: str) -> str:
     if any(character.isspace() for character in text):
         return _USERINFO_OF_HTTP_URLS.sub(r"\1***@", text)
     return _USERINFO.sub(r"\1***@", text)
+
+
+def redact_url(raw: str) -> str:
+    """The database URL ``raw`` with its password shown as ``***`` (``<unparseable URL>`` when
+    it does not parse), for wherever it is printed or stored."""
+    try:
+        url: URL = make_url(raw)
+        url.port  # noqa: B018 - a port that is not a number only fails when read
+    except (ArgumentError, ValueError):
+        return "<unparseable URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace, line breaks included, as one space."""
+    return " ".join(text.split())
+
+
+def shorten(text: str, width: int, *, marker: str = "…") -> str:
+    """``text`` cut to at most ``width`` characters, ending in ``marker`` when it was cut."""
+    return text if len(text) <= width else text[: width - len(marker)] + marker
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds for a person, to the largest unit worth saying: ``4.2s``, ``3m 07s``,
+    ``5h 02m``, ``2d 3h``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

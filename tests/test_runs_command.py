@@ -156,7 +156,8 @@ def test_runs_show_as_text(database_url, three_runs, batches):
     assert values["id source"] == str(three_runs)
     assert values["started"].endswith(" UTC") and values["finished"].endswith(" UTC")
     header, bad_line, not_found = table_rows(failures)
-    assert header == ["batch / line", "stage", "kind", "http", "field", "message"]
+    # Issue 21: the first column names what failed as the run's log did (a Subject).
+    assert header == ["what failed", "stage", "kind", "http", "field", "message"]
     assert bad_line == [
         "line 3",
         "input",
@@ -165,7 +166,7 @@ def test_runs_show_as_text(database_url, three_runs, batches):
         "-",
         f"{three_runs}:3: not a batch ID (UUID): 'batch-7'",
     ]
-    assert not_found[:5] == [batches[3]["id"], "fetch", "not_found", "404", "-"]
+    assert not_found[:5] == [f"batch {batches[3]['id']}", "fetch", "not_found", "404", "-"]
 
 
 def test_a_run_without_failures_says_so(database_url, three_runs):

@@ -22,11 +22,11 @@ from sqlalchemy import JSON, Engine, MetaData, Table, TableClause, inspect, sele
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
-from ..config import redact_url
 from ..errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
-from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.db import connect_existing, first_line
 from ..store.schema import metadata
 from ..store.views import VIEWS_BY_NAME
+from ..text import redact_url
 
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_CHUNK_SIZE = 10_000
@@ -48,9 +48,10 @@ def open_database(database_url: str) -> Engine:
 
     Raises DatabaseUnavailableError when the database is missing or unreachable.
     """
-    if missing_sqlite_file(database_url) is not None:
+    engine = connect_existing(database_url)
+    if engine is None:
         raise DatabaseUnavailableError(f"no SQLite database at {redact_url(database_url)}")
-    return connect(database_url, pool_size=1)
+    return engine
 
 
 def relation_names(engine: Engine) -> tuple[list[str], list[str]]:

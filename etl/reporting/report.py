@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from ..config import redact_url
 from ..errors import ConfigError, DatabaseUnavailableError, SchemaVersionError
-from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.db import connect_existing, first_line
 from ..store.migrate import schema_state
+from ..text import redact_url
 from .report_data import DEFAULT_DAYS, MAX_DAYS, ReportData, empty_report, read_report_data
 from .report_html import ThisRun, headline, render_report
 
@@ -85,9 +85,9 @@ def write_report(
 
 
 def _read(database_url: str, *, days: int, now: datetime, run_id: int | None) -> ReportData:
-    if missing_sqlite_file(database_url) is not None:  # reading must not create the file
+    engine = connect_existing(database_url)
+    if engine is None:
         return empty_report(now, days)
-    engine = connect(database_url, pool_size=1)
     try:
         state = schema_state(engine)
         if state.is_empty:

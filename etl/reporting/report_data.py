@@ -25,6 +25,7 @@ from ..store.schema import (
     responses,
 )
 from ..store.views import utc_day, v_batch_processing_time, v_batch_status_intervals
+from ..text import one_line, shorten
 from .run_history import RunRecord, recent_runs, run_record, runs_since
 
 DEFAULT_DAYS = 30
@@ -208,7 +209,7 @@ def _failure_kinds(connection: Connection, where) -> tuple[FailureKind, ...]:
             http_status=row.http_status,
             failures=int(row.failures),
             runs=int(row.runs),
-            example=_shorten(row.example or ""),
+            example=shorten(one_line(row.example or ""), _MESSAGE_LENGTH),
         )
         for row in rows
     ]
@@ -377,8 +378,3 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     low = int(position)
     high = min(low + 1, len(values) - 1)
     return values[low] + (values[high] - values[low]) * (position - low)
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LENGTH else text[: _MESSAGE_LENGTH - 1] + "…"

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from .. import __version__
 from ..rows import BATCH_STATUSES, RUN_COUNTS
+from ..text import duration_text, one_line, shorten
 from .charts import Series, bar_chart, fills_width, hbar_chart
 from .report_data import MAX_RUNS, ReportData
 from .run_history import RunRecord
@@ -77,7 +78,7 @@ def headline(run: RunRecord | None, this_run: ThisRun | None = None) -> Headline
     """The run's outcome and counts, from ``etl_runs`` when its end is recorded there."""
     if this_run is not None and not _recorded(run, this_run):
         tone = _TONE_BY_STATUS.get(this_run.status, "bad")
-        message = f": {_shorten(this_run.message)}" if this_run.message else ""
+        message = f": {_headline(this_run.message)}" if this_run.message else ""
         if this_run.run_id is None:
             return Headline(f"Sync {this_run.status}{message}", tone)
         return Headline(
@@ -92,7 +93,7 @@ def headline(run: RunRecord | None, this_run: ThisRun | None = None) -> Headline
         f"{run.unchanged} unchanged, {run.failed} failed"
     )
     if run.error_message:
-        text += f" — {_shorten(run.error_message)}"
+        text += f" — {_headline(run.error_message)}"
     return Headline(text, _TONE_BY_STATUS.get(run.status, "bad"))
 
 
@@ -282,27 +283,13 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
-
-
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) <= _ERROR_IN_HEADLINE:
-        return text
-    return text[: _ERROR_IN_HEADLINE - 1] + "…"
+def _human_duration(seconds: float | None) -> str:
+    return "–" if seconds is None else duration_text(seconds)
+
+
+def _headline(text: str) -> str:
+    return shorten(one_line(text), _ERROR_IN_HEADLINE)

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from ..config import redact_url
-from ..errors import DatabaseUnavailableError, UnknownRunError
+from ..errors import DatabaseUnavailableError, Subject, UnknownRunError
 from ..rows import RUN_COUNTS
-from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.db import connect_existing, first_line
 from ..store.schema import etl_failures, etl_runs
+from ..text import duration_text, one_line, redact_url, shorten
 
 DEFAULT_LIMIT = 20
 # etl_runs.run_id is an INTEGER: 32 bits on PostgreSQL and MySQL/MariaDB, which refuse a larger
@@ -88,6 +88,17 @@ class FailureRecord:
     message: str
     occurred_at: datetime
 
+    @property
+    def subject(self) -> Subject:
+        """What failed, in the words the run's own log used."""
+        return Subject.of(
+            batch_id=self.batch_id,
+            response_id=self.response_id,
+            dataset_id=self.dataset_id,
+            workspace_id=self.workspace_id,
+            line_number=self.line_number,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "failure_id": self.failure_id,
@@ -126,10 +137,10 @@ def open_run_log(database_url: str) -> Iterator[Engine | None]:
 
     Raises DatabaseUnavailableError when the database cannot be reached.
     """
-    if missing_sqlite_file(database_url) is not None:
-        yield None  # connecting would create the file
+    engine = connect_existing(database_url)
+    if engine is None:
+        yield None
         return
-    engine = connect(database_url, pool_size=1)
     try:
         yield engine
     finally:
@@ -267,29 +278,15 @@ def runs_table(runs: Sequence[RunRecord], now: datetime) -> str:
                     run.retries,
                 )
             ),
-            _shorten(run.error_message or "", _ERROR_WIDTH),
+            shorten(one_line(run.error_message or ""), _ERROR_WIDTH, marker="..."),
         )
         for run in runs
     ]
     return _table(_RUN_COLUMNS, rows)
 
 
-def _what_failed(failure: FailureRecord) -> str:
-    if failure.response_id:
-        return f"response {failure.response_id}"
-    if failure.batch_id:
-        return failure.batch_id
-    if failure.line_number is not None:
-        return f"line {failure.line_number}"
-    if failure.dataset_id:
-        return f"dataset {failure.dataset_id}"
-    if failure.workspace_id:
-        return f"workspace {failure.workspace_id}"
-    return "-"
-
-
 _FAILURE_COLUMNS = (
-    ("batch / line", "<"),
+    ("what failed", "<"),
     ("stage", "<"),
     ("kind", "<"),
     ("http", ">"),
@@ -331,12 +328,12 @@ def run_details_text(details: RunDetails, now: datetime) -> str:
         return "\n".join(lines)
     rows = [
         (
-            _what_failed(f),
+            str(f.subject),
             f.stage,
             f.error_kind,
             str(f.http_status) if f.http_status is not None else "-",
             f.field or "-",
-            _one_line(f.message),
+            one_line(f.message),
         )
         for f in details.failures
     ]
@@ -360,18 +357,8 @@ def _table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]) ->
 
 
 def _duration_text(run: RunRecord, now: datetime) -> str:
-    text = _seconds_text(run.duration(now))
+    text = duration_text(run.duration(now))
     return f"{text} so far" if run.status == "running" else text
-
-
-def _seconds_text(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def _clock(moment: datetime) -> str:
@@ -382,12 +369,3 @@ def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _shorten(text: str, width: int) -> str:
-    text = _one_line(text)
-    return text if len(text) <= width else text[: width - 3] + "..."

@@ -18,8 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import (
     ApiUnreachableError,
@@ -49,29 +48,19 @@ Fetched = tuple[Any, float]
 failed it, and the seconds its fetch and validation took."""
 
 
-@dataclass(frozen=True)
-class FetchOptions:
-    """How to fetch: the API, its timeouts, the retry policy and the pace."""
+class FetchOptions(Protocol):
+    """How hard to fetch: the most requests in flight, the retry policy and a ceiling on the
+    pace. The run's options (``etl.run.SyncOptions``) are one; the extractor reads them as
+    they are, so that an option is named once from the command line down to here."""
 
-    api_url: str
-    token: str = field(repr=False)
-    connect_timeout: float
-    read_timeout: float
-    retry_policy: RetryPolicy | None
-    concurrency: int
-    max_requests_per_second: float | None
-    adaptive_pacing: bool = True
-    run_id: int | None = None
+    @property
+    def concurrency(self) -> int: ...
 
-    @classmethod
-    def from_settings(cls, settings: Settings, **options) -> FetchOptions:
-        return cls(
-            api_url=settings.api_url,
-            token=settings.api_token,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            **options,
-        )
+    @property
+    def retry_policy(self) -> RetryPolicy | None: ...
+
+    @property
+    def max_requests_per_second(self) -> float | None: ...
 
 
 def log_retry(event: RetryEvent, run_id: int | None) -> None:
@@ -95,7 +84,16 @@ def log_retry(event: RetryEvent, run_id: int | None) -> None:
 class Extractor:
     """Fetches, validates and flattens batches in a pool of ``concurrency`` threads."""
 
-    def __init__(self, options: FetchOptions, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: FetchOptions,
+        *,
+        run_id: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Fetch from ``settings``' API with its token and timeouts, as ``options`` say;
+        ``run_id`` goes on the retries' log lines."""
         # The extractor's own event: a 401 or --fail-fast stops its workers without setting
         # the caller's ``stop``, which a caller may pass to its next run again. The caller's
         # event, when set, sets this one (within _FOLLOW_INTERVAL).
@@ -105,20 +103,16 @@ class Extractor:
             threading.Thread(
                 target=self._follow, args=(stop,), name="etl-fetch-stop", daemon=True
             ).start()
-        self.pacer = Pacer(
-            max_rate=options.max_requests_per_second,
-            adaptive=options.adaptive_pacing,
-            stop=self._stop,
-        )
+        self.pacer = Pacer(max_rate=options.max_requests_per_second, stop=self._stop)
         self.client = ProlificClient(
-            options.api_url,
-            options.token,
-            connect_timeout=options.connect_timeout,
-            read_timeout=options.read_timeout,
+            settings.api_url,
+            settings.api_token,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
             retry_policy=options.retry_policy,
             pacer=self.pacer,
             concurrency=options.concurrency,
-            on_retry=lambda event: log_retry(event, options.run_id),
+            on_retry=lambda event: log_retry(event, run_id),
             stop=self._stop,
         )
         self._pool = _DaemonThreads(options.concurrency, "etl-fetch")

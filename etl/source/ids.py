@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputFileError
+from ..text import shorten
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SHOWN_LINE_LENGTH = 80
@@ -68,7 +69,7 @@ def parse_id_lines(lines: bytes | Iterable[bytes], source: str) -> IdFile:
         except UnicodeDecodeError:
             shown = raw.decode("utf-8", errors="replace").strip()
             result.bad_lines.append(
-                BadIdLine(source, line_number, _shorten(shown), "not UTF-8 text")
+                BadIdLine(source, line_number, shorten(shown, _SHOWN_LINE_LENGTH), "not UTF-8 text")
             )
             continue
         if not content:
@@ -76,7 +77,12 @@ def parse_id_lines(lines: bytes | Iterable[bytes], source: str) -> IdFile:
         batch_id = normalize_batch_id(content)
         if batch_id is None:
             result.bad_lines.append(
-                BadIdLine(source, line_number, _shorten(content), "not a batch ID (UUID)")
+                BadIdLine(
+                    source,
+                    line_number,
+                    shorten(content, _SHOWN_LINE_LENGTH),
+                    "not a batch ID (UUID)",
+                )
             )
         elif batch_id in seen:
             result.duplicates += 1
@@ -123,10 +129,6 @@ def _read_stdin() -> bytes:
             f"cannot read ID file from standard input: {exc.strerror or exc} "
             "(pipe the batch IDs in, or pass a file)"
         ) from None
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SHOWN_LINE_LENGTH else text[: _SHOWN_LINE_LENGTH - 1] + "…"
 
 
 def _split_lines(data: bytes | Iterable[bytes]) -> Iterator[bytes]:

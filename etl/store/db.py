@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from ..config import redact_url
 from ..errors import ConfigError, DatabaseUnavailableError, MissingSchemaError
+from ..text import redact_url
 
 
 def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = False) -> Engine:
@@ -80,6 +80,17 @@ def _require_postgres_schema(connection: Connection) -> None:
         f"{database}",
         f"create it (CREATE SCHEMA {first};) or correct search_path",
     )
+
+
+def connect_existing(database_url: str, *, pool_size: int = 1) -> Engine | None:
+    """An engine on the database for reading, or None when it is a SQLite file that does not
+    exist yet: reading (``runs``, ``report``, ``export``, a dry run) must never create it.
+
+    Raises DatabaseUnavailableError when the database cannot be reached.
+    """
+    if missing_sqlite_file(database_url) is not None:
+        return None
+    return connect(database_url, pool_size=pool_size)
 
 
 def missing_sqlite_file(database_url: str) -> Path | None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import __version__
-from ..errors import ItemError
+from ..errors import ItemError, Subject
 from ..text import redact, storable
 from .db import database_errors
 from .schema import etl_failures, etl_runs
@@ -82,22 +82,20 @@ class Failure:
         return replace(self, message=redact(self.message, token), input_line=input_line)
 
     @property
-    def subject(self) -> str | None:
-        """What failed (``batch <id>``, ``dataset <id>``, ``workspace <id>``); None: an ID line."""
-        if self.batch_id:
-            return f"batch {self.batch_id}"
-        if self.dataset_id:
-            return f"dataset {self.dataset_id}"
-        if self.workspace_id:
-            return f"workspace {self.workspace_id}"
-        if self.stage == "listing":
-            return "the list of workspaces"
-        return None
+    def subject(self) -> Subject:
+        """What failed (see Subject): the same words wherever the failure is shown."""
+        return Subject.of(
+            batch_id=self.batch_id,
+            response_id=self.response_id,
+            dataset_id=self.dataset_id,
+            workspace_id=self.workspace_id,
+            line_number=self.line_number,
+        )
 
     def __str__(self) -> str:
-        if self.subject:
-            return f"{self.subject}: {self.stage} failed ({self.error_kind}): {self.message}"
-        return f"{self.message}"
+        if self.subject.kind == "line":  # the message names the file and the line already
+            return self.message
+        return f"{self.subject}: {self.stage} failed ({self.error_kind}): {self.message}"
 
 
 # How far the run log's clock is set back (``clock_set_back``); zero but in the demo.

@@ -1,0 +1,124 @@
+"""The responses' phase: every batch this run stored, its responses read through the streaming
+load loop, a few batches' downloads ahead; a response gone from a whole answer is marked
+removed upstream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import ItemError, TruncatedResponsesError
+from ..rows import ResponseRows
+from ..source.extract import Extractor
+from ..source.flatten import flatten_response
+from ..source.validate import ResponseListing
+from ..store.lock import RunLock
+from ..store.responses import ResponseOutcome, SeenIds, load_responses, mark_removed_responses
+from ..store.runlog import Failure, utcnow
+from .ledger import Ledger
+from .stream import Listed, load_stream
+from .workspaces import closing_downloads
+
+log = logging.getLogger("etl")
+
+RESPONSE_CHUNK = 1000  # responses per transaction
+
+
+class _BatchResponses:
+    """A batch's responses as the stream loop sees them: every record loaded, by content."""
+
+    skip_repeats = False
+    chunk_size = RESPONSE_CHUNK
+
+    def __init__(self, ledger: Ledger, lock: RunLock, batch_id: str) -> None:
+        self.ledger = ledger
+        self.lock = lock
+        self.batch_id = batch_id
+        self.outcome = ResponseOutcome()
+
+    def key(self, item: Any) -> str | None:
+        return item.response_id if isinstance(item, ItemError) else str(item.id)
+
+    def accept(self, item: Any) -> ResponseRows | ItemError:
+        return item if isinstance(item, ItemError) else flatten_response(item)
+
+    def load(self, chunk: Sequence[ResponseRows | ItemError]) -> None:
+        rows = [item for item in chunk if not isinstance(item, ItemError)]
+        failed: list[ItemError] = [item for item in chunk if isinstance(item, ItemError)]
+        if rows:
+            self.lock.verify()
+            loaded = load_responses(self.ledger.engine, rows, self.ledger.run_id, utcnow())
+            self.outcome.merge(loaded)
+            result = self.ledger.result  # counted as written: a stop mid-batch keeps them
+            result.responses_inserted += loaded.inserted
+            result.responses_updated += loaded.updated
+            result.responses_unchanged += loaded.unchanged
+            failed += loaded.failed or ()
+        self.ledger.fail([Failure.from_item_error(error) for error in failed])
+
+    def truncated(self, listing: Listed) -> ItemError:
+        return TruncatedResponsesError(
+            self.batch_id,
+            f"the API sent {listing.seen} responses but says there are {listing.count}; "
+            "they may be cut short: those that came were loaded, none was marked removed",
+        )
+
+
+def load_all_responses(
+    extractor: Extractor,
+    ledger: Ledger,
+    lock: RunLock,
+    batch_ids: Sequence[str],
+    *,
+    group: int,
+    check_stop: Callable[[], None],
+) -> None:
+    """Load the responses of ``batch_ids``, ``group`` batches' downloads at a time."""
+    for start in range(0, len(batch_ids), group):
+        downloads = extractor.submit(
+            batch_ids[start : start + group], work=extractor.download_responses
+        )()
+        with closing_downloads(downloads):
+            check_stop()
+            for outcome, _seconds in downloads:
+                if isinstance(outcome, ItemError):
+                    ledger.fail([Failure.from_item_error(outcome)])
+                    continue
+                try:
+                    _load_responses(outcome, ledger, lock, check_stop)
+                finally:
+                    outcome.source.close()
+                check_stop()
+
+
+def _load_responses(
+    listing: ResponseListing, ledger: Ledger, lock: RunLock, check_stop: Callable[[], None]
+) -> None:
+    result = ledger.result
+    responses = _BatchResponses(ledger, lock, listing.batch_id)
+    seen = SeenIds()
+    complete = load_stream(listing, responses, seen=seen, fail=ledger.fail, check_stop=check_stop)
+    removed = []
+    if complete:
+        removed = mark_removed_responses(ledger.engine, listing.batch_id, seen, utcnow())
+    outcome = responses.outcome
+    log.info(
+        "batch %s: %d responses: %d inserted, %d updated, %d unchanged%s",
+        listing.batch_id,
+        listing.seen,
+        outcome.inserted,
+        outcome.updated,
+        outcome.unchanged,
+        f", {len(removed)} gone upstream (marked removed)" if removed else "",
+        extra={
+            "event": "batch_responses",
+            "batch_id": listing.batch_id,
+            "run_id": result.run_id,
+            "responses": listing.seen,
+            "inserted": outcome.inserted,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "removed_upstream": len(removed),
+        },
+    )

@@ -1,0 +1,84 @@
+"""What a run tells its caller: the result at its end, and its progress as it goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..rows import RUN_COUNTS
+from ..store.runlog import Failure
+
+
+@dataclass
+class SyncResult:
+    """What a run did: its id, outcome, counts, failures and duration."""
+
+    run_id: int | None
+    status: str = "running"
+    ids_read: int = 0
+    listed: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retries: int = 0
+    responses_inserted: int = 0
+    responses_updated: int = 0
+    responses_unchanged: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    error_message: str | None = None
+    duration: float = 0.0
+    dry_run: bool = False
+    recorded: bool = True  # whether the run's end made it into etl_runs
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in RUN_COUNTS}
+
+    def summary(self) -> str:
+        if self.dry_run:
+            listed = f"{self.listed} more listed, " if self.listed else ""
+            return (
+                f"dry run {self.status}, nothing written: {self.ids_read} ids, {listed}"
+                f"{self.fetched} fetched; would insert {self.inserted}, update {self.updated}, "
+                f"leave {self.unchanged} unchanged; {self.failed} failed, {self.retries} retries "
+                f"in {self.duration:.1f}s"
+            )
+        run = f"run {self.run_id}" if self.run_id is not None else "run"
+        listed = f"{self.listed} more listed, " if self.listed else ""
+        responses = self.responses_inserted + self.responses_updated + self.responses_unchanged
+        answered = (
+            f"; responses: {self.responses_inserted} inserted, {self.responses_updated} "
+            f"updated, {self.responses_unchanged} unchanged"
+            if responses
+            else ""
+        )
+        return (
+            f"{run} {self.status}: {self.ids_read} ids, {listed}{self.fetched} fetched, "
+            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed, {self.retries} retries{answered} in {self.duration:.1f}s"
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Told to ``sync()``'s ``on_progress`` twice per batch: when its fetch ends (``outcome``
+    ``fetched``, whether it succeeded or not) and when its outcome is known (inserted, updated,
+    unchanged or failed).
+
+    The counts are the run's so far, over batches (a bad ID line is not a batch): ``fetched``
+    counts fetches ended and ends at ``total``; ``done`` is the sum of the four outcomes and
+    ends at ``total`` too, a chunk or two behind ``fetched``.
+    """
+
+    batch_id: str
+    outcome: str
+    done: int
+    total: int
+    inserted: int
+    updated: int
+    unchanged: int
+    failed: int
+    fetched: int = 0

@@ -1,0 +1,128 @@
+"""A run from start to end: its phases in order over one extractor, and how each way it can
+end is booked (succeeded, partial, aborted, failed) before the caller hears of it."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine
+
+from ..config import Settings
+from ..errors import ApiUnreachableError, DatabaseUnavailableError, TokenRejectedError
+from ..source.extract import Extractor
+from ..store.lock import RunLock
+from ..store.runlog import Failure
+from .batches import BatchWriter, load_id_file_batches
+from .datasets import load_dataset_details
+from .ledger import FailedFast, Ledger
+from .options import SyncOptions
+from .responses import load_all_responses
+from .sources import Sources
+from .workspaces import WorkspacesPhase
+
+INTERRUPTED = "interrupted (SIGINT or SIGTERM)"
+
+
+class Stopped(Exception):
+    """The caller set ``stop`` (a signal): end the run as aborted."""
+
+
+class Run:
+    """One run's phases: the workspaces' listings, the ID file's batches, the datasets'
+    details and the responses, each writing its outcomes in the ledger."""
+
+    def __init__(
+        self,
+        engine: Engine | None,
+        lock: RunLock,
+        settings: Settings,
+        ledger: Ledger,
+        options: SyncOptions,
+        stop: threading.Event,
+    ) -> None:
+        self.engine = engine
+        self.lock = lock
+        self.settings = settings
+        self.ledger = ledger
+        self.options = options
+        self.stop = stop
+        self.extractor: Extractor | None = None
+
+    def execute(self, sources: Sources) -> None:
+        """Run every phase; the ledger closes the run however it ends (run-level errors are
+        raised after that)."""
+        ledger = self.ledger
+        try:
+            ledger.fail(
+                [Failure.from_bad_line(bad, self.settings.api_token) for bad in sources.bad_lines]
+            )
+            self._phases(sources)
+        except FailedFast:
+            ledger.finish("partial", "stopped at the first failure (--fail-fast)")
+            return
+        except Stopped:
+            ledger.finish("aborted", INTERRUPTED, best_effort=True)
+            return
+        except (TokenRejectedError, ApiUnreachableError) as exc:
+            ledger.finish("failed", str(exc))
+            raise
+        except DatabaseUnavailableError as exc:
+            ledger.finish("failed", str(exc), best_effort=True)
+            raise
+        except KeyboardInterrupt:
+            ledger.finish("aborted", INTERRUPTED, best_effort=True)
+            raise
+        except BaseException as exc:
+            ledger.finish("failed", f"{type(exc).__name__}: {exc}", best_effort=True)
+            raise
+        ledger.finish("partial" if ledger.result.failures else "succeeded", None)
+
+    def _phases(self, sources: Sources) -> None:
+        options, ledger = self.options, self.ledger
+        extractor = self.extractor = Extractor(
+            self.settings, options, run_id=ledger.run_id, stop=self.stop
+        )
+        ledger.retries = lambda: extractor.retries
+        writer = BatchWriter(ledger, self.lock)
+        chunk_size = options.chunk_size
+        try:
+            listed: set[str] = set()
+            if sources.discovers:
+                phase = WorkspacesPhase(
+                    extractor, writer, chunk_size=chunk_size, check_stop=self.check_stop
+                )
+                listed = phase.run(sources)
+            remaining = [b for b in sources.batch_ids if b not in listed]
+            load_id_file_batches(
+                extractor, remaining, writer, chunk_size=chunk_size, check_stop=self.check_stop
+            )
+            if options.dataset_details and not options.dry_run:
+                load_dataset_details(
+                    extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
+                )
+            if options.responses and not options.dry_run:
+                load_all_responses(
+                    extractor,
+                    ledger,
+                    self.lock,
+                    writer.loaded_ids,
+                    group=options.concurrency,
+                    check_stop=self.check_stop,
+                )
+            if (down := extractor.never_reached_api()) is not None:
+                raise down
+        except BaseException:
+            extractor.stop()  # no request after this point
+            raise
+        finally:
+            extractor.close()
+            retries = extractor.retries
+            ledger.retries = lambda: retries
+
+    def check_stop(self) -> None:
+        """Raise what ends the run now: a worker's run-level error, or the caller's stop."""
+        extractor = self.extractor
+        if extractor is not None and extractor.stop_reason is not None:
+            raise extractor.stop_reason
+        if self.stop.is_set():
+            raise Stopped
