@@ -37,8 +37,6 @@ from .errors import (
     TokenRejectedError,
     UnknownRunError,
 )
-from .imitation import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
-from .imitation import ERROR_KIND_NAMES
 from .job import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncOptions, SyncResult, sync
 from .launch import hand_over_signals, signals_before_start
 from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, progress_bar
@@ -58,6 +56,8 @@ from .reporting.run_history import (
     runs_json,
     runs_table,
 )
+from .samples import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
+from .samples import ERROR_KIND_NAMES
 from .source.client import RetryPolicy
 from .source.ids import read_id_file
 from .store.runlog import Failure, utcnow

@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 
 from .config import Settings
 from .errors import ConfigError, NotFoundError
-from .imitation import DEFAULT_BATCHES, SAMPLE_SEED
 from .job import SyncResult, sync
+from .samples import DEFAULT_BATCHES, SAMPLE_SEED
 from .source.ids import IdFile
 from .store.db import connect
 from .store.runlog import Failure, clock_set_back

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import DEFAULT_BATCHES, ERROR_KIND_NAMES, SAMPLE_SEED
+from ..samples import DEFAULT_BATCHES, ERROR_KIND_NAMES, SAMPLE_SEED
 from .server import FakeProlificAPI, Fault, SeenRequest, batch_generator, sample_response
 
 # How many of the first batches an ID file of the sample world lists (examples/batch_ids.txt).
@@ -405,7 +405,7 @@ ERROR_KINDS: dict[str, Callable[[], Fault]] = {
     # invalid_response).
     "html200": lambda: Fault.raw_body(_BAD_GATEWAY_PAGE),
 }
-assert tuple(ERROR_KINDS) == ERROR_KIND_NAMES, "etl/imitation/__init__.py names them for the CLI"
+assert tuple(ERROR_KINDS) == ERROR_KIND_NAMES, "etl/samples.py names them for the CLI"
 
 
 class Steering:
@@ -509,7 +509,7 @@ def serve(
     api.on_request = steering.on_request
     api.preload(preload)
     for batch_id in preload if responses_per_batch else ():
-        api._responses_body(batch_id)  # encoded before serving, as the batches are
+        api.responses_body(batch_id)  # encoded before serving, as the batches are
     on_ready(api.url, world)
     before_serving()
     try:

@@ -125,8 +125,9 @@ def connection_failure(
         )
     if isinstance(exc, requests.exceptions.ProxyError) and _cannot_connect(exc):
         proxy = proxies.get(urllib.parse.urlsplit(base_url).scheme)
+        shown = redact_api_url(proxy) if proxy else "(none)"
         return ApiUnreachableError(
-            f"cannot reach the proxy {_without_credentials(proxy)} ({reason}); check "
+            f"cannot reach the proxy {shown} ({reason}); check "
             "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, or list the API's host in NO_PROXY"
         )
     if isinstance(
@@ -233,13 +234,3 @@ def _innermost_message(exc: BaseException) -> str:
     ]
     text = messages[-1] if messages else str(exc) or type(exc).__name__
     return text.split(": ", 1)[-1] if text.startswith("<urllib3.") else text
-
-
-def _without_credentials(url: str | None) -> str:
-    if not url:
-        return "(none)"
-    parts = urllib.parse.urlsplit(url)
-    if parts.username or parts.password:
-        netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return url

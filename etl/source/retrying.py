@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import tenacity
 
-from ..errors import RetriesExhaustedError
+from ..errors import RetriesExhaustedError, Subject
 from .answers import Retryable
 from .pacing import Pacer
 
@@ -42,10 +42,10 @@ class RetryPolicy:
 class RetryEvent:
     """Told to the ``on_retry`` callback before each wait, so that a run can show and count it.
 
-    ``subject`` says what was asked for: ``batch <id>``, ``dataset <id>``, ``workspace <id>``.
+    ``subject`` says what was asked for (a batch, a dataset, a workspace's listing, ...).
     """
 
-    subject: str
+    subject: Subject
     batch_id: str | None
     attempt: int
     reason: str
