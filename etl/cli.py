@@ -6,6 +6,7 @@ Outcomes become exit codes here and nowhere else; EXIT_CODES_HELP lists them for
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shlex
 import signal
@@ -116,6 +117,18 @@ Output:
 """
 
 log = logging.getLogger("etl")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A number within bounds that is neither nan nor infinite: nan passes every comparison,
+    so ``FloatRange`` alone would let ``--max-rps nan`` through (and hang the pacing)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 
 # Every command that touches the database takes the same option, resolved the same way.
 database_url_option = click.option(
@@ -264,7 +277,7 @@ class _SyncCommand(click.Command):
 )
 @click.option(
     "--max-rps",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="N",
     help="Most requests per second, retries included (to stay under an API quota).",
 )
@@ -277,7 +290,7 @@ class _SyncCommand(click.Command):
 )
 @click.option(
     "--max-retry-wait",
-    type=click.FloatRange(0, 3600),
+    type=FiniteFloatRange(0, 3600),
     default=RetryPolicy.max_total_wait,
     show_default=True,
     metavar="SECONDS",
@@ -934,7 +947,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--latency",
-    type=click.FloatRange(0, 60),
+    type=FiniteFloatRange(0, 60),
     default=0.0,
     show_default=True,
     metavar="SECONDS",
@@ -951,7 +964,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--rate-limit",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="RPS",
     help="Refuse requests over this many per second with 429 and no Retry-After, as the real "
     "API does at its (unpublished) limit; a token bucket.",
@@ -969,13 +982,13 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--rate-burst",
-    type=click.FloatRange(min=1),
+    type=FiniteFloatRange(min=1),
     metavar="N",
     help="Requests the bucket lets through at once [default: one second's worth].",
 )
 @click.option(
     "--error-rate",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.0,
     show_default=True,
     metavar="FRACTION",
@@ -993,7 +1006,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--status-progression",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="SECONDS",
     help="Every SECONDS a night passes for the sample batches: they move on a status "
     "(UNINITIALISED → PROCESSING → READY or ERROR), datasets are linked and unlinked, a batch "

@@ -228,6 +228,34 @@ def _check_supported(url: URL, raw: str) -> None:
             "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
             "the command ends: name a file, such as sqlite:///prolific.db"
         )
+    if url.get_backend_name() == "sqlite":
+        _check_sqlite_path(url)
+    elif url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(
+            f"DATABASE_URL names port {url.port}, which no server can listen on ({where}): "
+            "a port is 1 to 65535"
+        )
+    if url.get_backend_name() == "postgresql" and not url.database:
+        # PostgreSQL would connect to the database named like the user (often "postgres",
+        # the server's own) and create the schema there.
+        raise ConfigError(f"DATABASE_URL names no database: {where} (add /<database> at the end)")
+
+
+def _check_sqlite_path(url: URL) -> None:
+    """A SQLite file that can be opened or created: not a directory, in one that exists."""
+    if "uri" in url.query or not url.database:  # a file: URI is SQLite's to read
+        return
+    path = Path(url.database)
+    if path.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL names the directory {path}, not a SQLite file: name a file in it, "
+            f"such as sqlite:///{path / 'prolific.db'}"
+        )
+    if not path.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL names {path}, but the directory {path.parent} does not exist: "
+            "create the directory or point DATABASE_URL elsewhere"
+        )
 
 
 def _in_memory(url: URL) -> bool:
