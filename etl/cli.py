@@ -541,14 +541,16 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
 _RUNS_EXIT_CODES_HELP = """\b
 Exit codes:
   0  done (also when no run is recorded yet)
-  2  usage error
+  2  usage error, or the schema is outdated (run
+     `db upgrade`)
   3  the database cannot be read
 """
 _RUNS_SHOW_EXIT_CODES_HELP = """\b
 Exit codes:
   0  shown
-  2  usage error, or no such run (also when no run
-     is recorded yet)
+  2  usage error, no such run (also when no run
+     is recorded yet), or the schema is outdated
+     (run `db upgrade`)
   3  the database cannot be read
 """
 
@@ -704,7 +706,8 @@ Exit codes:
   0  written
   2  no such table or view (the message lists them),
      bad option, unwritable file, an --output that is
-     not a regular file, Parquet to a terminal
+     not a regular file, Parquet to a terminal, an
+     outdated schema (run `db upgrade`)
   3  the database is missing or unreachable
 """
 

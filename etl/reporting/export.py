@@ -25,6 +25,7 @@ from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 from ..config import redact_url
 from ..errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
 from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.migrate import require_readable_schema
 from ..store.schema import metadata
 from ..store.views import VIEWS_BY_NAME
 
@@ -46,11 +47,18 @@ def open_database(database_url: str) -> Engine:
     """An engine on an existing database; unlike ``connect``, a missing SQLite file is an error
     instead of a new empty database.
 
-    Raises DatabaseUnavailableError when the database is missing or unreachable.
+    Raises DatabaseUnavailableError when the database is missing or unreachable,
+    SchemaVersionError when its schema is not this version's (columns would not match).
     """
     if missing_sqlite_file(database_url) is not None:
         raise DatabaseUnavailableError(f"no SQLite database at {redact_url(database_url)}")
-    return connect(database_url, pool_size=1)
+    engine = connect(database_url, pool_size=1)
+    try:
+        require_readable_schema(engine, "export")
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def relation_names(engine: Engine) -> tuple[list[str], list[str]]:

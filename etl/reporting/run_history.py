@@ -19,6 +19,7 @@ from ..config import redact_url
 from ..errors import DatabaseUnavailableError, UnknownRunError
 from ..rows import RUN_COUNTS
 from ..store.db import connect, first_line, missing_sqlite_file
+from ..store.migrate import require_readable_schema
 from ..store.schema import etl_failures, etl_runs
 
 DEFAULT_LIMIT = 20
@@ -124,13 +125,15 @@ class RunDetails:
 def open_run_log(database_url: str) -> Iterator[Engine | None]:
     """An engine on the database, or None when it is a SQLite file that does not exist yet.
 
-    Raises DatabaseUnavailableError when the database cannot be reached.
+    Raises DatabaseUnavailableError when the database cannot be reached, SchemaVersionError
+    when its schema is not this version's (the run log's columns differ).
     """
     if missing_sqlite_file(database_url) is not None:
         yield None  # connecting would create the file
         return
     engine = connect(database_url, pool_size=1)
     try:
+        require_readable_schema(engine, "read the run log")
         yield engine
     finally:
         engine.dispose()
