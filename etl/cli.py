@@ -522,10 +522,11 @@ def _interrupt_on_sigterm() -> None:
 @click.option("--api-url", metavar="URL", help="API base URL [env PROLIFIC_API_URL].")
 @database_url_option
 def check_command(ids_path, token_flag, api_url, database_url) -> None:
-    """Check the setup: settings, token, database, schema and ID file; write nothing.
+    """Check the setup: settings, token, database, schema and ID file; keep nothing.
 
-    Makes one request to the API (for a batch ID nobody has) to see whether the token is
-    accepted. Exits 0 when every check passed or was skipped, 1 when any failed.
+    Asks the API for a batch ID nobody has, then for the workspaces, to see whether the token
+    is accepted and the URL answers as the API does; writes to the database in a transaction
+    it rolls back, to see whether a sync could. Exits 0 when every check passed or was skipped, 1 when any failed.
     """
     from .check import render, run_checks
 
