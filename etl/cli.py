@@ -526,7 +526,8 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
 
     Asks the API for a batch ID nobody has, then for the workspaces, to see whether the token
     is accepted and the URL answers as the API does; writes to the database in a transaction
-    it rolls back, to see whether a sync could. Exits 0 when every check passed or was skipped, 1 when any failed.
+    it rolls back, to see whether a sync could. Exits 0 when every check passed or was
+    skipped, 1 when any failed.
     """
     from .check import render, run_checks
 
