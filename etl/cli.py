@@ -302,7 +302,8 @@ class _SyncCommand(click.Command):
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Fetch and validate everything and say what would change; write nothing at all.",
+    help="Fetch and validate every batch and say what would change; write nothing at all. "
+    "Responses are not fetched or compared (--responses is said to be ignored).",
 )
 @click.option(
     "--auto-migrate",
@@ -378,6 +379,13 @@ def sync_command(
             read_timeout=read_timeout,
         )
         token = settings.api_token
+        responses = settings.responses if responses is None else responses
+        if dry_run and responses:
+            log.warning(
+                "--dry-run does not fetch or compare responses: it says what would change in "
+                "batches, datasets and workspaces only",
+                extra={"event": "dry_run_without_responses"},
+            )
         # Read here, so that the bar knows the file's share of the total from the start.
         id_file = read_id_file(ids_path) if ids_path is not None else None
         show_bar = sys.stderr.isatty() and not quiet and log_format == "text"
@@ -389,7 +397,7 @@ def sync_command(
                 workspaces=workspaces,
                 all_workspaces=all_workspaces,
                 dataset_details=dataset_details,
-                responses=settings.responses if responses is None else responses,
+                responses=responses,
                 concurrency=concurrency,
                 chunk_size=chunk_size,
                 retry_policy=RetryPolicy(max_attempts=max_attempts, max_total_wait=max_retry_wait),
@@ -720,7 +728,8 @@ Exit codes:
     "--format",
     "fmt",
     type=click.Choice(EXPORT_FORMATS),
-    help="Output format [default: from the --output file's extension, else csv].",
+    help="Output format [default: from the --output file's extension (.csv, .jsonl, .ndjson, "
+    ".parquet); csv for stdout or a name without one; another extension needs --format].",
 )
 @click.option(
     "-o",
@@ -741,9 +750,9 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
     """Write table or view NAME to CSV, JSON Lines or Parquet, ordered by its key. No token
     needed."""
     to_stdout = output == "-"
-    fmt = fmt or format_for(None if to_stdout else output)
     stdout = sys.stdout.buffer
     try:
+        fmt = format_for(None if to_stdout else output, fmt)
         if not output:
             raise ConfigError("--output is empty: name a file, or '-' for standard output")
         if to_stdout and fmt == "parquet" and stdout.isatty():

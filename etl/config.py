@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import math
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .errors import ConfigError, MissingTokenError
 from .text import redact_api_url
+
+log = logging.getLogger("etl")
 
 DEFAULT_API_URL = "https://api.prolific.com"
 DEFAULT_DATABASE_URL = "sqlite:///prolific.db"
@@ -160,6 +164,36 @@ def load_database_url(
     return normalize_database_url(raw or DEFAULT_DATABASE_URL)
 
 
+# Every name a .env file may set; anything else there is a typo or belongs to another tool.
+SETTING_NAMES = (
+    "PROLIFIC_API_TOKEN",
+    "PROLIFIC_API_TOKEN_FILE",
+    "PROLIFIC_API_URL",
+    "DATABASE_URL",
+    "ETL_CONNECT_TIMEOUT",
+    "ETL_READ_TIMEOUT",
+    "ETL_RESPONSES",
+    *NETWORK_VARIABLES,
+)
+_warned_unknown: set[tuple[str, str]] = set()
+
+
+def unknown_settings(names: Iterable[str]) -> list[str]:
+    """A sentence for each of ``names`` (the keys of a .env file) that prolific-etl does not
+    read, with the setting it may have meant: a mistyped ``DATABSE_URL`` would otherwise be
+    ignored, and the run write to the default database."""
+    sentences = []
+    for name in names:
+        if name in SETTING_NAMES:
+            continue
+        close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.75)
+        meant = f"; did you mean {close[0]}?" if close else ""
+        sentences.append(
+            f".env sets {name}, which is not a prolific-etl setting and is ignored{meant}"
+        )
+    return sentences
+
+
 class _Sources:
     """Flag, then environment, then ``.env`` in the working directory."""
 
@@ -167,6 +201,16 @@ class _Sources:
         self.environ = os.environ if environ is None else environ
         path = Path(".env") if dotenv_path is None else dotenv_path
         self.dotenv = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        self._warn_unknown(path)
+
+    def _warn_unknown(self, path: Path) -> None:
+        # Once per file and name: a command reads its settings in several steps.
+        where = str(path.resolve()) if self.dotenv else ""
+        fresh = [name for name in self.dotenv if (where, name) not in _warned_unknown]
+        for name in fresh:
+            _warned_unknown.add((where, name))
+        for sentence in unknown_settings(fresh):
+            log.warning("%s", sentence, extra={"event": "unknown_setting"})
 
     def pick(self, flag: object, name: str) -> str | None:
         if flag is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,22 @@ def test_timeouts_up_to_an_hour_are_accepted():
     environ = {"PROLIFIC_API_TOKEN": "t", "ETL_CONNECT_TIMEOUT": "0.5", "ETL_READ_TIMEOUT": "3600"}
     settings = load_settings(environ=environ)
     assert (settings.connect_timeout, settings.read_timeout) == (0.5, 3600.0)
+
+
+# Issue 23, item 12: a mistyped key was ignored, and the run wrote to the default database.
+def test_an_unknown_dotenv_key_is_reported_with_the_closest_setting(tmp_path, caplog):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "PROLIFIC_API_TOKEN=t0ken-123\nDATABSE_URL=sqlite:///x.db\nCOMPOSE_PROJECT=etl\n",
+        encoding="utf-8",
+    )
+
+    with caplog.at_level(logging.WARNING, logger="etl"):
+        settings = load_settings(environ={}, dotenv_path=dotenv)
+
+    assert settings.database_url == "sqlite:///prolific.db"
+    assert [record.getMessage() for record in caplog.records] == [
+        ".env sets DATABSE_URL, which is not a prolific-etl setting and is ignored; did you "
+        "mean DATABASE_URL?",
+        ".env sets COMPOSE_PROJECT, which is not a prolific-etl setting and is ignored",
+    ]
