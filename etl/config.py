@@ -75,8 +75,11 @@ def load_settings(
 
     Raises ConfigError when the token is missing or a value is malformed.
     """
-    pick = _Sources(environ, dotenv_path).pick
+    sources = _Sources(environ, dotenv_path)
+    pick = sources.pick
     token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
+    if not token:
+        token = _token_from_a_file(pick(None, "PROLIFIC_API_TOKEN_FILE"), sources.environ)
     if not token:
         raise MissingTokenError()
     if not _TOKEN.fullmatch(token):
@@ -101,6 +104,43 @@ def load_settings(
         ),
         responses=_switch(pick(responses, "ETL_RESPONSES"), "ETL_RESPONSES"),
     )
+
+
+# The name systemd's LoadCredential= gives the token in $CREDENTIALS_DIRECTORY.
+CREDENTIAL_NAME = "prolific-api-token"
+
+
+def _token_from_a_file(path: str | None, environ: Mapping[str, str]) -> str:
+    """The token kept in a file, so that it is not in a crontab, a unit file or the process
+    list: ``PROLIFIC_API_TOKEN_FILE``, else systemd's ``$CREDENTIALS_DIRECTORY/prolific-api-token``
+    when that exists; "" when neither names a file."""
+    if path is None:
+        credentials = environ.get("CREDENTIALS_DIRECTORY")
+        if not credentials or not (Path(credentials) / CREDENTIAL_NAME).is_file():
+            return ""
+        path = str(Path(credentials) / CREDENTIAL_NAME)
+    return read_token_file(Path(path))
+
+
+def read_token_file(path: Path) -> str:
+    """The token in ``path`` (surrounding whitespace dropped). Raises ConfigError when it
+    cannot be read, or when its group or others may read or write it: a token never expires
+    and carries the account's every permission."""
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"the token file {path} can be read by its group or others (mode "
+                f"{mode & 0o777:o}): run `chmod 600 {path}`"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the token file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the token file {path} is not text: it holds the token alone") from None
+    if not token:
+        raise ConfigError(f"the token file {path} is empty: write the token into it")
+    return token
 
 
 _TRUE = {"1", "true", "yes", "on"}
