@@ -39,6 +39,12 @@ _DEFAULT_DRIVERS = {
     "mariadb": "mariadb+pymysql",
 }
 _SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+# The optional dependency (pyproject.toml) that installs each of those drivers.
+_EXTRAS = {
+    "postgresql+psycopg": "postgres",
+    "mysql+pymysql": "mysql",
+    "mariadb+pymysql": "mysql",
+}
 
 
 @dataclass(frozen=True)
@@ -268,8 +274,9 @@ def normalize_database_url(raw: str) -> str:
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
     drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
+    extra = _EXTRAS.get(drivername) if url.drivername in _DEFAULT_DRIVERS else None
     url = url.set(drivername=drivername)
-    _check_supported(url, raw)
+    _check_supported(url, raw, extra)
     if url.get_backend_name() in ("mysql", "mariadb"):
         if not url.database:
             raise ConfigError(
@@ -285,8 +292,12 @@ def normalize_database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _check_supported(url: URL, raw: str) -> None:
-    """A database and driver this package can write to, and a SQLite database that is a file."""
+def _check_supported(url: URL, raw: str, extra: str | None = None) -> None:
+    """A database and driver this package can write to, and a SQLite database that is a file.
+
+    ``extra`` is the optional dependency that installs the driver a bare ``postgresql://`` or
+    ``mysql://`` URL stands for, to name in the fix when it is missing.
+    """
     where = redact_url(raw)
     if url.get_backend_name() not in _SUPPORTED_BACKENDS:
         raise ConfigError(
@@ -297,6 +308,12 @@ def _check_supported(url: URL, raw: str) -> None:
         dialect = url.get_dialect()
         dialect.import_dbapi()
     except (NoSuchModuleError, ImportError):
+        if extra is not None:
+            raise ConfigError(
+                f"DATABASE_URL needs the {url.get_backend_name()} driver "
+                f"{url.get_driver_name()!r}, which is not installed ({where}): install it with "
+                f"pip install 'prolific-etl[{extra}]'"
+            ) from None
         raise ConfigError(
             f"DATABASE_URL asks for the driver {url.get_driver_name()!r}, which is not "
             f"installed ({where}): leave the driver out, as in "

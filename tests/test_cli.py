@@ -397,3 +397,33 @@ def test_a_database_url_that_cannot_work_is_a_usage_error(
     assert result.exit_code == 2, result.output
     assert result.stderr == f"prolific-etl: error: {message.format(tmp=tmp_path)}\n"
     assert "s3cret" not in result.output
+
+
+# Issue 23, item 13: after a wheel install without extras, the advice was to leave out the
+# driver, which the URL already did.
+@pytest.mark.parametrize(
+    "url, module, shown, extra",
+    [
+        ("postgresql://etl:s3cret@db/etl", "psycopg", "postgresql://etl:***@db/etl", "postgres"),
+        ("mysql://etl:s3cret@db/etl", "pymysql", "mysql://etl:***@db/etl", "mysql"),
+    ],
+)
+def test_a_missing_driver_names_the_extra_that_installs_it(
+    monkeypatch, tmp_path, url, module, shown, extra
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--ids", str(tmp_path / "ids.txt")],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": url},
+    )
+
+    assert result.exit_code == 2, result.output
+    backend = url.split(":")[0]
+    driver = module
+    assert result.stderr == (
+        f"prolific-etl: error: DATABASE_URL needs the {backend} driver {driver!r}, which is not "
+        f"installed ({shown}): install it with pip install 'prolific-etl[{extra}]'\n"
+    )
