@@ -558,7 +558,7 @@ Exit codes:
 _RUNS_SHOW_EXIT_CODES_HELP = """\b
 Exit codes:
   0  shown
-  2  usage error, no such run (also when no run
+  2  usage error, or no such run (also when no run
      is recorded yet), or the schema is outdated
      (run `db upgrade`)
   3  the database cannot be read
