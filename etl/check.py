@@ -1,11 +1,13 @@
 """``prolific-etl check``: is this setup ready for a nightly run, and if not, what to do.
 
 Each check reports passed, failed (with the fix) or skipped (when an earlier failure makes it
-meaningless). Nothing is written: no table, no run row, and no SQLite file is created.
+meaningless). Nothing is kept: the database check proves that a sync could write (see
+store/probe.py) in a transaction it rolls back; no SQLite file is created.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,17 +21,19 @@ from .errors import (
     ApiUnreachableError,
     ConfigError,
     DatabaseUnavailableError,
+    EtlError,
     InputFileError,
     ItemError,
     MissingSchemaError,
     RetriesExhaustedError,
     TokenRejectedError,
 )
-from .source.client import ProlificClient, RetryPolicy
+from .source.client import WORKSPACES_PATH, ProlificClient, RetryPolicy
 from .source.ids import read_id_file
 from .source.validate import parse_batch
 from .store.db import connect, missing_sqlite_file
 from .store.migrate import schema_state
+from .store.probe import prove_writable
 from .text import redact, redact_api_url, redact_url, storable
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -138,6 +142,11 @@ def _check_token(settings: Settings | None) -> Check:
         except ItemError as error:
             if error.api_detail is None:  # not the API's documented error body
                 return _not_the_api(api, f"HTTP {error.http_status}")
+            # A wrong path (a base URL with /api/v1 twice, say) is also a 404 in the API's
+            # shape: only an endpoint that always exists tells the two apart.
+            wrong_path = _not_listing_workspaces(client)
+            if wrong_path is not None:
+                return _not_the_api(api, wrong_path)
             return Check(
                 name,
                 PASSED,
@@ -149,6 +158,24 @@ def _check_token(settings: Settings | None) -> Check:
     except ItemError:
         return _not_the_api(api, "HTTP 200 with something that is not a batch")
     return Check(name, PASSED, f"accepted by {api}")
+
+
+def _not_listing_workspaces(client: ProlificClient) -> str | None:
+    """None when ``GET /api/v1/workspaces/`` answers a workspace list, as Prolific's API
+    does for every accepted token; otherwise what it answered instead."""
+    try:
+        body = client.list_workspaces()
+    except ItemError as error:
+        return f"HTTP {error.http_status} for {WORKSPACES_PATH}"
+    except EtlError as error:
+        return f"{type(error).__name__} for {WORKSPACES_PATH}"
+    try:
+        listing = json.loads(body)
+    except ValueError:
+        listing = None
+    if not isinstance(listing, dict) or not isinstance(listing.get("results"), list):
+        return f"HTTP 200 for {WORKSPACES_PATH} with something that is not a workspace list"
+    return None
 
 
 def _from_the_api(text: str, settings: Settings) -> str:
@@ -179,6 +206,9 @@ def _check_database(url: str) -> list[Check]:
                 ),
                 Check("schema", SKIPPED, "no database"),
             ]
+        unwritable = _unwritable(url)
+        if unwritable is not None:
+            return [unwritable, Check("schema", SKIPPED, "no database")]
         return [
             Check("database", PASSED, f"{where}: the first sync creates this SQLite file"),
             Check("schema", PASSED, "created by the first sync"),
@@ -210,7 +240,7 @@ def _check_database(url: str) -> list[Check]:
         ]
     finally:
         engine.dispose()
-    database = Check("database", PASSED, f"{where}: reachable")
+    database = _unwritable(url) or Check("database", PASSED, f"{where}: reachable and writable")
     if state.is_empty or state.is_current:
         return [database, Check("schema", PASSED, state.describe())]
     fix = (
@@ -219,6 +249,30 @@ def _check_database(url: str) -> list[Check]:
         else "run `prolific-etl db upgrade` (or sync with --auto-migrate)"
     )
     return [database, Check("schema", FAILED, f"the database is at {state.describe()}", fix)]
+
+
+def _unwritable(url: str) -> Check | None:
+    """A failed "database" check when a sync could not write there; None when it could."""
+    try:
+        prove_writable(url)
+    except ConfigError as error:  # a SQLite file or directory this user cannot write
+        return Check(
+            "database",
+            FAILED,
+            str(error),
+            "let the user that runs the job write the SQLite file and its directory (chown, "
+            "chmod u+w), or point DATABASE_URL at a writable place",
+        )
+    except DatabaseUnavailableError as error:
+        return Check(
+            "database",
+            FAILED,
+            str(error),
+            "connect as a user that may write the prolific-etl tables (GRANT SELECT, INSERT, "
+            "UPDATE, DELETE on them, and CREATE on the schema for the first sync and upgrades), "
+            "and not to a read-only replica",
+        )
+    return None
 
 
 def _check_id_file(ids_path: str | None) -> Check:

@@ -6,6 +6,7 @@ Outcomes become exit codes here and nowhere else; EXIT_CODES_HELP lists them for
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shlex
 import signal
@@ -116,6 +117,18 @@ Output:
 """
 
 log = logging.getLogger("etl")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A number within bounds that is neither nan nor infinite: nan passes every comparison,
+    so ``FloatRange`` alone would let ``--max-rps nan`` through (and hang the pacing)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 
 # Every command that touches the database takes the same option, resolved the same way.
 database_url_option = click.option(
@@ -265,7 +278,7 @@ class _SyncCommand(click.Command):
 )
 @click.option(
     "--max-rps",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="N",
     help="Most requests per second, retries included (to stay under an API quota).",
 )
@@ -278,7 +291,7 @@ class _SyncCommand(click.Command):
 )
 @click.option(
     "--max-retry-wait",
-    type=click.FloatRange(0, 3600),
+    type=FiniteFloatRange(0, 3600),
     default=RetryPolicy.max_total_wait,
     show_default=True,
     metavar="SECONDS",
@@ -290,7 +303,8 @@ class _SyncCommand(click.Command):
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Fetch and validate everything and say what would change; write nothing at all.",
+    help="Fetch and validate every batch and say what would change; write nothing at all. "
+    "Responses are not fetched or compared (--responses is said to be ignored).",
 )
 @click.option(
     "--auto-migrate",
@@ -535,10 +549,12 @@ def _interrupt_on_sigterm() -> None:
 @click.option("--api-url", metavar="URL", help="API base URL [env PROLIFIC_API_URL].")
 @database_url_option
 def check_command(ids_path, token_flag, api_url, database_url) -> None:
-    """Check the setup: settings, token, database, schema and ID file; write nothing.
+    """Check the setup: settings, token, database, schema and ID file; keep nothing.
 
-    Makes one request to the API (for a batch ID nobody has) to see whether the token is
-    accepted. Exits 0 when every check passed or was skipped, 1 when any failed.
+    Asks the API for a batch ID nobody has, then for the workspaces, to see whether the token
+    is accepted and the URL answers as the API does; writes to the database in a transaction
+    it rolls back, to see whether a sync could. Exits 0 when every check passed or was
+    skipped, 1 when any failed.
     """
     from .check import render, run_checks
 
@@ -554,14 +570,16 @@ def check_command(ids_path, token_flag, api_url, database_url) -> None:
 _RUNS_EXIT_CODES_HELP = """\b
 Exit codes:
   0  done (also when no run is recorded yet)
-  2  usage error
+  2  usage error, or the schema is outdated (run
+     `db upgrade`)
   3  the database cannot be read
 """
 _RUNS_SHOW_EXIT_CODES_HELP = """\b
 Exit codes:
   0  shown
   2  usage error, or no such run (also when no run
-     is recorded yet)
+     is recorded yet), or the schema is outdated
+     (run `db upgrade`)
   3  the database cannot be read
 """
 
@@ -717,7 +735,8 @@ Exit codes:
   0  written
   2  no such table or view (the message lists them),
      bad option, unwritable file, an --output that is
-     not a regular file, Parquet to a terminal
+     not a regular file, Parquet to a terminal, an
+     outdated schema (run `db upgrade`)
   3  the database is missing or unreachable
 """
 
@@ -728,7 +747,8 @@ Exit codes:
     "--format",
     "fmt",
     type=click.Choice(EXPORT_FORMATS),
-    help="Output format [default: from the --output file's extension, else csv].",
+    help="Output format [default: from the --output file's extension (.csv, .jsonl, .ndjson, "
+    ".parquet); csv for stdout or a name without one; another extension needs --format].",
 )
 @click.option(
     "-o",
@@ -749,9 +769,9 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
     """Write table or view NAME to CSV, JSON Lines or Parquet, ordered by its key. No token
     needed."""
     to_stdout = output == "-"
-    fmt = fmt or format_for(None if to_stdout else output)
     stdout = sys.stdout.buffer
     try:
+        fmt = format_for(None if to_stdout else output, fmt)
         if not output:
             raise ConfigError("--output is empty: name a file, or '-' for standard output")
         if to_stdout and fmt == "parquet" and stdout.isatty():
@@ -960,7 +980,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--latency",
-    type=click.FloatRange(0, 60),
+    type=FiniteFloatRange(0, 60),
     default=0.0,
     show_default=True,
     metavar="SECONDS",
@@ -977,7 +997,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--rate-limit",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="RPS",
     help="Refuse requests over this many per second with 429 and no Retry-After, as the real "
     "API does at its (unpublished) limit; a token bucket.",
@@ -995,13 +1015,13 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--rate-burst",
-    type=click.FloatRange(min=1),
+    type=FiniteFloatRange(min=1),
     metavar="N",
     help="Requests the bucket lets through at once [default: one second's worth].",
 )
 @click.option(
     "--error-rate",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.0,
     show_default=True,
     metavar="FRACTION",
@@ -1019,7 +1039,7 @@ def _night_line(night, nights: int) -> str:
 )
 @click.option(
     "--status-progression",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloatRange(min=0.01),
     metavar="SECONDS",
     help="Every SECONDS a night passes for the sample batches: they move on a status "
     "(UNINITIALISED → PROCESSING → READY or ERROR), datasets are linked and unlinked, a batch "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import math
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .errors import ConfigError, MissingTokenError
 from .text import redact_api_url, redact_url
+
+log = logging.getLogger("etl")
 
 DEFAULT_API_URL = "https://api.prolific.com"
 DEFAULT_DATABASE_URL = "sqlite:///prolific.db"
@@ -35,6 +39,12 @@ _DEFAULT_DRIVERS = {
     "mariadb": "mariadb+pymysql",
 }
 _SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+# The optional dependency (pyproject.toml) that installs each of those drivers.
+_EXTRAS = {
+    "postgresql+psycopg": "postgres",
+    "mysql+pymysql": "mysql",
+    "mariadb+pymysql": "mysql",
+}
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,11 @@ def load_settings(
 
     Raises ConfigError when the token is missing or a value is malformed.
     """
-    pick = _Sources(environ, dotenv_path).pick
+    sources = _Sources(environ, dotenv_path)
+    pick = sources.pick
     token = (pick(api_token, "PROLIFIC_API_TOKEN") or "").strip()
+    if not token:
+        token = _token_from_a_file(pick(None, "PROLIFIC_API_TOKEN_FILE"), sources.environ)
     if not token:
         raise MissingTokenError()
     if not _TOKEN.fullmatch(token):
@@ -97,6 +110,43 @@ def load_settings(
         ),
         responses=_switch(pick(responses, "ETL_RESPONSES"), "ETL_RESPONSES"),
     )
+
+
+# The name systemd's LoadCredential= gives the token in $CREDENTIALS_DIRECTORY.
+CREDENTIAL_NAME = "prolific-api-token"
+
+
+def _token_from_a_file(path: str | None, environ: Mapping[str, str]) -> str:
+    """The token kept in a file, so that it is not in a crontab, a unit file or the process
+    list: ``PROLIFIC_API_TOKEN_FILE``, else systemd's ``$CREDENTIALS_DIRECTORY/prolific-api-token``
+    when that exists; "" when neither names a file."""
+    if path is None:
+        credentials = environ.get("CREDENTIALS_DIRECTORY")
+        if not credentials or not (Path(credentials) / CREDENTIAL_NAME).is_file():
+            return ""
+        path = str(Path(credentials) / CREDENTIAL_NAME)
+    return read_token_file(Path(path))
+
+
+def read_token_file(path: Path) -> str:
+    """The token in ``path`` (surrounding whitespace dropped). Raises ConfigError when it
+    cannot be read, or when its group or others may read or write it: a token never expires
+    and carries the account's every permission."""
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"the token file {path} can be read by its group or others (mode "
+                f"{mode & 0o777:o}): run `chmod 600 {path}`"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the token file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the token file {path} is not text: it holds the token alone") from None
+    if not token:
+        raise ConfigError(f"the token file {path} is empty: write the token into it")
+    return token
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -160,6 +210,36 @@ def load_database_url(
     return normalize_database_url(raw or DEFAULT_DATABASE_URL)
 
 
+# Every name a .env file may set; anything else there is a typo or belongs to another tool.
+SETTING_NAMES = (
+    "PROLIFIC_API_TOKEN",
+    "PROLIFIC_API_TOKEN_FILE",
+    "PROLIFIC_API_URL",
+    "DATABASE_URL",
+    "ETL_CONNECT_TIMEOUT",
+    "ETL_READ_TIMEOUT",
+    "ETL_RESPONSES",
+    *NETWORK_VARIABLES,
+)
+_warned_unknown: set[tuple[str, str]] = set()
+
+
+def unknown_settings(names: Iterable[str]) -> list[str]:
+    """A sentence for each of ``names`` (the keys of a .env file) that prolific-etl does not
+    read, with the setting it may have meant: a mistyped ``DATABSE_URL`` would otherwise be
+    ignored, and the run write to the default database."""
+    sentences = []
+    for name in names:
+        if name in SETTING_NAMES:
+            continue
+        close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.75)
+        meant = f"; did you mean {close[0]}?" if close else ""
+        sentences.append(
+            f".env sets {name}, which is not a prolific-etl setting and is ignored{meant}"
+        )
+    return sentences
+
+
 class _Sources:
     """Flag, then environment, then ``.env`` in the working directory."""
 
@@ -167,6 +247,16 @@ class _Sources:
         self.environ = os.environ if environ is None else environ
         path = Path(".env") if dotenv_path is None else dotenv_path
         self.dotenv = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        self._warn_unknown(path)
+
+    def _warn_unknown(self, path: Path) -> None:
+        # Once per file and name: a command reads its settings in several steps.
+        where = str(path.resolve()) if self.dotenv else ""
+        fresh = [name for name in self.dotenv if (where, name) not in _warned_unknown]
+        for name in fresh:
+            _warned_unknown.add((where, name))
+        for sentence in unknown_settings(fresh):
+            log.warning("%s", sentence, extra={"event": "unknown_setting"})
 
     def pick(self, flag: object, name: str) -> str | None:
         if flag is not None:
@@ -184,8 +274,9 @@ def normalize_database_url(raw: str) -> str:
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"DATABASE_URL is not a database URL: {redact_url(raw)}") from exc
     drivername = _DEFAULT_DRIVERS.get(url.drivername, url.drivername)
+    extra = _EXTRAS.get(drivername) if url.drivername in _DEFAULT_DRIVERS else None
     url = url.set(drivername=drivername)
-    _check_supported(url, raw)
+    _check_supported(url, raw, extra)
     if url.get_backend_name() in ("mysql", "mariadb"):
         if not url.database:
             raise ConfigError(
@@ -201,8 +292,12 @@ def normalize_database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _check_supported(url: URL, raw: str) -> None:
-    """A database and driver this package can write to, and a SQLite database that is a file."""
+def _check_supported(url: URL, raw: str, extra: str | None = None) -> None:
+    """A database and driver this package can write to, and a SQLite database that is a file.
+
+    ``extra`` is the optional dependency that installs the driver a bare ``postgresql://`` or
+    ``mysql://`` URL stands for, to name in the fix when it is missing.
+    """
     where = redact_url(raw)
     if url.get_backend_name() not in _SUPPORTED_BACKENDS:
         raise ConfigError(
@@ -213,6 +308,12 @@ def _check_supported(url: URL, raw: str) -> None:
         dialect = url.get_dialect()
         dialect.import_dbapi()
     except (NoSuchModuleError, ImportError):
+        if extra is not None:
+            raise ConfigError(
+                f"DATABASE_URL needs the {url.get_backend_name()} driver "
+                f"{url.get_driver_name()!r}, which is not installed ({where}): install it with "
+                f"pip install 'prolific-etl[{extra}]'"
+            ) from None
         raise ConfigError(
             f"DATABASE_URL asks for the driver {url.get_driver_name()!r}, which is not "
             f"installed ({where}): leave the driver out, as in "
@@ -227,6 +328,34 @@ def _check_supported(url: URL, raw: str) -> None:
         raise ConfigError(
             "DATABASE_URL names an in-memory SQLite database, whose rows would be lost when "
             "the command ends: name a file, such as sqlite:///prolific.db"
+        )
+    if url.get_backend_name() == "sqlite":
+        _check_sqlite_path(url)
+    elif url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(
+            f"DATABASE_URL names port {url.port}, which no server can listen on ({where}): "
+            "a port is 1 to 65535"
+        )
+    if url.get_backend_name() == "postgresql" and not url.database:
+        # PostgreSQL would connect to the database named like the user (often "postgres",
+        # the server's own) and create the schema there.
+        raise ConfigError(f"DATABASE_URL names no database: {where} (add /<database> at the end)")
+
+
+def _check_sqlite_path(url: URL) -> None:
+    """A SQLite file that can be opened or created: not a directory, in one that exists."""
+    if "uri" in url.query or not url.database:  # a file: URI is SQLite's to read
+        return
+    path = Path(url.database)
+    if path.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL names the directory {path}, not a SQLite file: name a file in it, "
+            f"such as sqlite:///{path / 'prolific.db'}"
+        )
+    if not path.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL names {path}, but the directory {path.parent} does not exist: "
+            "create the directory or point DATABASE_URL elsewhere"
         )
 
 

@@ -36,8 +36,8 @@ class MissingTokenError(ConfigError):
     """No API token was given (exit code 2); each audience is told how to give one."""
 
     _WHERE = (
-        "no API token: set PROLIFIC_API_TOKEN in the environment or in .env in the working "
-        "directory"
+        "no API token: set PROLIFIC_API_TOKEN (or PROLIFIC_API_TOKEN_FILE, naming a file "
+        "that holds it) in the environment or in .env in the working directory"
     )
 
     def __init__(self) -> None:

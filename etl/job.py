@@ -12,6 +12,7 @@ and the streaming load loop they share.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from .source.ids import IdFile
 from .store.db import connect, connect_existing
 from .store.lock import RunLock, run_lock
 from .store.migrate import ensure_schema, schema_state
+
+log = logging.getLogger("etl")
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -166,6 +169,12 @@ def _dry_run(
     started: float,
 ) -> SyncResult:
     """The run without a single write; compared with the database when it has our schema."""
+    if options.responses:
+        log.warning(
+            "a dry run does not fetch or compare responses: it says what would change in "
+            "batches, datasets and workspaces only",
+            extra={"event": "dry_run_without_responses"},
+        )
     result = SyncResult(run_id=None, ids_read=len(sources.batch_ids), dry_run=True)
     engine = connect_existing(settings.database_url, pool_size=2)  # never creates the file
     try:

@@ -6,8 +6,11 @@ the CLI's output on stderr, so it sits above them and imports neither.
 
 from __future__ import annotations
 
+import binascii
 import functools
+import html.entities
 import re
+from collections.abc import Callable, Iterator
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -21,7 +24,6 @@ _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 REDACTED = "***"
 # The shortest part of the token that is hidden wherever it shows up (a shortened echo).
 TOKEN_RUN = 8
-_PERCENT_ENCODED = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 def storable(text: str) -> str:
@@ -48,13 +50,15 @@ def redact(text: str, token: str) -> str:
     replaced by ``***``.
 
     An echo is any run of at least 8 consecutive characters of the token (all of a shorter
-    token), in any letter case, with any of its characters percent-encoded (``%2D``, ``%2d``)
-    and ``+`` standing for a space: an API or a proxy may quote the token upper-cased,
-    URL-encoded or cut short.
+    token), forwards or reversed, in any letter case, with any of its characters
+    percent-encoded once or twice (``%2D``, ``%252d``) or written as an HTML entity (``&#45;``,
+    ``&#x2d;``, ``&hyphen;``), ``+`` standing for a space, and spaces or zero-width characters
+    between its characters; and a base64 or hex word that decodes to text holding such a run
+    (the whole word goes). An API or a proxy may quote the token in any of these forms.
     """
     if not text:
         return text
-    return redact_api_url(_without_token(text, token))
+    return redact_api_url(_without_encoded_token(_without_token(text, token), token))
 
 
 def _without_token(text: str, token: str) -> str:
@@ -66,12 +70,8 @@ def _without_token(text: str, token: str) -> str:
     out: list[str] = []
     start = 0
     while start < len(units):
-        # The longest part of the token that starts here (every prefix of a part is one too).
-        end, spelled = start, ""
-        while end < len(units) and spelled + units[end][0] in runs:
-            spelled += units[end][0]
-            end += 1
-        if end - start >= shortest:
+        end, spelled = _echo_at(units, start, runs)
+        if len(spelled) >= shortest:
             out.append(REDACTED)
             start = end
         else:
@@ -80,16 +80,65 @@ def _without_token(text: str, token: str) -> str:
     return "".join(out)
 
 
+# What may split an echo without being part of it: a space and the zero-width characters a
+# rich-text editor or a chat client slips in ("+" is a space folded, see _folded).
+_SEPARATORS = frozenset("+\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_MOST_SEPARATORS = 3
+
+
+def _echo_at(units: list[tuple[str, str]], start: int, runs: frozenset[str]) -> tuple[int, str]:
+    """The longest part of the token spelled from ``units[start]`` on (every prefix of a part
+    is one too), skipping separators between its characters: (where it ends, what it spells)."""
+    end, spelled = start, ""
+    while end < len(units):
+        if spelled + units[end][0] in runs:
+            spelled += units[end][0]
+            end += 1
+            continue
+        # A few separators, then a character that goes on spelling the token: skip them.
+        after = end
+        while after < len(units) and after - end < _MOST_SEPARATORS:
+            if units[after][0] not in _SEPARATORS:
+                break
+            after += 1
+        if not spelled or after == end or after == len(units):
+            break
+        if spelled + units[after][0] not in runs:
+            break
+        end = after
+    return end, spelled
+
+
+# One character written as a (possibly twice) percent-encoded byte or as an HTML entity.
+_ENCODED_CHAR = re.compile(
+    r"%(?:25)*([0-9A-Fa-f]{2})|&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});|&([A-Za-z][A-Za-z0-9]{1,31};)"
+)
+
+
 def _units(text: str) -> list[tuple[str, str]]:
     """``text`` as (character it stands for, case-folded; as written) pairs: ``%2D`` is one."""
     units: list[tuple[str, str]] = []
     position = 0
-    for match in _PERCENT_ENCODED.finditer(text):
-        units += [(_folded(char), char) for char in text[position : match.start()]]
-        units.append((_folded(chr(int(match.group(1), 16))), match.group()))
+    for match in _ENCODED_CHAR.finditer(text):
+        char = _decoded_char(match)
+        if char is None:
+            continue  # not an escape after all (an unknown entity): plain characters
+        units += [(_folded(plain), plain) for plain in text[position : match.start()]]
+        units.append((_folded(char), match.group()))
         position = match.end()
     units += [(_folded(char), char) for char in text[position:]]
     return units
+
+
+def _decoded_char(match: re.Match[str]) -> str | None:
+    percent, decimal, hexadecimal, name = match.groups()
+    if percent is not None:
+        return chr(int(percent, 16))
+    if name is not None:
+        named = html.entities.html5.get(name)
+        return named if named is not None and len(named) == 1 else None
+    code = int(decimal, 10) if decimal is not None else int(hexadecimal, 16)
+    return chr(code) if code <= 0x10FFFF else None
 
 
 def _folded(text: str) -> str:
@@ -99,9 +148,62 @@ def _folded(text: str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _runs_of(folded_token: str) -> frozenset[str]:
-    """Every substring of the (folded) token: what a part of an echo may spell."""
-    length = len(folded_token)
-    return frozenset(folded_token[i:j] for i in range(length) for j in range(i + 1, length + 1))
+    """Every substring of the (folded) token, and of it reversed: what a part of an echo may
+    spell."""
+    runs: set[str] = set()
+    for spelling in (folded_token, folded_token[::-1]):
+        length = len(spelling)
+        runs.update(spelling[i:j] for i in range(length) for j in range(i + 1, length + 1))
+    return frozenset(runs)
+
+
+# Words that may be the token encoded: long enough to hold 8 of its characters.
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/_-]{11,}={0,2}")
+_HEX_WORD = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+def _without_encoded_token(text: str, token: str) -> str:
+    """``text`` with each base64 or hex word that decodes to an echo of ``token`` hidden."""
+    if not token:
+        return text
+
+    could_hold = _could_hold(_folded(token))
+
+    def hide(match: re.Match[str]) -> str:
+        word = match.group()
+        for decoded in _decodings(word):
+            if could_hold(decoded.lower()) and _without_token(decoded, token) != decoded:
+                return REDACTED
+        return word
+
+    return _BASE64_WORD.sub(hide, _HEX_WORD.sub(hide, text))
+
+
+@functools.lru_cache(maxsize=4)
+def _could_hold(folded_token: str) -> Callable[[str], re.Match[str] | None]:
+    """A quick test that lower-cased text has enough characters of the token in a row to hold
+    an echo: most words decode to bytes that do not, and skip the full search."""
+    chars = re.escape("".join(sorted(set(folded_token + folded_token.replace("+", " ")))))
+    return re.compile(f"[{chars}]{{{min(TOKEN_RUN, len(folded_token))},}}").search
+
+
+def _decodings(word: str) -> Iterator[str]:
+    """What ``word`` may stand for, as hex and as base64 (standard or URL-safe) read from each
+    of its possible starts (the word may begin mid-quantum), one character per byte."""
+    if _HEX_WORD.fullmatch(word):
+        for skip in (0, 1):
+            digits = word[skip : skip + (len(word) - skip) // 2 * 2]
+            yield bytes.fromhex(digits).decode("latin-1")
+    standard = word.rstrip("=").translate(_URLSAFE)
+    for skip in range(4):
+        chars = standard[skip : skip + (len(standard) - skip) // 4 * 4]
+        try:
+            yield binascii.a2b_base64(chars).decode("latin-1")
+        except binascii.Error:
+            continue
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 _USERINFO = re.compile(r"(?i)^((?:[a-z][a-z0-9+.-]*:)?//)?[^/?#]*@")

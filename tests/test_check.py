@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 import threading
+import uuid
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from etl.cli import main
 from etl.store.migrate import head_revision
@@ -50,10 +59,13 @@ def test_a_good_setup_passes_every_check(api, database_url, run_sync, ids_file):
     assert f"revision {head_revision()}, current" in result.output
     assert f"{ids_file}: 12 batch ID(s)" in result.output
     assert result.output.rstrip().endswith("ready: every check passed")
-    # The token probe asked for one made-up batch, with the token.
-    probe = api.requests[-1]
-    assert probe.authorized
-    assert probe.batch_id == "00000000-0000-0000-0000-000000000000"
+    # The token probe asked for one made-up batch, then for the workspaces (which every API
+    # has, to tell a wrong path from a missing batch), with the token.
+    batch_probe, workspaces_probe = api.requests[-2:]
+    assert batch_probe.authorized
+    assert batch_probe.batch_id == "00000000-0000-0000-0000-000000000000"
+    assert workspaces_probe.authorized
+    assert workspaces_probe.path == "/api/v1/workspaces/"
 
 
 def test_what_the_api_says_is_shown_on_one_line_without_the_token(api, sqlite_url):
@@ -317,3 +329,133 @@ def test_a_search_path_naming_a_missing_schema_fails_the_schema_check(api, missi
         in result.output
     )
     assert f"fix: create it (CREATE SCHEMA {name};) or correct search_path" in result.output
+
+
+# Issue 23, item 7: under a wrong path the API answers 404 in its own shape, which was
+# taken for "token accepted"; every batch of the sync then failed not_found.
+def test_an_api_url_with_a_wrong_path_fails_the_token_check(api, sqlite_url):
+    wrong = f"{api.url}/api/v1"
+
+    result = CliRunner().invoke(
+        main,
+        ["check"],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": wrong, "DATABASE_URL": sqlite_url},
+    )
+
+    assert result.exit_code == 1, result.output
+    assert statuses(result.output)["API token"] == "FAILED"
+    assert (
+        f"{wrong} answered HTTP 404 for /api/v1/workspaces/, not as Prolific's API does; "
+        "the token is not checked"
+    ) in result.output
+    assert "fix: check PROLIFIC_API_URL: it is the API's base URL" in result.output
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run so that file modes apply to it (as root: in a user namespace)."""
+    if os.geteuid() != 0:
+        return command
+    if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and cannot create a user namespace to drop that")
+    return ["unshare", "--user", *command]
+
+
+# Issue 23, item 7: check said "ready" for a database that every sync then failed to write.
+@pytest.mark.parametrize(
+    "read_only, existing, message",
+    [
+        ("database", True, "cannot write the SQLite database {database}: Permission denied"),
+        (
+            "directory",
+            True,
+            "cannot create files in {directory}, where the SQLite database {database} keeps "
+            "its journal: Permission denied",
+        ),
+        (
+            "directory",
+            False,
+            "cannot create files in {directory}, where the SQLite database {database} would "
+            "be created: Permission denied",
+        ),
+    ],
+    ids=["read-only file", "read-only directory", "new file in a read-only directory"],
+)
+def test_a_sqlite_database_this_user_cannot_write_fails_with_the_fix(
+    api, tmp_path, run_sync, ids_file, read_only, existing, message
+):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    database = directory / "etl.db"
+    if existing:
+        assert run_sync(f"sqlite:///{database}", ids_file).exit_code == 0
+    target = directory if read_only == "directory" else database
+    mode = target.stat().st_mode
+    target.chmod(0o555 if read_only == "directory" else 0o444)
+    env = {
+        **os.environ,
+        "PROLIFIC_API_TOKEN": TOKEN,
+        "PROLIFIC_API_URL": api.url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    try:
+        completed = subprocess.run(
+            unprivileged([sys.executable, "-m", "etl", "check"]),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        target.chmod(mode)
+
+    assert completed.returncode == 1, completed.stdout
+    assert statuses(completed.stdout)["database"] == "FAILED"
+    assert message.format(directory=directory, database=database) in completed.stdout
+    assert "fix: let the user that runs the job write the SQLite file" in completed.stdout
+
+
+def test_a_sqlite_database_opened_read_only_fails(api, sqlite_url, run_sync, ids_file, tmp_path):
+    assert run_sync(sqlite_url, ids_file).exit_code == 0
+    read_only = f"sqlite:///file:{tmp_path / 'etl.db'}?mode=ro&uri=true"
+
+    result = run_check(api, read_only)
+
+    assert result.exit_code == 1, result.output
+    assert statuses(result.output)["database"] == "FAILED"
+    assert "refuses writes: attempt to write a readonly database" in result.output
+    assert "fix: connect as a user that may write the prolific-etl tables" in result.output
+
+
+@pytest.fixture
+def select_only_user(database_url: str) -> Iterator[str]:
+    """``database_url`` (PostgreSQL, with the schema made) as a new role that may only read."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("roles are made here for PostgreSQL only")
+    upgrade_to(database_url, "head")
+    role = f"reader_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar()
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        connection.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+        connection.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+    try:
+        yield url.set(username=role, password=None).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
+
+
+def test_a_select_only_postgresql_user_fails_with_the_fix(api, select_only_user):
+    result = run_check(api, select_only_user)
+
+    assert result.exit_code == 1, result.output
+    assert statuses(result.output)["database"] == "FAILED"
+    assert "refuses writes: permission denied for table etl_runs" in result.output
+    assert "fix: connect as a user that may write the prolific-etl tables (GRANT" in result.output
+    assert statuses(result.output)["schema"] == "PASSED"

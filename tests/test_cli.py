@@ -330,3 +330,100 @@ def test_a_search_path_naming_a_missing_schema_is_a_usage_error(
         f"in database test: create it (CREATE SCHEMA {name};) or correct search_path\n"
     )
     assert api.requests == []
+
+
+# Issue 23, item 8: nan passed FloatRange (every comparison with nan is false) and could hang
+# the pacing; inf as a rate is no rate at all.
+@pytest.mark.parametrize(
+    "option, value",
+    [("--max-rps", "nan"), ("--max-rps", "inf"), ("--max-retry-wait", "nan")],
+)
+def test_a_rate_or_wait_that_is_not_a_finite_number_is_a_usage_error(
+    tmp_path, sqlite_url, option, value
+):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": sqlite_url}
+
+    result = CliRunner().invoke(main, ["sync", "--ids", str(ids), option, value], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert f"{value!r} is not a finite number" in result.stderr
+
+
+# Issue 23, item 8: these exited 3 ("cannot connect"), as if the server were down.
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "sqlite:///{tmp}",
+            "DATABASE_URL names the directory {tmp}, not a SQLite file: name a file in it, "
+            "such as sqlite:///{tmp}/prolific.db",
+        ),
+        (
+            "sqlite:///{tmp}/missing/etl.db",
+            "DATABASE_URL names {tmp}/missing/etl.db, but the directory {tmp}/missing does not "
+            "exist: create the directory or point DATABASE_URL elsewhere",
+        ),
+        (
+            "postgresql://etl:s3cret@127.0.0.1:99999/etl",
+            "DATABASE_URL names port 99999, which no server can listen on "
+            "(postgresql://etl:***@127.0.0.1:99999/etl): a port is 1 to 65535",
+        ),
+        # Item 12: the schema went into the server's own database, named like the user.
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:5432/",
+            "DATABASE_URL names no database: postgresql://postgres:***@127.0.0.1:5432/ "
+            "(add /<database> at the end)",
+        ),
+    ],
+    ids=["sqlite directory", "sqlite in a missing directory", "port 99999", "no database"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [["sync", "--ids", "ids.txt"], ["db", "upgrade"], ["runs"]],
+    ids=["sync", "db upgrade", "runs"],
+)
+def test_a_database_url_that_cannot_work_is_a_usage_error(
+    tmp_path, monkeypatch, command, url, message
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": url.format(tmp=tmp_path)}
+
+    result = CliRunner().invoke(main, command, env=env)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"prolific-etl: error: {message.format(tmp=tmp_path)}\n"
+    assert "s3cret" not in result.output
+
+
+# Issue 23, item 13: after a wheel install without extras, the advice was to leave out the
+# driver, which the URL already did.
+@pytest.mark.parametrize(
+    "url, module, shown, extra",
+    [
+        ("postgresql://etl:s3cret@db/etl", "psycopg", "postgresql://etl:***@db/etl", "postgres"),
+        ("mysql://etl:s3cret@db/etl", "pymysql", "mysql://etl:***@db/etl", "mysql"),
+    ],
+)
+def test_a_missing_driver_names_the_extra_that_installs_it(
+    monkeypatch, tmp_path, url, module, shown, extra
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    (tmp_path / "ids.txt").write_text(f"{uuid.uuid4()}\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--ids", str(tmp_path / "ids.txt")],
+        env={"PROLIFIC_API_TOKEN": TOKEN, "DATABASE_URL": url},
+    )
+
+    assert result.exit_code == 2, result.output
+    backend = url.split(":")[0]
+    driver = module
+    assert result.stderr == (
+        f"prolific-etl: error: DATABASE_URL needs the {backend} driver {driver!r}, which is not "
+        f"installed ({shown}): install it with pip install 'prolific-etl[{extra}]'\n"
+    )

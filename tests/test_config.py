@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,8 @@ def test_a_missing_token_tells_python_and_the_command_each_how_to_give_one():
     command = CliRunner().invoke(main, ["sync", "--all-workspaces"], env={})
 
     where = (
-        "no API token: set PROLIFIC_API_TOKEN in the environment or in .env in the working "
+        "no API token: set PROLIFIC_API_TOKEN (or PROLIFIC_API_TOKEN_FILE, naming a file "
+        "that holds it) in the environment or in .env in the working "
         "directory"
     )
     assert str(caught.value) == f"{where}, or pass load_settings(api_token=...)"
@@ -156,3 +158,111 @@ def test_timeouts_up_to_an_hour_are_accepted():
     environ = {"PROLIFIC_API_TOKEN": "t", "ETL_CONNECT_TIMEOUT": "0.5", "ETL_READ_TIMEOUT": "3600"}
     settings = load_settings(environ=environ)
     assert (settings.connect_timeout, settings.read_timeout) == (0.5, 3600.0)
+
+
+# Issue 23, item 12: a mistyped key was ignored, and the run wrote to the default database.
+def test_an_unknown_dotenv_key_is_reported_with_the_closest_setting(tmp_path, caplog):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "PROLIFIC_API_TOKEN=t0ken-123\nDATABSE_URL=sqlite:///x.db\nCOMPOSE_PROJECT=etl\n",
+        encoding="utf-8",
+    )
+
+    with caplog.at_level(logging.WARNING, logger="etl"):
+        settings = load_settings(environ={}, dotenv_path=dotenv)
+
+    assert settings.database_url == "sqlite:///prolific.db"
+    assert [record.getMessage() for record in caplog.records] == [
+        ".env sets DATABSE_URL, which is not a prolific-etl setting and is ignored; did you "
+        "mean DATABASE_URL?",
+        ".env sets COMPOSE_PROJECT, which is not a prolific-etl setting and is ignored",
+    ]
+
+
+# Issue 23, item 14: the token could only come from a flag, the environment or .env.
+def test_the_token_is_read_from_the_file_a_setting_names(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("t0ken-from-a-file\n", encoding="utf-8")
+    token_file.chmod(0o600)
+
+    settings = load_settings(
+        environ={"PROLIFIC_API_TOKEN_FILE": str(token_file)}, dotenv_path=tmp_path / "no.env"
+    )
+
+    assert settings.api_token == "t0ken-from-a-file"
+
+
+def test_the_token_is_read_from_systemds_credentials_directory(tmp_path):
+    (tmp_path / "prolific-api-token").write_text("t0ken-credential", encoding="utf-8")
+    (tmp_path / "prolific-api-token").chmod(0o400)
+
+    settings = load_settings(
+        environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}, dotenv_path=tmp_path / "no.env"
+    )
+
+    assert settings.api_token == "t0ken-credential"
+
+
+def test_a_token_given_directly_wins_over_a_file_which_wins_over_credentials(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-the-file", encoding="utf-8")
+    token_file.chmod(0o600)
+    (tmp_path / "prolific-api-token").write_text("from-credentials", encoding="utf-8")
+    (tmp_path / "prolific-api-token").chmod(0o600)
+    environ = {"PROLIFIC_API_TOKEN_FILE": str(token_file), "CREDENTIALS_DIRECTORY": str(tmp_path)}
+    no_dotenv = tmp_path / "no.env"
+
+    assert load_settings(environ=environ, dotenv_path=no_dotenv).api_token == "from-the-file"
+    assert (
+        load_settings(
+            environ={**environ, "PROLIFIC_API_TOKEN": "from-env"}, dotenv_path=no_dotenv
+        ).api_token
+        == "from-env"
+    )
+    assert (
+        load_settings(api_token="from-flag", environ=environ, dotenv_path=no_dotenv).api_token
+        == "from-flag"
+    )
+    del environ["PROLIFIC_API_TOKEN_FILE"]
+    assert load_settings(environ=environ, dotenv_path=no_dotenv).api_token == "from-credentials"
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_a_token_file_others_may_read_is_refused_naming_the_file_and_the_fix(tmp_path, mode):
+    token_file = tmp_path / "token"
+    token_file.write_text("t0ken", encoding="utf-8")
+    token_file.chmod(mode)
+    (tmp_path / "ids.txt").write_text("0b9c5c1e-8f1e-4a4e-9f3a-2d6f0c6b7a11\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        main,
+        ["sync", "--ids", str(tmp_path / "ids.txt")],
+        env={"PROLIFIC_API_TOKEN_FILE": str(token_file), "DATABASE_URL": "sqlite:///x.db"},
+    )
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: the token file {token_file} can be read by its group or others "
+        f"(mode {mode:o}): run `chmod 600 {token_file}`\n"
+    )
+    assert "t0ken" not in result.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read the token file {path}: No such file or directory"),
+        ("  \n", "the token file {path} is empty: write the token into it"),
+    ],
+    ids=["missing", "empty"],
+)
+def test_a_token_file_that_holds_no_token_is_a_config_error(tmp_path, content, message):
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+        path.chmod(0o600)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"PROLIFIC_API_TOKEN_FILE": str(path)}, dotenv_path=tmp_path / "e")
+
+    assert str(caught.value) == message.format(path=path)

@@ -156,3 +156,11 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
         timeout=120,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# Issue 23, item 13: the doc said both that requests in flight may finish (up to 40 s) and that
+# a stop does not wait; Extractor.stop() does not wait for them.
+def test_the_doc_says_one_thing_about_requests_in_flight_at_a_stop():
+    doc = " ".join(OPERATIONS.read_text(encoding="utf-8").split())
+    assert "requests in flight are not waited for" in doc
+    assert "allowed to finish" not in doc

@@ -47,7 +47,9 @@ SKIPPED = {
     "sudo cp": "installs systemd units (tests/test_deploy_docs.py checks them)",
     "sudo systemctl": "systemd",
     "systemctl": "systemd",
-    "sudo install -d": "creates /var/log/prolific-etl for cron",
+    "sudo install -d": "creates /var/log/prolific-etl for cron, /etc/prolific-etl for systemd",
+    "sudo install -m 600 /dev/null /etc/prolific-etl/prolific-api-token": "the token file of "
+    "an install, under /etc (tests/test_config.py reads token files)",
     "sudo crontab": "installs a crontab (tests/test_deploy_docs.py checks it)",
     "#!/bin/sh": "mails the report with sendmail",
     "from airflow": "needs Airflow",

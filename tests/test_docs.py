@@ -169,3 +169,30 @@ def test_every_placeholder_a_command_s_help_names_is_one_of_its_arguments():
             if isinstance(parameter, click.Argument)
         }
         assert placeholders(described) <= arguments, (" ".join(path), described)
+
+
+# Issue 23, item 13: the README's Python example imported etl.export (it is etl.reporting.export).
+def test_every_python_name_the_docs_give_exists():
+    import importlib
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    # prolific-etl.service, prolific-etl.timer, report-etl.html: file names, not modules.
+    names = {
+        match.group(1)
+        for path in texts
+        for match in re.finditer(r"(?<![-\w])(etl(?:\.[a-z_]+)+)", path.read_text(encoding="utf-8"))
+        if not match.group(1).endswith((".service", ".timer", ".html"))
+    }
+    assert "etl.reporting.export.export_relation" in names
+    missing = []
+    for name in sorted(names):
+        module, _, attribute = name.rpartition(".")
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            try:
+                getattr(importlib.import_module(module), attribute)
+            except (ImportError, AttributeError):
+                missing.append(name)
+    assert missing == []

@@ -81,3 +81,21 @@ def test_dry_run_refuses_to_compare_with_an_outdated_schema(database_url, run_sy
     engine = create_engine(database_url)
     assert VERSION_TABLE in inspect(engine).get_table_names()
     engine.dispose()
+
+
+# Issue 23, item 12: --dry-run --responses silently left the responses out.
+def test_dry_run_says_that_it_does_not_compare_responses(sqlite_url, run_sync, ids_file):
+    result = run_sync(sqlite_url, ids_file, "--dry-run", "--responses")
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "prolific-etl: warning: a dry run does not fetch or compare responses: it says what "
+        "would change in batches, datasets and workspaces only\n"
+    ) in result.stderr
+    assert not Path(make_url(sqlite_url).database).exists()
+
+
+def test_dry_run_without_responses_has_no_such_warning(sqlite_url, run_sync, ids_file):
+    result = run_sync(sqlite_url, ids_file, "--dry-run")
+
+    assert "responses" not in result.stderr

@@ -220,9 +220,9 @@ def test_stdout_is_the_default_output(sqlite_url, synced, fmt):
 def test_csv_is_the_default_format(sqlite_url, synced, tmp_path):
     synced(sqlite_url)
     to_stdout = export("datasets", database_url=sqlite_url)
-    to_file = export("datasets", "-o", str(tmp_path / "datasets.txt"), database_url=sqlite_url)
+    to_file = export("datasets", "-o", str(tmp_path / "datasets"), database_url=sqlite_url)
     assert to_file.exit_code == to_stdout.exit_code == 0
-    csv_text = (tmp_path / "datasets.txt").read_text(encoding="utf-8")
+    csv_text = (tmp_path / "datasets").read_text(encoding="utf-8")
     assert csv_text == to_stdout.stdout
     assert csv_text.startswith(",".join(types_of("datasets")) + "\n")
 
@@ -555,3 +555,46 @@ def test_an_empty_output_path_is_refused(sqlite_url, synced, tmp_path):
         "prolific-etl: error: --output is empty: name a file, or '-' for standard output\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# Issue 23, item 12: `-o out.xlsx` wrote CSV under a name that promises a spreadsheet.
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["-o", "{tmp}/out.xlsx"],
+            "cannot tell a format from {tmp}/out.xlsx: name it .csv, .jsonl or .parquet, or "
+            "give --format (export writes CSV, JSON Lines or Parquet, nothing else)",
+        ),
+        (
+            ["-o", "{tmp}/out.parquet", "--format", "csv"],
+            "--format csv but {tmp}/out.parquet names parquet by its extension: drop --format "
+            "or give the file a .csv name",
+        ),
+    ],
+    ids=["unknown extension", "extension against --format"],
+)
+def test_a_file_name_that_names_another_format_is_refused(
+    sqlite_url, synced, tmp_path, args, message
+):
+    synced(sqlite_url)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = export("batches", *(arg.format(tmp=out) for arg in args), database_url=sqlite_url)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"prolific-etl: error: {message.format(tmp=out)}\n"
+    assert list(out.iterdir()) == []
+
+
+def test_an_unknown_extension_with_a_format_is_written_in_that_format(sqlite_url, synced, tmp_path):
+    synced(sqlite_url)
+
+    result = export(
+        "datasets", "-o", str(tmp_path / "d.txt"), "--format", "csv", database_url=sqlite_url
+    )
+
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "d.txt").read_text(encoding="utf-8")
+    assert text.startswith(",".join(types_of("datasets")) + "\n")

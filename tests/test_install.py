@@ -108,3 +108,35 @@ def test_the_first_install_prints_no_setuptools_banner(tmp_path):
         env={"PYTHONPATH": sysconfig.get_paths()["purelib"]},
     )
     assert imported.stdout.strip() == str(source / "etl" / "__init__.py"), imported.stderr
+
+
+# Issue 23, item 13: the first run was silent for about 50 s while it installed, and a failed
+# install showed only pip's raw errors.
+def test_the_wrapper_says_it_is_installing_and_what_to_do_when_that_fails(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "prolific-etl", checkout / "prolific-etl")
+    shutil.copy2(REPO / "scripts" / "bootstrap", checkout / "scripts" / "bootstrap")
+    fake_python = tmp_path / "python3"
+    fake_python.write_text("#!/bin/sh\necho 'Error: no venv module here' >&2\nexit 1\n")
+    fake_python.chmod(0o755)
+
+    completed = subprocess.run(
+        [checkout / "prolific-etl", "--version"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake_python)},
+        timeout=60,
+    )
+
+    venv_dir = checkout / ".venv"
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        f"prolific-etl: installing into {venv_dir} (the first time takes about a minute)...",
+        "Error: no venv module here",
+        f"prolific-etl: installing into {venv_dir} failed: {fake_python} -m venv could not "
+        "create it (its output is above).",
+        f"prolific-etl: check that {fake_python} is Python 3.10 or newer with venv (Debian: apt "
+        "install python3-venv) and that PyPI, or your pip index, can be reached (HTTPS_PROXY "
+        f"for a proxy); then run the command again. Remove {venv_dir} to start over.",
+    ]

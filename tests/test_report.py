@@ -612,3 +612,48 @@ def test_demo_writes_the_report_of_its_nights_and_prints_its_path(tmp_path):
     days = [row[0] for row in body_rows(page, "status-days")]
     assert days == sorted({clock(run["started_at"])[:10] for run in runs}, reverse=True)
     assert len(days) == 4
+
+
+# Issue 23, item 9: on a read-only file system, removing the partial file (which was never
+# created) failed too, with EROFS, and the command ended in a traceback (exit 1).
+def test_a_report_onto_a_read_only_file_system_exits_2_without_a_traceback(history, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    directory = tmp_path / "reports"
+    directory.mkdir()
+    mount = f"mount --bind {directory} {directory} && mount -o remount,ro,bind {directory}"
+    namespace = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c"]
+    if subprocess.run([*namespace, mount], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only file system in a user namespace here")
+    repo = Path(__file__).resolve().parent.parent
+    command = f'{mount} && exec "$@"'
+    completed = subprocess.run(
+        [
+            *namespace,
+            command,
+            "sh",
+            sys.executable,
+            "-m",
+            "etl",
+            "report",
+            "-o",
+            str(directory / "r.html"),
+            "--database-url",
+            history,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=120,
+    )
+
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith(
+        f"prolific-etl: error: cannot write the report to {directory / 'r.html'}: "
+        "Read-only file system"
+    )
+    assert "Traceback" not in completed.stderr
+    assert list(directory.iterdir()) == []

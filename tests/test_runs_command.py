@@ -341,3 +341,32 @@ def test_no_runs_in_the_default_database_points_at_the_demo_s(tmp_path):
         f"prolific-etl: {no_runs('sqlite:///prolific.db')}; the demo's runs are in "
         "prolific-demo.db: prolific-etl runs --database-url sqlite:///prolific-demo.db\n"
     )
+
+
+# Issue 23, item 9: on an older schema these exited 3 with a raw "no such column", where sync
+# and report say what to run.
+@pytest.mark.parametrize(
+    "command, what",
+    [
+        (["runs"], "read the run log"),
+        (["runs", "show", "1"], "read the run log"),
+        (["export", "etl_runs"], "export"),
+    ],
+    ids=["runs", "runs show", "export etl_runs"],
+)
+def test_an_older_schema_is_a_usage_error_naming_the_upgrade(database_url, command, what):
+    from etl.store.migrate import head_revision
+
+    from support import upgrade_to
+
+    upgrade_to(database_url, "0001")
+
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": database_url})
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"prolific-etl: error: cannot {what}: the database schema is at revision 0001, but "
+        f"this version needs {head_revision()}: run `prolific-etl db upgrade` (or sync with "
+        "--auto-migrate)\n"
+    )
+    assert result.stdout == ""

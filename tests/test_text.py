@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 import unicodedata
 import urllib.parse
@@ -69,6 +70,76 @@ def percent_encoded(text: str, hex_format: str = "%{:02X}") -> str:
 )
 def test_redact_hides_every_echo_of_the_token(text, shown):
     assert redact(text, TOKEN) == shown
+
+
+def html_entities(text: str) -> str:
+    """Every character as an HTML entity, decimal and hexadecimal in turn."""
+    return "".join(
+        f"&#{ord(char)};" if i % 2 else f"&#x{ord(char):x};" for i, char in enumerate(text)
+    )
+
+
+def b64(text: str, encode=base64.b64encode) -> str:
+    return encode(text.encode()).decode()
+
+
+JSON_START = '{"t":"'
+ZERO_WIDTH = "\u200b"
+TWICE_QUOTED = urllib.parse.quote(urllib.parse.quote(TOKEN, safe=""), safe="")
+
+
+# Issue 23, item 6: these forms of the token reached etl_failures, stderr, exports and the report.
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"auth {b64(TOKEN)} end", "auth *** end"),
+        (f"auth {b64('me:' + TOKEN)}", "auth ***"),
+        (f"Basic {b64('ab:' + TOKEN).rstrip('=')}", "Basic ***"),
+        (f"jwt.{b64(JSON_START + TOKEN, base64.urlsafe_b64encode)}.x", "jwt.***.x"),
+        (f"hex {TOKEN.encode().hex()}!", "hex ***!"),
+        (f"HEX {TOKEN[2:12].encode().hex().upper()}", "HEX ***"),
+        (f"html {html_entities(TOKEN)} end", "html *** end"),
+        ("named Ab3-xY9&lowbar;kLm2 end", "named *** end"),
+        (f"twice ?t={TWICE_QUOTED}", "twice ?t=***"),
+        (f"twice {percent_encoded(TOKEN, '%25{:02x}')}", "twice ***"),
+        (f"reversed {TOKEN[::-1]} end", "reversed *** end"),
+        (f"spaced {' '.join(TOKEN)} end", "spaced *** end"),
+        (f"zero-width {ZERO_WIDTH.join(TOKEN)} end", "zero-width *** end"),
+        (f"chunks {TOKEN[:6]} {TOKEN[6:12]}  {TOKEN[12:]} end", "chunks *** end"),
+    ],
+    ids=[
+        "base64",
+        "base64 user:token",
+        "base64 unpadded, shifted",
+        "url-safe base64 in a jwt",
+        "hex",
+        "hex part, upper case",
+        "html entities",
+        "named html entities",
+        "double percent-encoded",
+        "every character double percent-encoded",
+        "reversed",
+        "split by spaces",
+        "split by zero-width spaces",
+        "split in chunks",
+    ],
+)
+def test_redact_hides_the_token_encoded_reversed_or_split(text, shown):
+    assert redact(text, TOKEN) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "internationalization and 0123456789abcdef0123 and SGVsbG8gV29ybGQh",
+        "a b c d e f g h i j k l m n o p",
+        "Ab3-xY9 and kLm2-Pq",  # two parts of the token, each under 8 characters
+        "&amp;&lt;&#65;&#x42; %2525 &unknown; done",
+        "dGhpcyBpcyBhbiBvcmRpbmFyeSBiYXNlNjQgdGV4dA==",
+    ],
+)
+def test_redact_leaves_ordinary_text_alone(text):
+    assert redact(text, TOKEN) == text
 
 
 def test_a_token_with_a_space_is_hidden_in_its_query_string_form():

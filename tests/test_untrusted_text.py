@@ -3,6 +3,7 @@ storable on every database, printable, and without any part of the token (issue 
 
 from __future__ import annotations
 
+import base64
 import urllib.parse
 
 import pytest
@@ -136,6 +137,12 @@ def test_no_echo_of_the_token_reaches_stderr_or_the_run_log(
         f"see ?token={_percent_encoded(TOKEN)}&x=1",
         f"token {TOKEN[:10]}... is not valid",
         f"see ?token={_percent_encoded(TOKEN.upper(), every=2, hex_format='%{:02x}')}+again",
+        # Issue 23, item 6: encoded, reversed and split echoes reached the run log too.
+        f"basic {base64.b64encode(f'user:{TOKEN}'.encode()).decode()} refused",
+        f"hex {TOKEN.encode().hex()} refused",
+        f"html {''.join(f'&#{ord(ch)};' for ch in TOKEN)} refused",
+        f"reversed {TOKEN[::-1]} refused",
+        f"split {chr(0x200B).join(TOKEN)} refused",
     ]
     for batch, detail in zip(batches, echoes, strict=False):
         api.inject(batch["id"], Fault.http(404, body=error_body(404, "ECHO", "Echo", detail)))
@@ -153,6 +160,11 @@ def test_no_echo_of_the_token_reaches_stderr_or_the_run_log(
         "see ?token=***&x=1",
         "token ***... is not valid",
         "see ?token=***+again",
+        "basic *** refused",
+        "hex *** refused",
+        "html *** refused",
+        "reversed *** refused",
+        "split *** refused",
     ]
     messages = [
         f"HTTP 404: not found or not visible to this token (Echo {detail} [ECHO])"

@@ -24,6 +24,7 @@ from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 from ..errors import ConfigError, DatabaseUnavailableError, UnknownRelationError
 from ..store.db import connect_existing, first_line
+from ..store.migrate import require_readable_schema
 from ..store.schema import metadata
 from ..store.views import VIEWS_BY_NAME
 from ..text import redact_url
@@ -35,22 +36,46 @@ _FORMAT_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".par
 Row = Sequence[Any]
 
 
-def format_for(path: str | os.PathLike | None) -> str:
-    """The format a file name asks for by its extension; CSV when it names none we know."""
-    if path is None:
-        return "csv"
-    return _FORMAT_BY_SUFFIX.get(Path(path).suffix.lower(), "csv")
+def format_for(path: str | os.PathLike | None, requested: str | None = None) -> str:
+    """The format to write ``path`` in: ``requested`` (--format), else the one its extension
+    names, else CSV for a file without an extension (and for standard output, None).
+
+    Raises ConfigError when the extension names another format than ``requested``, or one
+    this cannot write (``out.xlsx``) and no format was requested: a spreadsheet program would
+    be handed CSV under a name that promises something else.
+    """
+    suffix = Path(path).suffix.lower() if path is not None else ""
+    named = _FORMAT_BY_SUFFIX.get(suffix)
+    if named is not None and requested not in (None, named):
+        raise ConfigError(
+            f"--format {requested} but {path} names {named} by its extension: drop --format "
+            f"or give the file a .{requested} name"
+        )
+    if requested is not None:
+        return requested
+    if suffix and named is None:
+        raise ConfigError(
+            f"cannot tell a format from {path}: name it .csv, .jsonl or .parquet, or give "
+            "--format (export writes CSV, JSON Lines or Parquet, nothing else)"
+        )
+    return named or "csv"
 
 
 def open_database(database_url: str) -> Engine:
     """An engine on an existing database; unlike ``connect``, a missing SQLite file is an error
     instead of a new empty database.
 
-    Raises DatabaseUnavailableError when the database is missing or unreachable.
+    Raises DatabaseUnavailableError when the database is missing or unreachable,
+    SchemaVersionError when its schema is not this version's (columns would not match).
     """
     engine = connect_existing(database_url)
     if engine is None:
         raise DatabaseUnavailableError(f"no SQLite database at {redact_url(database_url)}")
+    try:
+        require_readable_schema(engine, "export")
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

@@ -8,6 +8,7 @@ never sees half a page. Read only: a SQLite file that does not exist is not crea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import datetime, timezone
@@ -79,7 +80,9 @@ def write_report(
         partial.write_text(page, encoding="utf-8")
         os.replace(partial, target)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        # On a read-only file system unlink fails with EROFS even for a file that is not there.
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the report to {target}: {exc.strerror}") from exc
     return target
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import DatabaseUnavailableError, Subject, UnknownRunError
 from ..rows import RUN_COUNTS
 from ..store.db import connect_existing, first_line
+from ..store.migrate import require_readable_schema
 from ..store.schema import etl_failures, etl_runs
 from ..text import duration_text, one_line, redact_url, shorten
 
@@ -135,13 +136,15 @@ class RunDetails:
 def open_run_log(database_url: str) -> Iterator[Engine | None]:
     """An engine on the database, or None when it is a SQLite file that does not exist yet.
 
-    Raises DatabaseUnavailableError when the database cannot be reached.
+    Raises DatabaseUnavailableError when the database cannot be reached, SchemaVersionError
+    when its schema is not this version's (the run log's columns differ).
     """
     engine = connect_existing(database_url)
     if engine is None:
         yield None
         return
     try:
+        require_readable_schema(engine, "read the run log")
         yield engine
     finally:
         engine.dispose()

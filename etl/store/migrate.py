@@ -122,6 +122,18 @@ def schema_state(engine: Engine) -> SchemaState:
     return SchemaState(current=None, head=head)
 
 
+def require_readable_schema(engine: Engine, what: str) -> None:
+    """Raise SchemaVersionError, saying what to run, when the database has prolific-etl tables
+    at another revision than this version's: reading them would fail on a missing column.
+
+    ``what`` is what the caller was about to do ("read the run log"), for the message. An
+    empty database passes: the caller says there is nothing yet.
+    """
+    state = schema_state(engine)
+    if not (state.is_empty or state.is_current):
+        raise SchemaVersionError(f"cannot {what}: the database schema is at {state.describe()}")
+
+
 def upgrade(engine: Engine) -> SchemaState:
     """Bring the database to this version's schema in place, keeping its rows.
 
