@@ -6,15 +6,18 @@ import copy
 import json
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
+from etl.cli import main
+from etl.imitation.server import sample_workspace
 from etl.rows import BatchRows
 from etl.source.flatten import flatten_batch
 from etl.source.validate import parse_batch
 from etl.store.load import preview_chunk
 from etl.store.schema import TEXT_MAX_BYTES
 
-from conftest import MYSQL_URL
+from conftest import MYSQL_URL, TOKEN
 from support import expected_batches, failure_rows, read_table, stored_batches
 
 MiB = 2**20
@@ -133,3 +136,27 @@ def test_a_row_larger_than_max_allowed_packet_fails_its_batch_on_mariadb(
     assert stored_batches(database_url) == expected_batches(
         [b for b in batches if b["id"] != wide["id"]]
     )
+
+
+def test_a_workspace_description_over_16_mib_fails_that_workspace_alone(database_url, api, batches):
+    # Issue 21: the size guard covered batches only; on MariaDB one huge workspace description
+    # failed the whole run instead of that workspace.
+    huge = {**sample_workspace(batches[0]["workspace_id"]), "description": "d" * (16 * MiB)}
+    api.put_workspace(huge)
+    env = {"PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": api.url, "DATABASE_URL": database_url}
+
+    result = CliRunner().invoke(main, ["sync", "--all-workspaces"], env=env)
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["workspace_id"], failure["error_kind"], failure["field"]) == (
+        huge["id"],
+        "load_error",
+        "workspaces.description",
+    )
+    assert failure["message"].startswith("workspaces.description is too large to store: ")
+    stored = {row["workspace_id"] for row in read_table(database_url, "workspaces")}
+    assert stored == {w["id"] for w in api.workspaces()} - {huge["id"]}
+    assert stored_batches(database_url) == expected_batches(
+        batches
+    )  # its batches load all the same

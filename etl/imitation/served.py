@@ -79,6 +79,13 @@ class BatchesServed:
         for batch_id in batch_ids:
             self.batch_body(batch_id)
 
+    def put_workspace(self, workspace: dict[str, Any]) -> None:
+        """Answer ``workspace`` in the workspace list, beside the others (by default one per
+        batch's workspace_id)."""
+        listed = {w["id"]: w for w in self.workspaces()}
+        with self._state.lock:
+            self._state.workspaces = {**listed, workspace["id"]: workspace}
+
     def workspaces(self) -> list[dict[str, Any]]:
         """The workspace list the API answers with."""
         with self._state.lock:

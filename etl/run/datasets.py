@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..errors import ItemError
 from ..source.extract import Extractor
-from ..store.load import datasets_due, write_dataset_details
+from ..store.load import datasets_due, store_dataset_details
 from ..store.lock import RunLock
 from ..store.runlog import Failure, utcnow
 from .ledger import Ledger
@@ -43,5 +43,6 @@ def load_dataset_details(
                 failures.append(Failure.from_item_error(outcome))
             else:
                 lock.verify()
-                write_dataset_details(ledger.engine, outcome, ledger.run_id, utcnow())
+                stored = store_dataset_details(ledger.engine, outcome, ledger.run_id, utcnow())
+                failures += [Failure.from_item_error(error) for error in stored.failed]
         ledger.fail(failures)

@@ -13,7 +13,7 @@ from ..rows import BatchRows
 from ..source.extract import Extractor
 from ..source.flatten import flatten_batch
 from ..source.validate import Listing
-from ..store.load import mark_listed, mark_removed, write_workspaces
+from ..store.load import mark_listed, mark_removed, store_workspaces
 from ..store.runlog import Failure, utcnow
 from .batches import BatchWriter
 from .sources import Sources
@@ -140,7 +140,8 @@ class WorkspacesPhase:
                 )
         if not ledger.dry_run:
             rows = [known[w] for w in wanted if w in known]
-            write_workspaces(ledger.engine, rows, ledger.run_id, utcnow())
+            stored = store_workspaces(ledger.engine, rows, ledger.run_id, utcnow())
+            ledger.fail([Failure.from_item_error(error) for error in stored.failed])
         return wanted
 
     def _load_listing(self, listing: Listing, seen: set[str]) -> bool:

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from sqlalchemy import Engine, exists, func, select
 
-from ..errors import DatabaseUnavailableError
 from ..kinds.batch import BATCH, BatchRows, batch_datasets, batches, datasets
 from ..kinds.dataset_details import (
     DATASET_DETAILS,
@@ -42,8 +41,6 @@ __all__ = [
     "raise_if_database_wide",
     "store_dataset_details",
     "store_workspaces",
-    "write_dataset_details",
-    "write_workspaces",
 ]
 
 
@@ -84,41 +81,12 @@ def store_workspaces(
     return writer.write(engine, WORKSPACE, rows, run_id, now)
 
 
-def write_workspaces(
-    engine: Engine, rows: Sequence[WorkspaceRow], run_id: int, now: datetime
-) -> int:
-    """Upsert the workspaces that are new or changed; return how many were written.
-
-    A workspace the database refuses ends the run (DatabaseUnavailableError), as it always
-    has: this signature has no room for an item's failure. ``store_workspaces`` has.
-    """
-    outcome = store_workspaces(engine, rows, run_id, now)
-    _raise_first_failure(outcome)
-    return len(outcome.inserted) + len(outcome.updated)
-
-
 def store_dataset_details(
     engine: Engine, rows: DatasetDetailsRows, run_id: int, now: datetime
 ) -> LoadOutcome:
     """Store a dataset's details and replace its import jobs, in one transaction, when
     anything changed (a dataset asked again while in flight is often just as it was)."""
     return writer.write(engine, DATASET_DETAILS, [rows], run_id, now)
-
-
-def write_dataset_details(
-    engine: Engine, rows: DatasetDetailsRows, run_id: int, now: datetime
-) -> bool:
-    """``store_dataset_details``, saying whether anything changed. Details the database
-    refuses end the run (DatabaseUnavailableError), as they always have."""
-    outcome = store_dataset_details(engine, rows, run_id, now)
-    _raise_first_failure(outcome)
-    return bool(outcome.inserted or outcome.updated)
-
-
-def _raise_first_failure(outcome: LoadOutcome) -> None:
-    if outcome.failed:
-        error = outcome.failed[0]
-        raise DatabaseUnavailableError(f"{error.subject}: {error.message}") from error
 
 
 def datasets_due(engine: Engine) -> list[str]:
