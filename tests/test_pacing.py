@@ -112,6 +112,13 @@ def test_the_rate_never_passes_max_rps_or_drops_below_its_floor(clock):
     assert pacer.rate <= 3
 
 
+@pytest.mark.parametrize("max_rate", [float("nan"), float("inf"), 0.0, -1.0])
+def test_max_rps_must_be_a_positive_number(max_rate):
+    # Issue 22: --max-rps nan was accepted and stalled the run at the first 429.
+    with pytest.raises(ValueError, match="max_rate"):
+        Pacer(max_rate=max_rate)
+
+
 def test_a_retry_after_holds_every_worker(clock):
     pacer = pacer_on(clock)
     pacer.refused(pacer.acquire(), retry_after=7)
