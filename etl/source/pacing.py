@@ -27,6 +27,7 @@ has what it gives against the local imitation of the API.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -74,8 +75,10 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        if max_rate is not None and max_rate <= 0:
-            raise ValueError("max_rate must be positive")
+        # nan passes a "<= 0" check and would space requests nan seconds apart: every worker
+        # would wait forever at the first 429 (issue 22).
+        if max_rate is not None and not (math.isfinite(max_rate) and max_rate > 0):
+            raise ValueError(f"max_rate must be a positive number of requests/s, not {max_rate}")
         self.max_rate = max_rate
         self.adaptive = adaptive
         self._stop = stop or threading.Event()
