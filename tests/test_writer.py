@@ -25,6 +25,7 @@ from etl.kinds.response import TaskResponse, flatten_response
 from etl.kinds.workspace import Workspace, flatten_workspace
 from etl.store import writer
 from etl.store.db import connect
+from etl.store.load import store_workspaces
 from etl.store.migrate import ensure_schema
 from etl.store.schema import etl_runs
 
@@ -351,13 +352,12 @@ def test_an_oversize_text_value_fails_its_item_naming_the_column(engine, case):
 @pytest.mark.parametrize("case", [CASES[1]], ids=str, indirect=True)
 def test_a_huge_workspace_description_on_mariadb_fails_that_workspace(engine, case):
     # It used to end the whole run: the guard covered batches only.
-    from etl.store.load import store_workspaces
 
     outcome = store_workspaces(engine, [workspace(1), workspace(2, description=HUGE)], 2, T2)
 
     assert outcome.inserted == ["ws-1"]
     (error,) = outcome.failed
-    assert (error.workspace_id, error.field, error.subject) == (
+    assert (error.workspace_id, error.field, str(error.subject)) == (
         "ws-2",
         "workspaces.description",
         "workspace ws-2",
