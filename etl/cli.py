@@ -743,8 +743,8 @@ def queries_command(name: str | None) -> None:
 @main.command("examples")
 @click.argument("name", required=False)
 def examples_command(name: str | None) -> None:
-    """List the example files (an ID file, systemd units, a crontab), or print file NAME:
-    `prolific-etl examples batch_ids.txt > batch_ids.txt`."""
+    """List the example files (an ID file, the settings, systemd units, a crontab), or print
+    file NAME: `prolific-etl examples batch_ids.txt > batch_ids.txt`."""
     from .resources import example_files
 
     _print_shipped(example_files(), name, "example file")

@@ -24,14 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from etl.resources import IN_CHECKOUT
 from etl.store.migrate import head_revision
 
 from conftest import _postgres_database
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("ETL_TEST_POSTGRES_URL")
-# Each directory of the checkout a wheel carries, and where in the package.
-SHIPPED = {"sql/queries": "queries", "examples": "examples", "deploy": "deploy"}
 
 
 @dataclass(frozen=True)
@@ -108,11 +107,12 @@ def test_the_wheel_carries_the_example_queries_id_file_and_deploy_files(installe
 
     expected = {
         f"etl/resources/{name}/{path.name}": path.read_bytes()
-        for directory, name in SHIPPED.items()
-        for path in (REPO / directory).iterdir()
+        for name, patterns in IN_CHECKOUT.items()
+        for pattern in patterns
+        for path in REPO.glob(pattern)
     }
     assert carried == expected
-    assert len(expected) == 10 + 1 + 3
+    assert len(expected) == 10 + 2 + 3  # queries; ID file and .env.example; units and crontab
 
 
 @pytest.mark.slow
@@ -168,23 +168,27 @@ def test_the_example_files_the_readme_and_docs_name_print_from_a_fresh_install(i
         path.read_text(encoding="utf-8") for path in [REPO / "README.md", *REPO.glob("docs/*.md")]
     )
     named = set(re.findall(r"prolific-etl (examples|db queries) ([\w.-]+)", docs))
-    files = {"examples": ["examples", "deploy"], "db queries": ["sql/queries"]}
+    patterns = {
+        "examples": [*IN_CHECKOUT["examples"], *IN_CHECKOUT["deploy"]],
+        "db queries": IN_CHECKOUT["queries"],
+    }
 
     assert ("db queries", "time_to_ready") in named
     assert ("examples", "batch_ids.txt") in named and ("examples", "prolific-etl.timer") in named
+    assert ("examples", ".env.example") in named
     for command, name in sorted(named):
         printed = installed.run(f"prolific-etl {command} {name}")
         (path,) = [
             path
-            for directory in files[command]
-            for path in (REPO / directory).iterdir()
+            for pattern in patterns[command]
+            for path in REPO.glob(pattern)
             if name in (path.name, path.stem)
         ]
         assert printed.returncode == 0, printed.stderr
         assert printed.stdout == path.read_text(encoding="utf-8"), name
     listed = installed.run("prolific-etl examples && prolific-etl db queries")
     assert [line.split()[0] for line in listed.stdout.splitlines()] == sorted(
-        path.name for path in [*(REPO / "examples").iterdir(), *(REPO / "deploy").iterdir()]
+        path.name for pattern in patterns["examples"] for path in REPO.glob(pattern)
     ) + sorted(path.stem for path in (REPO / "sql" / "queries").glob("*.sql"))
 
 
@@ -202,6 +206,20 @@ def test_the_missing_id_file_message_names_a_command_that_writes_one(installed):
     assert (installed.workdir / "batch_ids.txt").read_text(encoding="utf-8") == (
         REPO / "examples" / "batch_ids.txt"
     ).read_text(encoding="utf-8")
+
+
+def test_the_check_of_a_bad_setting_names_a_command_that_prints_every_setting(installed):
+    checked = installed.run(
+        "ETL_READ_TIMEOUT=soon prolific-etl check --token not-a-real-token-5f2c "
+        "--api-url http://127.0.0.1:9 --database-url sqlite:///check.db"
+    )
+    (command,) = re.findall(r"`(prolific-etl examples [^`]+)`", checked.stdout)
+    printed = installed.run(command)
+
+    assert "FAILED  configuration  ETL_READ_TIMEOUT must be a number" in checked.stdout
+    assert command == "prolific-etl examples .env.example"
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == (REPO / ".env.example").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

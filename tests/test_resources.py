@@ -13,7 +13,10 @@ from etl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sorted((ROOT / "sql" / "queries").glob("*.sql"))
-EXAMPLES = sorted([*(ROOT / "examples").iterdir(), *(ROOT / "deploy").iterdir()])
+EXAMPLES = sorted(
+    [*(ROOT / "examples").iterdir(), ROOT / ".env.example", *(ROOT / "deploy").iterdir()],
+    key=lambda path: path.name,
+)
 
 
 def test_db_queries_lists_every_example_query_with_the_question_it_answers():
@@ -37,11 +40,12 @@ def test_db_queries_name_prints_that_query_as_it_is(name):
     assert result.output == (ROOT / "sql" / "queries" / "time_to_ready.sql").read_text("utf-8")
 
 
-def test_examples_lists_the_id_file_and_the_deploy_files_with_what_each_is():
+def test_examples_lists_the_settings_the_id_file_and_the_deploy_files_with_what_each_is():
     result = CliRunner().invoke(main, ["examples"])
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
+        ".env.example          prolific-etl settings.",
         "batch_ids.txt         Batch IDs for `prolific-etl sync --ids FILE` and "
         "`prolific-etl check --ids FILE`.",
         "crontab               prolific-etl, from cron instead of systemd: the crontab of the "
@@ -70,7 +74,7 @@ def test_examples_name_prints_that_file_as_it_is(path):
             ["db", "queries", "nope"],
             "no example query 'nope'; there are: answers_per_instruction, ",
         ),
-        (["examples", "nope"], "no example file 'nope'; there are: batch_ids.txt, crontab, "),
+        (["examples", "nope"], "no example file 'nope'; there are: .env.example, batch_ids.txt, "),
     ],
 )
 def test_an_unknown_name_is_a_usage_error_listing_the_names(args, listed):

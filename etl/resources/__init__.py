@@ -1,5 +1,6 @@
 """The files the package ships from outside ``etl/``: the example queries (``sql/queries/``), the
-example ID file (``examples/``) and the systemd and cron files (``deploy/``).
+example ID file (``examples/``), the example settings (``.env.example``) and the systemd and
+cron files (``deploy/``).
 
 The checkout keeps the one copy of each, where the docs and the tests name them; a wheel
 carries them here, in ``etl/resources/<name>/`` (setup.py copies them when it builds one).
@@ -17,28 +18,36 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-# Each directory a wheel carries, and where it is in the checkout (setup.py's SHIPPED).
-_IN_CHECKOUT = {
-    "queries": Path("sql", "queries"),
-    "examples": Path("examples"),
-    "deploy": Path("deploy"),
+# What a wheel carries, by directory here, and where it is in the checkout: glob patterns
+# relative to the checkout. setup.py reads this table when it builds a wheel, so this module
+# imports nothing beyond the standard library.
+IN_CHECKOUT = {
+    "queries": ("sql/queries/*.sql",),
+    "examples": ("examples/*", ".env.example"),
+    "deploy": ("deploy/*",),
 }
 _CHECKOUT = Path(__file__).resolve().parent.parent.parent
 
 
-def directory(name: str) -> Traversable:
-    """The shipped directory ``name`` (queries, examples or deploy): the wheel's copy, or in
-    a checkout (an editable install) the checkout's own."""
+def files_of(name: str) -> list[Traversable]:
+    """The files of the shipped directory ``name`` (queries, examples or deploy): the wheel's
+    copies, or in a checkout (an editable install) the checkout's own."""
     packaged = files(__name__) / name
-    return packaged if packaged.is_dir() else _CHECKOUT / _IN_CHECKOUT[name]
+    if packaged.is_dir():
+        found = [entry for entry in packaged.iterdir() if entry.is_file()]
+    else:
+        found = [
+            path
+            for pattern in IN_CHECKOUT[name]
+            for path in _CHECKOUT.glob(pattern)
+            if path.is_file()
+        ]
+    return sorted(found, key=lambda entry: entry.name)
 
 
-def _texts(*names: str, suffix: str = "") -> dict[str, str]:
+def _texts(*names: str) -> dict[str, str]:
     found = {
-        entry.name: entry.read_text(encoding="utf-8")
-        for name in names
-        for entry in directory(name).iterdir()
-        if entry.is_file() and entry.name.endswith(suffix)
+        entry.name: entry.read_text(encoding="utf-8") for name in names for entry in files_of(name)
     }
     return dict(sorted(found.items()))
 
@@ -46,14 +55,13 @@ def _texts(*names: str, suffix: str = "") -> dict[str, str]:
 def example_queries() -> dict[str, str]:
     """The example queries by name (time_to_ready, ...), in name order: their SQL, whose first
     line is a comment saying which question it answers."""
-    return {
-        name.removesuffix(".sql"): sql for name, sql in _texts("queries", suffix=".sql").items()
-    }
+    return {name.removesuffix(".sql"): sql for name, sql in _texts("queries").items()}
 
 
 def example_files() -> dict[str, str]:
-    """The example ID file and the deploy files by file name (batch_ids.txt, crontab,
-    prolific-etl.service, prolific-etl.timer): their text, whose first line says what it is."""
+    """The example ID file, settings file and deploy files by file name (.env.example,
+    batch_ids.txt, crontab, prolific-etl.service, prolific-etl.timer): their text, whose first
+    line says what it is."""
     return _texts("examples", "deploy")
 
 
