@@ -88,7 +88,8 @@ def run_checks(
                 "configuration",
                 FAILED,
                 error.for_command(),
-                "set it in the environment or in .env in the working directory (see .env.example)",
+                "set it in the environment or in .env in the working directory "
+                "(`prolific-etl examples .env.example` lists every setting)",
             )
         )
     checks.append(_check_token(settings))

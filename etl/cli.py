@@ -730,6 +730,42 @@ def ddl_command(dialect: str) -> None:
     click.echo(ddl(dialect), nl=False)
 
 
+@db_group.command("queries")
+@click.argument("name", required=False)
+def queries_command(name: str | None) -> None:
+    """List the example queries (each reads the reporting views, on every dialect), or print
+    query NAME's SQL: `prolific-etl db queries time_to_ready | sqlite3 prolific.db`."""
+    from .resources import example_queries
+
+    _print_shipped(example_queries(), name and name.removesuffix(".sql"), "example query")
+
+
+@main.command("examples")
+@click.argument("name", required=False)
+def examples_command(name: str | None) -> None:
+    """List the example files (an ID file, the settings, systemd units, a crontab), or print
+    file NAME: `prolific-etl examples batch_ids.txt > batch_ids.txt`."""
+    from .resources import example_files
+
+    _print_shipped(example_files(), name, "example file")
+
+
+def _print_shipped(texts: dict[str, str], name: str | None, what: str) -> None:
+    """Print the text of ``name``, or with no name each name and what its first line says."""
+    from .resources import first_line
+
+    if name is None:
+        width = max(map(len, texts))
+        for known, text in texts.items():
+            click.echo(f"{known.ljust(width)}  {first_line(text)}")
+    elif name in texts:
+        click.echo(texts[name], nl=False)
+    else:
+        raise click.BadParameter(
+            f"no {what} {name!r}; there are: {', '.join(texts)}", param_hint="NAME"
+        )
+
+
 EXPORT_EXIT_CODES_HELP = """\b
 Exit codes:
   0  written
@@ -940,8 +976,8 @@ def demo_command(database_path: Path, batch_count: int, nights: int, responses: 
         f"{command} runs show {demo.last_run_id} {where}",
         f"{command} export v_batches {where} | head",
         f"{command} report --days {days} {where}",
-        f"sqlite3 {shlex.quote(str(database_path))} < sql/queries/time_to_ready.sql"
-        "   # the checkout's example queries",
+        f"{command} db queries time_to_ready | sqlite3 {shlex.quote(str(database_path))}"
+        "   # `db queries` lists the example queries",
     ):
         click.echo(f"  {line}")
     click.echo("\nThree questions, answered from the views:")

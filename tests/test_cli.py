@@ -47,7 +47,10 @@ def test_unreadable_id_file_is_a_usage_error(run_sync, sqlite_url, tmp_path):
     result = run_sync(sqlite_url, tmp_path / "missing.txt")
     assert result.exit_code == 2
     assert f"cannot read ID file {tmp_path / 'missing.txt'}: it does not exist." in result.stderr
-    assert "examples/batch_ids.txt in the prolific-etl checkout is one to copy" in result.stderr
+    assert (
+        "`prolific-etl examples batch_ids.txt > batch_ids.txt` writes an example to edit"
+        in result.stderr
+    )
 
 
 def test_id_file_without_a_valid_id_is_a_usage_error_listing_the_lines(

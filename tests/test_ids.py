@@ -80,8 +80,8 @@ def test_missing_file_names_the_file_says_what_one_holds_and_where_a_sample_is(t
     assert str(caught.value) == (
         f"cannot read ID file {missing}: it does not exist. An ID file holds one batch ID (a "
         "UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e) a line, and # starts a comment: "
-        "examples/batch_ids.txt in the prolific-etl checkout is one to copy; or let sync find "
-        "the batches itself with --all-workspaces"
+        "`prolific-etl examples batch_ids.txt > batch_ids.txt` writes an example to edit; or let "
+        "sync find the batches itself with --all-workspaces"
     )
 
 

@@ -32,9 +32,10 @@ Generated from `etl/store/schema.py` and `etl/store/views.py` by
 `prolific-etl db docs --output docs/data-dictionary.md`; do not edit by hand.
 
 Timestamps are UTC everywhere (PostgreSQL `timestamptz`; SQLite and MySQL/MariaDB store UTC
-wall time). The views are for reading: BI tools and the example queries in `sql/queries/` use
-them; the job writes only the tables. One more table, `etl_schema_version` (Alembic's), holds
-the schema revision the database is at; `prolific-etl db upgrade` moves it forward.
+wall time). The views are for reading: BI tools and the example queries (`sql/queries/`,
+`prolific-etl db queries`) use them; the job writes only the tables. One more table,
+`etl_schema_version` (Alembic's), holds the schema revision the database is at;
+`prolific-etl db upgrade` moves it forward.
 """
 
 

@@ -17,8 +17,8 @@ _BOM = b"\xef\xbb\xbf"
 # What an ID file is, for the messages about one that is missing or empty.
 FORMAT = (
     "An ID file holds one batch ID (a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e) a "
-    "line, and # starts a comment: examples/batch_ids.txt in the prolific-etl checkout is one "
-    "to copy"
+    "line, and # starts a comment: `prolific-etl examples batch_ids.txt > batch_ids.txt` "
+    "writes an example to edit"
 )
 
 
