@@ -278,6 +278,16 @@ class TruncatedResponsesError(ItemError):
     kind = "truncated_responses"
 
 
+class DuplicateResponseError(ItemError):
+    """A response id the API sent more than once: twice in one batch's answer, or in the
+    answers of two batches. The first copy is kept (in its first batch: the one it is stored
+    under); each other copy is recorded with this kind and not written, so that a rerun with
+    nothing changed upstream writes nothing."""
+
+    stage = "responses"
+    kind = "duplicate_response"
+
+
 class UnexpectedItemError(ItemError):
     """Something this package did not foresee went wrong with one batch (a bug to report)."""
 

@@ -406,6 +406,64 @@ def test_one_bad_batch_in_a_listing_fails_only_that_batch(database_url):
     }
 
 
+def listing_with(api: FakeProlificAPI, workspace: str, *extra: dict, first: bool = True) -> str:
+    """The body of ``workspace``'s listing with ``extra`` items before (or after) its own."""
+    listing = api.listing(workspace)
+    own = listing["results"]
+    results = [*extra, *own] if first else [*own, *extra]
+    return json.dumps({"results": results, "meta": {"count": len(results)}})
+
+
+# Issue #23 item 1: the invalid copy's id was taken as seen before it was validated, and B's
+# valid copy, in its own workspace's listing, never loaded; not even when B was in --ids.
+def test_an_invalid_copy_in_another_listing_does_not_keep_a_batch_from_loading(
+    database_url, tmp_path
+):
+    batches = listed_batches(12)
+    batch = next(b for b in batches if b["workspace_id"] == WORKSPACES[1])
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{batch['id']}\n", encoding="utf-8")
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        broken = {**batch, "workspace_id": WORKSPACES[0], "total_task_count": "many"}
+        body = listing_with(api, WORKSPACES[0], broken)
+        api.inject(listing_key(WORKSPACES[0]), Fault.raw_body(body), Fault.raw_body(body))
+        workspaces = ("--workspace", WORKSPACES[0], "--workspace", WORKSPACES[1])
+
+        first = sync(api, database_url, *workspaces)
+        second = sync(api, database_url, *workspaces, "--ids", str(ids))
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output + second.output
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert content_of(rows[batch["id"]]) == expected_batch_row(batch)
+    assert rows[batch["id"]]["removed_upstream_at"] is None
+    assert [
+        (f["run_id"], f["batch_id"], f["workspace_id"], f["field"])
+        for f in failure_rows(database_url)
+    ] == [(run, batch["id"], WORKSPACES[0], "total_task_count") for run in (1, 2)]
+    assert set(rows) == {b["id"] for b in batches if b["workspace_id"] in WORKSPACES[:2]}
+
+
+@pytest.mark.parametrize("invalid_first", [True, False], ids=["invalid first", "valid first"])
+def test_a_batch_listed_twice_in_one_listing_loads_its_valid_copy(database_url, invalid_first):
+    batches = listed_batches(9)
+    workspace = WORKSPACES[2]
+    batch = next(b for b in batches if b["workspace_id"] == workspace)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        broken = {**batch, "total_task_count": "many"}
+        body = listing_with(api, workspace, broken, first=invalid_first)
+        api.inject(listing_key(workspace), Fault.raw_body(body))
+
+        result = sync(api, database_url, "--workspace", workspace)
+
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert content_of(rows[batch["id"]]) == expected_batch_row(batch)
+    assert set(rows) == {b["id"] for b in batches if b["workspace_id"] == workspace}
+    failures = [(f["batch_id"], f["field"]) for f in failure_rows(database_url)]
+    # A copy after the one loaded adds nothing; one before it is the API's fault, recorded.
+    assert failures == ([(batch["id"], "total_task_count")] if invalid_first else [])
+    assert result.exit_code == (1 if invalid_first else 0), result.output
+
+
 # A listing refused (403), or not JSON (an HTML page, a body cut short: these were read before
 # any per-listing error handling and failed the whole run, exit 3), fails that workspace only.
 @pytest.mark.parametrize(
