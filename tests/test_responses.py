@@ -294,6 +294,74 @@ def test_a_changed_response_is_rewritten_with_its_new_answers(database_url, api,
     assert runs == {r["id"]: 2 if r["id"] == records[1]["id"] else 1 for r in records}
 
 
+def changed_answer(record: dict, value: str) -> dict:
+    return {**record, "response": {**record["response"], "answer": [{"value": value}]}}
+
+
+# Issue #23 item 3: a response id twice in one answer was not recorded, and every rerun
+# counted it "updated" with nothing changed upstream.
+def test_a_response_twice_in_one_answer_keeps_its_first_copy_and_a_rerun_writes_nothing(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 4, seed=5))
+    twice = records[1]
+    api.put_responses(batch_id, [*records, changed_answer(twice, "second copy"), twice])
+
+    first = sync(api, database_url, ids_file, "--responses")
+    second = sync(api, database_url, ids_file, "--responses")
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output
+    assert "responses: 4 inserted, 0 updated, 0 unchanged" in first.stdout
+    assert "responses: 0 inserted, 0 updated, 4 unchanged" in second.stdout
+    assert stored_responses(database_url) == expected_responses(records)
+    assert read_table(database_url, "response_answers") == expected_answers(records)
+    message = (
+        f"response {twice['id']} appears more than once in batch {batch_id}'s answer; "
+        "the first copy is kept, this one is not written"
+    )
+    assert [
+        (f["run_id"], f["batch_id"], f["response_id"], f["stage"], f["error_kind"], f["message"])
+        for f in failure_rows(database_url)
+    ] == [
+        (run, batch_id, twice["id"], "responses", "duplicate_response", message)
+        for run in (1, 1, 2, 2)
+    ]
+
+
+# Issue #23 item 3: the same response id in two batches' answers moved between them every run.
+def test_a_response_in_two_batches_stays_in_the_first_and_a_rerun_writes_nothing(
+    database_url, api, ids_file, batches
+):
+    first_batch, second_batch = batches[0]["id"], batches[1]["id"]
+    records = list(iter_sample_responses(first_batch, 3, seed=6))
+    shared = records[2]
+    others = list(iter_sample_responses(second_batch, 2, seed=7))
+    api.put_responses(first_batch, records)
+    api.put_responses(second_batch, [*others, {**shared, "batch_id": second_batch}])
+
+    first = sync(api, database_url, ids_file, "--responses")
+    second = sync(api, database_url, ids_file, "--responses")
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output
+    assert "responses: 0 inserted, 0 updated, 5 unchanged" in second.stdout
+    assert stored_responses(database_url) == expected_responses(records + others)
+    assert {r["last_changed_run_id"] for r in read_table(database_url, "responses")} == {1}
+    message = (
+        f"response {shared['id']} is in the answers of batches {first_batch} and "
+        f"{second_batch}; it is kept in batch {first_batch}, which held it first"
+    )
+    assert [
+        (f["run_id"], f["batch_id"], f["response_id"], f["error_kind"], f["message"])
+        for f in failure_rows(database_url)
+    ] == [(run, second_batch, shared["id"], "duplicate_response", message) for run in (1, 2)]
+    # Once the first batch no longer holds it, the second one has it.
+    api.put_responses(first_batch, records[:2])
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    moved = {r["response_id"]: r for r in read_table(database_url, "responses")}[shared["id"]]
+    assert (moved["batch_id"], moved["removed_upstream_at"]) == (second_batch, None)
+
+
 @pytest.mark.parametrize("value", ["yes", "maybe"])
 def test_etl_responses_must_be_a_switch(sqlite_url, api, ids_file, value):
     result = sync(api, sqlite_url, ids_file, env={"ETL_RESPONSES": value})

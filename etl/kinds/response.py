@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import model_validator
 from sqlalchemy import Boolean, Column, Double, ForeignKey, Index, Integer, String, Table
 
-from ..errors import RowsRefusedError
+from ..errors import DuplicateResponseError, RowsRefusedError
 from .columns import (
     MYSQL_OPTIONS,
     JsonDocument,
@@ -265,4 +265,11 @@ RESPONSE: Kind[ResponseRows] = Kind(
     children=(Children(response_answers, "response_id", lambda rows: rows.answers),),
     # Scope: a batch's complete answer.
     removal=Removal("removed_upstream_at", scope="batch_id"),
+    owner="batch_id",
+    claimed=lambda rows, stored_in: DuplicateResponseError(
+        rows.response["batch_id"],
+        f"response {rows.response_id} is in the answers of batches {stored_in} and "
+        f"{rows.response['batch_id']}; it is kept in batch {stored_in}, which held it first",
+        response_id=rows.response_id,
+    ),
 )
