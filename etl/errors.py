@@ -224,6 +224,9 @@ class RetriesExhaustedError(ItemError):
     """Server errors, timeouts or dropped connections outlasted this batch's retries."""
 
     kind = "api_unavailable"  # the stable name predates the class's; BI queries group by it
+    # What arrived of a streamed answer (a batch's responses) before it broke off on the last
+    # attempt, positioned at its start; whoever catches the error reads and closes it.
+    partial = None
 
 
 class RateLimitedError(ItemError):

@@ -198,6 +198,57 @@ def test_a_malformed_body_fails_that_batchs_responses_only(database_url, api, id
     assert len(read_table(database_url, "batches")) == len(batches)
 
 
+# Issue #23 item 4: a body cut mid-stream loaded nothing (meta.count, after the results, was
+# read first and failed the whole answer; a dropped connection threw what came away).
+@pytest.mark.parametrize("cut", ["connection closed", "clean end at 70%"])
+def test_a_responses_body_cut_mid_stream_loads_every_record_that_came_whole(
+    database_url, api, ids_file, batches, cut
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 3000, seed=8))
+    api.put_responses(batch_id, records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    body = api.responses_body(batch_id)
+    fault = (
+        Fault.truncate()
+        if cut == "connection closed"
+        else Fault.raw_body(body[: 7 * len(body) // 10])
+    )
+    api.inject(responses_key(batch_id), fault)
+    before = read_table(database_url, "responses")
+
+    result = sync(api, database_url, ids_file, "--responses", "--max-attempts", "1")
+
+    assert result.exit_code == 1, result.output
+    came = int(re.search(r"responses: 0 inserted, 0 updated, (\d+) unchanged", result.stdout)[1])
+    assert came > (0.45 if cut == "connection closed" else 0.65) * len(records)
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["stage"], failure["error_kind"]) == (
+        batch_id,
+        "responses",
+        "api_unavailable" if cut == "connection closed" else "invalid_response",
+    )
+    assert read_table(database_url, "responses") == before  # none marked removed
+    assert read_table(database_url, "etl_runs")[1]["responses_unchanged"] == came
+
+
+def test_a_responses_body_cut_on_the_first_load_stores_what_came(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 3000, seed=9))
+    api.put_responses(batch_id, records)
+    api.inject(responses_key(batch_id), Fault.truncate())
+
+    result = sync(api, database_url, ids_file, "--responses", "--max-attempts", "1")
+
+    assert result.exit_code == 1, result.output
+    stored = stored_responses(database_url)
+    assert len(stored) > 1300
+    assert stored == expected_responses(records[: len(stored)])
+    assert read_table(database_url, "response_answers") == expected_answers(records[: len(stored)])
+
+
 def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
     database_url, api, ids_file, batches
 ):

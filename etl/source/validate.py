@@ -76,6 +76,9 @@ class _Results:
     source: BinaryIO
     count: int | None = None
     seen: int = 0
+    # Why the body is incomplete when it is known to be (it broke off on the wire): raised
+    # where the items stop, instead of "not valid JSON".
+    broke_off: ItemError | None = None
     # Whether ``results: null`` means "none" (the spec renders the listing's as nullable).
     null_results_are_empty: ClassVar[bool] = False
 
@@ -89,7 +92,11 @@ class _Results:
                 self.seen = index + 1
                 yield self._item(index, item)
         except ijson.JSONError as exc:
+            if self.broke_off is not None:
+                raise self.broke_off from None
             raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
+        if self.broke_off is not None:
+            raise self.broke_off
         if self.seen == 0 and not self._has_results():
             raise self._invalid("the answer has no 'results' list")
 
@@ -100,11 +107,14 @@ class _Results:
         return self.count is not None and self.count != self.seen
 
     def _declared_count(self) -> int | None:
+        """What ``meta.count`` says; None when absent, or when the body breaks off before it
+        (``meta`` follows ``results``): the items that came whole are still read, and the
+        break is reported where the items stop."""
         self.source.seek(0)
         try:
             count = next(ijson.items(self.source, "meta.count"), None)
-        except ijson.JSONError as exc:
-            raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
+        except ijson.JSONError:
+            return None
         return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _has_results(self) -> bool:
