@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
+from sqlalchemy import text as sa_text
 
 from etl.cli import main
 from etl.imitation.server import (
@@ -368,6 +371,46 @@ def test_an_unknown_top_level_field_is_kept_in_the_batch_json_column(database_ur
     assert kept["extra_fields"]["quality_review"] == batches[2]["quality_review"]
     assert kept["batch_items"] == [{"id": "p", "rows": []}]
     assert kept["auto_sync_enabled"] is True
+
+
+def json_text(database_url: str, table: str, column: str, key: str, value: str) -> str:
+    """A JSON column's value as the database hands back its text."""
+    engine = create_engine(database_url)
+    try:
+        as_text = "CHAR" if engine.dialect.name == "mysql" else "TEXT"
+        query = f"SELECT CAST({column} AS {as_text}) FROM {table} WHERE {key} = :value"
+        with engine.connect() as connection:
+            return connection.execute(sa_text(query), {"value": value}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+# Issue #23 item 2: 10**30 or 1e400 anywhere in a listing made the streamed parser call the
+# whole listing "not valid JSON", and every batch after it was lost.
+def test_numbers_beyond_64_bits_or_a_double_are_kept_and_fail_only_where_unstorable(
+    database_url,
+):
+    batches = listed_batches(9)
+    workspace = WORKSPACES[0]
+    mine = [b for b in batches if b["workspace_id"] == workspace]
+    huge, too_many = mine[0], mine[1]
+    huge["lab_notes"] = {"big": "BIG_FLOAT", "wide": 10**30, "small": 1.5}
+    too_many["total_task_count"] = 10**30
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        body = json.dumps(api.listing(workspace)).replace('"BIG_FLOAT"', "1e400")
+        api.inject(listing_key(workspace), Fault.raw_body(body))
+
+        result = sync(api, database_url, "--workspace", workspace)
+
+    assert result.exit_code == 1, result.output
+    assert [(f["batch_id"], f["error_kind"], f["field"]) for f in failure_rows(database_url)] == [
+        (too_many["id"], "invalid_payload", "total_task_count")
+    ]
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert set(rows) == {b["id"] for b in mine} - {too_many["id"]}
+    stored = json_text(database_url, "batches", "extra_fields", "batch_id", huge["id"])
+    notes = json.loads(stored, parse_float=Decimal, parse_int=Decimal)["lab_notes"]
+    assert notes == {"big": Decimal("1e400"), "wide": Decimal(10**30), "small": Decimal("1.5")}
 
 
 def test_the_id_file_and_the_listings_together_fetch_each_batch_once(database_url, tmp_path):

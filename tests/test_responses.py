@@ -249,6 +249,39 @@ def test_a_responses_body_cut_on_the_first_load_stores_what_came(
     assert read_table(database_url, "response_answers") == expected_answers(records[: len(stored)])
 
 
+# Issue #23 item 2: 1e400 or 10**30 in an answer lost every response of the batch.
+def test_numbers_beyond_a_double_in_an_answer_are_kept_as_text(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 5, seed=10))
+    odd = records[1]
+    odd["metadata"] = {"score": "BIG_FLOAT"}
+    odd["response"] = {
+        "instruction_id": "instr-big",
+        "type": "free_text",
+        "answer": [{"value": "BIG_FLOAT"}, {"value": 10**30}],
+    }
+    body = json.dumps({"results": records, "meta": {"count": 5}}).replace('"BIG_FLOAT"', "1e400")
+    api.inject(responses_key(batch_id), Fault.raw_body(body))
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 0, result.output
+    stored = {row["response_id"]: row for row in read_table(database_url, "responses")}
+    assert set(stored) == {r["id"] for r in records}
+    answers = [
+        (a["position"], a["value_text"], a["value_number"])
+        for a in read_table(database_url, "response_answers")
+        if a["response_id"] == odd["id"]
+    ]
+    assert answers == [(0, "1E+400", None), (1, str(10**30), 1e30)]
+    others = [r for r in records if r is not odd]
+    assert [
+        row for row in stored_responses(database_url) if row["response_id"] != odd["id"]
+    ] == expected_responses(others)
+
+
 def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
     database_url, api, ids_file, batches
 ):

@@ -14,7 +14,6 @@ time, each exactly as a batch fetched on its own would be.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
@@ -24,6 +23,7 @@ import ijson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidPayloadError, InvalidResponseError, ItemError
+from ..kinds import numbers
 from ..kinds.batch import Batch, Dataset, TaskDetails
 from ..kinds.dataset_details import DatasetDetails, DatasetImport
 from ..kinds.response import ResponseBlock, TaskResponse
@@ -88,7 +88,8 @@ class _Results:
         self.count = self._declared_count()
         self.source.seek(0)
         try:
-            for index, item in enumerate(ijson.items(self.source, "results.item", use_float=True)):
+            # Numbers exact (int, Decimal): a float beyond a double made yajl fail the answer.
+            for index, item in enumerate(ijson.items(self.source, "results.item")):
                 self.seen = index + 1
                 yield self._item(index, item)
         except ijson.JSONError as exc:
@@ -165,7 +166,7 @@ class Listing(_Results):
                 stage="validate",
             )
         try:
-            return parse_batch(batch_id.lower(), json.dumps(item))
+            return parse_batch(batch_id.lower(), numbers.dumps_for_validation(item))
         except ItemError as error:
             error.workspace_id = self.workspace_id
             return error
@@ -184,7 +185,9 @@ class ResponseListing(_Results):
         response_id = item.get("id") if isinstance(item, dict) else None
         shown = response_id if isinstance(response_id, str) else f"[{index}]"
         try:
-            response = TaskResponse.model_validate_json(json.dumps(item), strict=True)
+            response = TaskResponse.model_validate_json(
+                numbers.dumps_for_validation(item), strict=True
+            )
         except ValidationError as exc:
             field, message = _describe_validation_error(exc)
             return InvalidPayloadError(
