@@ -57,6 +57,7 @@ from .reporting.run_history import (
     runs_json,
     runs_table,
 )
+from .run.runner import INTERRUPTED_BEFORE_START
 from .samples import DEFAULT_BATCHES as DEFAULT_SAMPLE_BATCHES
 from .samples import ERROR_KIND_NAMES
 from .source.client import RetryPolicy
@@ -497,6 +498,11 @@ def _interrupted(result: SyncResult) -> str:
         return "interrupted; nothing was written"
     if result.run_id is None:
         return "interrupted before the run started; nothing was written"
+    if result.error_message == INTERRUPTED_BEFORE_START:
+        return (
+            f"interrupted before the run started; nothing was fetched; run {result.run_id} "
+            "is recorded as aborted"
+        )
     if result.recorded:
         return f"interrupted; run {result.run_id} is recorded as aborted"
     return (

@@ -224,6 +224,9 @@ class RetriesExhaustedError(ItemError):
     """Server errors, timeouts or dropped connections outlasted this batch's retries."""
 
     kind = "api_unavailable"  # the stable name predates the class's; BI queries group by it
+    # What arrived of a streamed answer (a batch's responses) before it broke off on the last
+    # attempt, positioned at its start; whoever catches the error reads and closes it.
+    partial = None
 
 
 class RateLimitedError(ItemError):
@@ -276,6 +279,16 @@ class TruncatedResponsesError(ItemError):
 
     stage = "responses"
     kind = "truncated_responses"
+
+
+class DuplicateResponseError(ItemError):
+    """A response id the API sent more than once: twice in one batch's answer, or in the
+    answers of two batches. The first copy is kept (in its first batch: the one it is stored
+    under); each other copy is recorded with this kind and not written, so that a rerun with
+    nothing changed upstream writes nothing."""
+
+    stage = "responses"
+    kind = "duplicate_response"
 
 
 class UnexpectedItemError(ItemError):

@@ -22,7 +22,7 @@ from .errors import EtlError, SchemaVersionError
 from .run.ledger import Ledger
 from .run.options import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, SyncOptions
 from .run.result import Progress, SyncResult
-from .run.runner import Run
+from .run.runner import INTERRUPTED_BEFORE_START, Run
 from .run.sources import Sources
 from .source.client import RetryPolicy
 from .source.ids import IdFile
@@ -132,10 +132,10 @@ def _recorded_run(
                 on_progress=on_progress,
                 started=started,
             )
-            if stop.is_set():  # stopped before the run began: nothing to record
-                ledger.result.status, ledger.result.recorded = "aborted", False
-                return ledger.result
             ledger.start(sources)
+            if stop.is_set():  # stopped before the run began: recorded, nothing fetched
+                ledger.finish("aborted", INTERRUPTED_BEFORE_START, best_effort=True)
+                return ledger.result
             _execute(Run(engine, lock, settings, ledger, options, stop), sources)
         return ledger.result
     finally:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
+from sqlalchemy import text as sa_text
 
 from etl.cli import main
 from etl.imitation.server import (
@@ -370,6 +373,46 @@ def test_an_unknown_top_level_field_is_kept_in_the_batch_json_column(database_ur
     assert kept["auto_sync_enabled"] is True
 
 
+def json_text(database_url: str, table: str, column: str, key: str, value: str) -> str:
+    """A JSON column's value as the database hands back its text."""
+    engine = create_engine(database_url)
+    try:
+        as_text = "CHAR" if engine.dialect.name == "mysql" else "TEXT"
+        query = f"SELECT CAST({column} AS {as_text}) FROM {table} WHERE {key} = :value"
+        with engine.connect() as connection:
+            return connection.execute(sa_text(query), {"value": value}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+# Issue #23 item 2: 10**30 or 1e400 anywhere in a listing made the streamed parser call the
+# whole listing "not valid JSON", and every batch after it was lost.
+def test_numbers_beyond_64_bits_or_a_double_are_kept_and_fail_only_where_unstorable(
+    database_url,
+):
+    batches = listed_batches(9)
+    workspace = WORKSPACES[0]
+    mine = [b for b in batches if b["workspace_id"] == workspace]
+    huge, too_many = mine[0], mine[1]
+    huge["lab_notes"] = {"big": "BIG_FLOAT", "wide": 10**30, "small": 1.5}
+    too_many["total_task_count"] = 10**30
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        body = json.dumps(api.listing(workspace)).replace('"BIG_FLOAT"', "1e400")
+        api.inject(listing_key(workspace), Fault.raw_body(body))
+
+        result = sync(api, database_url, "--workspace", workspace)
+
+    assert result.exit_code == 1, result.output
+    assert [(f["batch_id"], f["error_kind"], f["field"]) for f in failure_rows(database_url)] == [
+        (too_many["id"], "invalid_payload", "total_task_count")
+    ]
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert set(rows) == {b["id"] for b in mine} - {too_many["id"]}
+    stored = json_text(database_url, "batches", "extra_fields", "batch_id", huge["id"])
+    notes = json.loads(stored, parse_float=Decimal, parse_int=Decimal)["lab_notes"]
+    assert notes == {"big": Decimal("1e400"), "wide": Decimal(10**30), "small": Decimal("1.5")}
+
+
 def test_the_id_file_and_the_listings_together_fetch_each_batch_once(database_url, tmp_path):
     batches = listed_batches(30)
     first = [b for b in batches if b["workspace_id"] == WORKSPACES[0]]
@@ -404,6 +447,64 @@ def test_one_bad_batch_in_a_listing_fails_only_that_batch(database_url):
     assert loaded == {b["id"] for b in batches if b["workspace_id"] == workspace} - {
         batches[3]["id"]
     }
+
+
+def listing_with(api: FakeProlificAPI, workspace: str, *extra: dict, first: bool = True) -> str:
+    """The body of ``workspace``'s listing with ``extra`` items before (or after) its own."""
+    listing = api.listing(workspace)
+    own = listing["results"]
+    results = [*extra, *own] if first else [*own, *extra]
+    return json.dumps({"results": results, "meta": {"count": len(results)}})
+
+
+# Issue #23 item 1: the invalid copy's id was taken as seen before it was validated, and B's
+# valid copy, in its own workspace's listing, never loaded; not even when B was in --ids.
+def test_an_invalid_copy_in_another_listing_does_not_keep_a_batch_from_loading(
+    database_url, tmp_path
+):
+    batches = listed_batches(12)
+    batch = next(b for b in batches if b["workspace_id"] == WORKSPACES[1])
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{batch['id']}\n", encoding="utf-8")
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        broken = {**batch, "workspace_id": WORKSPACES[0], "total_task_count": "many"}
+        body = listing_with(api, WORKSPACES[0], broken)
+        api.inject(listing_key(WORKSPACES[0]), Fault.raw_body(body), Fault.raw_body(body))
+        workspaces = ("--workspace", WORKSPACES[0], "--workspace", WORKSPACES[1])
+
+        first = sync(api, database_url, *workspaces)
+        second = sync(api, database_url, *workspaces, "--ids", str(ids))
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output + second.output
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert content_of(rows[batch["id"]]) == expected_batch_row(batch)
+    assert rows[batch["id"]]["removed_upstream_at"] is None
+    assert [
+        (f["run_id"], f["batch_id"], f["workspace_id"], f["field"])
+        for f in failure_rows(database_url)
+    ] == [(run, batch["id"], WORKSPACES[0], "total_task_count") for run in (1, 2)]
+    assert set(rows) == {b["id"] for b in batches if b["workspace_id"] in WORKSPACES[:2]}
+
+
+@pytest.mark.parametrize("invalid_first", [True, False], ids=["invalid first", "valid first"])
+def test_a_batch_listed_twice_in_one_listing_loads_its_valid_copy(database_url, invalid_first):
+    batches = listed_batches(9)
+    workspace = WORKSPACES[2]
+    batch = next(b for b in batches if b["workspace_id"] == workspace)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        broken = {**batch, "total_task_count": "many"}
+        body = listing_with(api, workspace, broken, first=invalid_first)
+        api.inject(listing_key(workspace), Fault.raw_body(body))
+
+        result = sync(api, database_url, "--workspace", workspace)
+
+    rows = {row["batch_id"]: row for row in read_table(database_url, "batches")}
+    assert content_of(rows[batch["id"]]) == expected_batch_row(batch)
+    assert set(rows) == {b["id"] for b in batches if b["workspace_id"] == workspace}
+    failures = [(f["batch_id"], f["field"]) for f in failure_rows(database_url)]
+    # A copy after the one loaded adds nothing; one before it is the API's fault, recorded.
+    assert failures == ([(batch["id"], "total_task_count")] if invalid_first else [])
+    assert result.exit_code == (1 if invalid_first else 0), result.output
 
 
 # A listing refused (403), or not JSON (an HTML page, a body cut short: these were read before

@@ -198,6 +198,90 @@ def test_a_malformed_body_fails_that_batchs_responses_only(database_url, api, id
     assert len(read_table(database_url, "batches")) == len(batches)
 
 
+# Issue #23 item 4: a body cut mid-stream loaded nothing (meta.count, after the results, was
+# read first and failed the whole answer; a dropped connection threw what came away).
+@pytest.mark.parametrize("cut", ["connection closed", "clean end at 70%"])
+def test_a_responses_body_cut_mid_stream_loads_every_record_that_came_whole(
+    database_url, api, ids_file, batches, cut
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 3000, seed=8))
+    api.put_responses(batch_id, records)
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    body = api.responses_body(batch_id)
+    fault = (
+        Fault.truncate()
+        if cut == "connection closed"
+        else Fault.raw_body(body[: 7 * len(body) // 10])
+    )
+    api.inject(responses_key(batch_id), fault)
+    before = read_table(database_url, "responses")
+
+    result = sync(api, database_url, ids_file, "--responses", "--max-attempts", "1")
+
+    assert result.exit_code == 1, result.output
+    came = int(re.search(r"responses: 0 inserted, 0 updated, (\d+) unchanged", result.stdout)[1])
+    assert came > (0.45 if cut == "connection closed" else 0.65) * len(records)
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["stage"], failure["error_kind"]) == (
+        batch_id,
+        "responses",
+        "api_unavailable" if cut == "connection closed" else "invalid_response",
+    )
+    assert read_table(database_url, "responses") == before  # none marked removed
+    assert read_table(database_url, "etl_runs")[1]["responses_unchanged"] == came
+
+
+def test_a_responses_body_cut_on_the_first_load_stores_what_came(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 3000, seed=9))
+    api.put_responses(batch_id, records)
+    api.inject(responses_key(batch_id), Fault.truncate())
+
+    result = sync(api, database_url, ids_file, "--responses", "--max-attempts", "1")
+
+    assert result.exit_code == 1, result.output
+    stored = stored_responses(database_url)
+    assert len(stored) > 1300
+    assert stored == expected_responses(records[: len(stored)])
+    assert read_table(database_url, "response_answers") == expected_answers(records[: len(stored)])
+
+
+# Issue #23 item 2: 1e400 or 10**30 in an answer lost every response of the batch.
+def test_numbers_beyond_a_double_in_an_answer_are_kept_as_text(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 5, seed=10))
+    odd = records[1]
+    odd["metadata"] = {"score": "BIG_FLOAT"}
+    odd["response"] = {
+        "instruction_id": "instr-big",
+        "type": "free_text",
+        "answer": [{"value": "BIG_FLOAT"}, {"value": 10**30}],
+    }
+    body = json.dumps({"results": records, "meta": {"count": 5}}).replace('"BIG_FLOAT"', "1e400")
+    api.inject(responses_key(batch_id), Fault.raw_body(body))
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 0, result.output
+    stored = {row["response_id"]: row for row in read_table(database_url, "responses")}
+    assert set(stored) == {r["id"] for r in records}
+    answers = [
+        (a["position"], a["value_text"], a["value_number"])
+        for a in read_table(database_url, "response_answers")
+        if a["response_id"] == odd["id"]
+    ]
+    assert answers == [(0, "1E+400", None), (1, str(10**30), 1e30)]
+    others = [r for r in records if r is not odd]
+    assert [
+        row for row in stored_responses(database_url) if row["response_id"] != odd["id"]
+    ] == expected_responses(others)
+
+
 def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
     database_url, api, ids_file, batches
 ):
@@ -292,6 +376,74 @@ def test_a_changed_response_is_rewritten_with_its_new_answers(database_url, api,
         for row in read_table(database_url, "responses")
     }
     assert runs == {r["id"]: 2 if r["id"] == records[1]["id"] else 1 for r in records}
+
+
+def changed_answer(record: dict, value: str) -> dict:
+    return {**record, "response": {**record["response"], "answer": [{"value": value}]}}
+
+
+# Issue #23 item 3: a response id twice in one answer was not recorded, and every rerun
+# counted it "updated" with nothing changed upstream.
+def test_a_response_twice_in_one_answer_keeps_its_first_copy_and_a_rerun_writes_nothing(
+    database_url, api, ids_file, batches
+):
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 4, seed=5))
+    twice = records[1]
+    api.put_responses(batch_id, [*records, changed_answer(twice, "second copy"), twice])
+
+    first = sync(api, database_url, ids_file, "--responses")
+    second = sync(api, database_url, ids_file, "--responses")
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output
+    assert "responses: 4 inserted, 0 updated, 0 unchanged" in first.stdout
+    assert "responses: 0 inserted, 0 updated, 4 unchanged" in second.stdout
+    assert stored_responses(database_url) == expected_responses(records)
+    assert read_table(database_url, "response_answers") == expected_answers(records)
+    message = (
+        f"response {twice['id']} appears more than once in batch {batch_id}'s answer; "
+        "the first copy is kept, this one is not written"
+    )
+    assert [
+        (f["run_id"], f["batch_id"], f["response_id"], f["stage"], f["error_kind"], f["message"])
+        for f in failure_rows(database_url)
+    ] == [
+        (run, batch_id, twice["id"], "responses", "duplicate_response", message)
+        for run in (1, 1, 2, 2)
+    ]
+
+
+# Issue #23 item 3: the same response id in two batches' answers moved between them every run.
+def test_a_response_in_two_batches_stays_in_the_first_and_a_rerun_writes_nothing(
+    database_url, api, ids_file, batches
+):
+    first_batch, second_batch = batches[0]["id"], batches[1]["id"]
+    records = list(iter_sample_responses(first_batch, 3, seed=6))
+    shared = records[2]
+    others = list(iter_sample_responses(second_batch, 2, seed=7))
+    api.put_responses(first_batch, records)
+    api.put_responses(second_batch, [*others, {**shared, "batch_id": second_batch}])
+
+    first = sync(api, database_url, ids_file, "--responses")
+    second = sync(api, database_url, ids_file, "--responses")
+
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output
+    assert "responses: 0 inserted, 0 updated, 5 unchanged" in second.stdout
+    assert stored_responses(database_url) == expected_responses(records + others)
+    assert {r["last_changed_run_id"] for r in read_table(database_url, "responses")} == {1}
+    message = (
+        f"response {shared['id']} is in the answers of batches {first_batch} and "
+        f"{second_batch}; it is kept in batch {first_batch}, which held it first"
+    )
+    assert [
+        (f["run_id"], f["batch_id"], f["response_id"], f["error_kind"], f["message"])
+        for f in failure_rows(database_url)
+    ] == [(run, second_batch, shared["id"], "duplicate_response", message) for run in (1, 2)]
+    # Once the first batch no longer holds it, the second one has it.
+    api.put_responses(first_batch, records[:2])
+    assert sync(api, database_url, ids_file, "--responses").exit_code == 0
+    moved = {r["response_id"]: r for r in read_table(database_url, "responses")}[shared["id"]]
+    assert (moved["batch_id"], moved["removed_upstream_at"]) == (second_batch, None)
 
 
 @pytest.mark.parametrize("value", ["yes", "maybe"])

@@ -64,7 +64,7 @@ class Item:
 @dataclass
 class FakeKind:
     chunk_size: int = 2
-    skip_repeats: bool = True
+    skip_repeats: bool = True  # else a repeat of a loaded item is recorded as a failure
     chunks: list[list] = field(default_factory=list)
 
     def key(self, item):
@@ -72,6 +72,9 @@ class FakeKind:
 
     def accept(self, item):
         return item if isinstance(item, ItemError) else f"rows of {item.id}"
+
+    def repeated(self, item):
+        return None if self.skip_repeats else NotFoundError(self.key(item), "again")
 
     def load(self, chunk):
         self.chunks.append(list(chunk))
@@ -97,10 +100,21 @@ def test_an_item_listed_twice_is_loaded_once_and_a_failed_item_still_counts_as_s
     assert seen == {"a", "x", "b"}
 
 
-def test_repeats_are_loaded_again_when_the_kind_says_so():
+def test_a_repeat_becomes_what_the_kind_says():
     kind = FakeKind(chunk_size=10, skip_repeats=False)
     load_stream(FakeListing([Item("a"), Item("a")]), kind, seen=set(), fail=[].extend)
-    assert kind.chunks == [["rows of a", "rows of a"]]
+    ((rows, again),) = kind.chunks
+    assert (rows, again.batch_id, again.message) == ("rows of a", "a", "again")
+
+
+# Issue #23 item 1: an invalid copy was taken as the item's, and its valid copy skipped.
+def test_an_invalid_copy_does_not_keep_a_valid_copy_after_it_from_loading():
+    kind, taken = FakeKind(chunk_size=10), {"z"}
+    invalid = NotFoundError("a", "invalid copy")
+    listing = FakeListing([invalid, Item("a"), Item("a"), Item("z")])
+    assert load_stream(listing, kind, seen=set(), taken=taken, fail=[].extend) is True
+    assert kind.chunks == [[invalid, "rows of a"]]
+    assert taken == {"a", "z"}
 
 
 def test_a_body_that_breaks_off_loads_what_came_and_is_not_whole():

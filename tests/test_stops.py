@@ -156,7 +156,17 @@ def test_a_signal_while_the_command_is_imported_is_acted_on_once_it_runs(
     )
     if command == "sync":  # a stop asked for at its start: said, and nothing fetched
         assert process.returncode == 130, process.stderr
-        assert "interrupted before the run started; nothing was written" in process.stderr
+        assert (
+            "interrupted before the run started; nothing was fetched; run 1 is recorded as "
+            "aborted" in process.stderr
+        )
         assert api.received == 0
+        # Issue #23 item 11: the stop left no trace in the run log.
+        (run,) = read_table(sqlite_url, "etl_runs")
+        assert (run["status"], run["error_message"], run["fetched"]) == (
+            "aborted",
+            "interrupted (SIGINT or SIGTERM) before the run started; nothing was fetched",
+            0,
+        )
     else:  # a command with nothing to record dies of it, as it always did
         assert process.returncode == -signal.SIGTERM

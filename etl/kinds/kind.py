@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table
 
-from ..errors import RowsRefusedError
+from ..errors import ItemError, RowsRefusedError
 
 Item = TypeVar("Item")
 """One item of a kind, flattened (BatchRows, ResponseRows, ...)."""
@@ -112,6 +112,12 @@ class Kind(Generic[Item]):
     status_history: StatusHistory | None = None
     sightings: Sightings[Item] | None = None
     removal: Removal[Item] | None = None
+    # A column naming the item's owner (a response's batch): an item stored under another
+    # owner stays there, unless removed upstream from it; ``claimed`` is the error that
+    # fails the other owner's copy (given the owner it is stored under), so that a key two
+    # owners both hold does not move between them every run.
+    owner: str | None = None
+    claimed: Callable[[Item, Any], ItemError] | None = None
 
 
 def content_hash(canonical: Any) -> str:

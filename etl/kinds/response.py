@@ -8,7 +8,6 @@ upstream. Compared by a content hash over its content columns.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -16,7 +15,7 @@ from uuid import UUID
 from pydantic import model_validator
 from sqlalchemy import Boolean, Column, Double, ForeignKey, Index, Integer, String, Table
 
-from ..errors import RowsRefusedError
+from ..errors import DuplicateResponseError, RowsRefusedError
 from .columns import (
     MYSQL_OPTIONS,
     JsonDocument,
@@ -29,6 +28,7 @@ from .columns import (
     metadata,
 )
 from .kind import Children, Kind, Removal, content_hash
+from .numbers import big_number_text, dumps
 from .payload import IdText, Int32, SpecModel, StatusText, UtcTime, refuse_nul_in
 
 
@@ -125,30 +125,34 @@ def _answer_row(response_id: str, position: int, item: Any) -> dict[str, Any]:
         "response_id": response_id,
         "position": position,
         "value_text": _as_text(value),
-        "value_number": (
-            float(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-            else None
-        ),
+        "value_number": _as_double(value),
         "value_boolean": value if isinstance(value, bool) else None,
         "unit": _text_field(fields, "unit"),
         "explanation": _text_field(fields, "explanation"),
         "file_name": _text_field(fields, "file_name"),
         "file_key": _text_field(fields, "file_key"),
-        "file_size_mb": (
-            float(fields["file_size_mb"])
-            if isinstance(fields.get("file_size_mb"), (int, float))
-            and not isinstance(fields.get("file_size_mb"), bool)
-            else None
-        ),
+        "file_size_mb": _as_double(fields.get("file_size_mb")),
         "content_type": _text_field(fields, "content_type"),
     }
 
 
+def _as_double(value: Any) -> float | None:
+    """A number as a double; None for anything else, or a number no double holds (its text
+    is in value_text)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer past 1.8e308
+        return None
+
+
 def _as_text(value: Any) -> str | None:
+    if (exact := big_number_text(value)) is not None:
+        return exact  # a number beyond a double's range, as sent
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)  # true, 3.5, 12, or an unexpected structure
+    return dumps(value, ensure_ascii=False)  # true, 3.5, 12, or an unexpected structure
 
 
 def _text_field(fields: dict[str, Any], name: str) -> str | None:
@@ -265,4 +269,11 @@ RESPONSE: Kind[ResponseRows] = Kind(
     children=(Children(response_answers, "response_id", lambda rows: rows.answers),),
     # Scope: a batch's complete answer.
     removal=Removal("removed_upstream_at", scope="batch_id"),
+    owner="batch_id",
+    claimed=lambda rows, stored_in: DuplicateResponseError(
+        rows.response["batch_id"],
+        f"response {rows.response_id} is in the answers of batches {stored_in} and "
+        f"{rows.response['batch_id']}; it is kept in batch {stored_in}, which held it first",
+        response_id=rows.response_id,
+    ),
 )

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import ItemError, TruncatedResponsesError
+from ..errors import DuplicateResponseError, ItemError, TruncatedResponsesError
 from ..rows import ResponseRows
 from ..source.extract import Extractor
 from ..source.flatten import flatten_response
@@ -26,9 +26,9 @@ RESPONSE_CHUNK = 1000  # responses per transaction
 
 
 class _BatchResponses:
-    """A batch's responses as the stream loop sees them: every record loaded, by content."""
+    """A batch's responses as the stream loop sees them: every record loaded, by content; a
+    response id the answer holds twice is loaded from its first valid copy."""
 
-    skip_repeats = False
     chunk_size = RESPONSE_CHUNK
 
     def __init__(self, ledger: Ledger, lock: RunLock, batch_id: str) -> None:
@@ -42,6 +42,16 @@ class _BatchResponses:
 
     def accept(self, item: Any) -> ResponseRows | ItemError:
         return item if isinstance(item, ItemError) else flatten_response(item)
+
+    def repeated(self, item: Any) -> ItemError:
+        if isinstance(item, ItemError):
+            return item  # invalid, whatever came before it
+        return DuplicateResponseError(
+            self.batch_id,
+            f"response {item.id} appears more than once in batch {self.batch_id}'s answer; "
+            "the first copy is kept, this one is not written",
+            response_id=str(item.id),
+        )
 
     def load(self, chunk: Sequence[ResponseRows | ItemError]) -> None:
         rows = [item for item in chunk if not isinstance(item, ItemError)]

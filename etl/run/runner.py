@@ -21,6 +21,9 @@ from .sources import Sources
 from .workspaces import WorkspacesPhase
 
 INTERRUPTED = "interrupted (SIGINT or SIGTERM)"
+INTERRUPTED_BEFORE_START = (
+    "interrupted (SIGINT or SIGTERM) before the run started; nothing was fetched"
+)
 
 
 class Stopped(Exception):

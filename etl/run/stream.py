@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any, Protocol
 
-from ..errors import InvalidResponseError, ItemError
+from ..errors import ItemError
 from ..store.runlog import Failure
 
 
@@ -36,13 +36,16 @@ class StreamedKind(Protocol):
     """What the loop needs to know about one kind of listed item."""
 
     chunk_size: int
-    skip_repeats: bool  # an item listed twice is loaded once
 
     def key(self, item: Any) -> str | None:
         """The id of the item, or of the item an ItemError is about (None: not known)."""
 
     def accept(self, item: Any) -> Any:
         """What goes in the chunk for ``item``: its rows, or the ItemError itself."""
+
+    def repeated(self, item: Any) -> Any | None:
+        """What goes in the chunk for ``item`` (valid, or its ItemError) when a valid copy of
+        it came earlier and was taken: None to leave it out, or an ItemError to record."""
 
     def load(self, chunk: Sequence[Any]) -> None:
         """Write a chunk (rows and ItemErrors), recording its failures."""
@@ -57,29 +60,41 @@ def load_stream(
     *,
     seen: Seen,
     fail: Callable[[list[Failure]], None],
+    taken: Seen | None = None,
     check_stop: Callable[[], None] = lambda: None,
 ) -> bool:
     """Load ``listing`` chunk by chunk; whether it came whole (read to its end, as long as
     its ``meta.count`` says), so that what it no longer holds may be marked removed.
 
     ``seen`` collects the key of every item read, failed ones included (an item that failed
-    is not gone upstream). ``check_stop`` is called after each chunk and raises to end the
-    run there; what was read before is loaded, the chunk being written commits whole.
+    is not gone upstream). ``taken`` (a fresh set unless given; a run shares one over its
+    listings) collects the keys of the valid items: the first valid copy of an item is the
+    one loaded, and what its later copies become is the kind's to say (``repeated``). An
+    invalid copy takes nothing, so that it cannot keep a valid copy after it from loading.
+    ``check_stop`` is called after each chunk and raises to end the run there; what was read
+    before is loaded, the chunk being written commits whole.
+
+    A body that breaks off (the listing raises an ItemError) is a failure of the listing;
+    every item that came whole before the break is loaded.
     """
+    taken = set() if taken is None else taken
     chunk: list[Any] = []
     try:
         for item in listing.items():
             key = kind.key(item)
             if key is not None:
-                if kind.skip_repeats and key in seen:
-                    continue
                 seen.add(key)
+                if key in taken:
+                    if (item := kind.repeated(item)) is None:
+                        continue
+                elif not isinstance(item, ItemError):
+                    taken.add(key)
             chunk.append(kind.accept(item))
             if len(chunk) >= kind.chunk_size:
                 kind.load(chunk)
                 chunk = []
                 check_stop()
-    except InvalidResponseError as error:  # the body broke off: what came before is loaded
+    except ItemError as error:  # the body broke off: what came before is loaded
         kind.load(chunk)
         fail([Failure.from_item_error(error)])
         return False

@@ -35,9 +35,8 @@ def closing_downloads(downloads: Sequence[tuple[object, float]]) -> Iterator[Non
 
 
 class _ListedBatches:
-    """A workspace's listing as the stream loop sees it: batches, keyed by id, loaded once."""
-
-    skip_repeats = True
+    """A workspace's listing as the stream loop sees it: batches, keyed by id, each loaded
+    from its first valid copy (a batch in two listings, or twice in one, is loaded once)."""
 
     def __init__(self, writer: BatchWriter, workspace_id: str, chunk_size: int) -> None:
         self.writer = writer
@@ -59,6 +58,9 @@ class _ListedBatches:
             accepted = flatten_batch(item, listed_in=self.workspace_id)
         self.writer.ledger.fetched(batch_id or "")
         return accepted
+
+    def repeated(self, item: Any) -> None:
+        return None  # loaded already, from a valid copy: this one adds nothing
 
     def load(self, chunk: Sequence[BatchRows | ItemError]) -> None:
         self.not_loaded += self.writer.write(chunk)
@@ -90,7 +92,8 @@ class WorkspacesPhase:
         self.check_stop = check_stop
 
     def run(self, sources: Sources) -> set[str]:
-        """Load the listings' batches; return the ids the listings held."""
+        """Load the listings' batches; return the ids of those loaded from a valid copy (the
+        ID file's phase fetches the others, such as one listed only in an invalid copy)."""
         extractor, ledger = self.extractor, self.ledger
         targets = self._workspaces(sources)
         downloads = extractor.submit(targets, work=extractor.download_listing)()
@@ -111,15 +114,15 @@ class WorkspacesPhase:
             listed = set().union(*held.values()) if held else set()
             ledger.result.listed = len(listed - set(sources.batch_ids))
             ledger.total += ledger.result.listed
-            seen: set[str] = set()
+            taken: set[str] = set()  # batches a valid copy was read of, over every listing
             for listing in listings:
                 try:
-                    complete = self._load_listing(listing, seen)
+                    complete = self._load_listing(listing, taken)
                 finally:
                     listing.source.close()
                 if complete and not ledger.dry_run:
                     self._mark_removed(listing.workspace_id)
-            return seen | listed
+            return taken
 
     def _workspaces(self, sources: Sources) -> list[str]:
         """The workspaces to list; their rows are stored (all of them with all_workspaces)."""
@@ -144,12 +147,17 @@ class WorkspacesPhase:
             ledger.fail([Failure.from_item_error(error) for error in stored.failed])
         return wanted
 
-    def _load_listing(self, listing: Listing, seen: set[str]) -> bool:
+    def _load_listing(self, listing: Listing, taken: set[str]) -> bool:
         """Load a listing's batches; whether it was whole (so that a batch it no longer holds
         can be marked removed)."""
         batches = _ListedBatches(self.writer, listing.workspace_id, self.chunk_size)
         complete = load_stream(
-            listing, batches, seen=seen, fail=self.ledger.fail, check_stop=self.check_stop
+            listing,
+            batches,
+            seen=set(),
+            taken=taken,
+            fail=self.ledger.fail,
+            check_stop=self.check_stop,
         )
         if batches.not_loaded and not self.ledger.dry_run:
             mark_listed(self.ledger.engine, batches.not_loaded, self.ledger.run_id, utcnow())

@@ -17,7 +17,7 @@ import ssl
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import requests
 import urllib3.exceptions
@@ -53,6 +53,8 @@ class Retryable(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
         self.hint = hint  # what to check, said once the retries have run out
+        # What arrived of a streamed answer that broke off (Item.keep_partial), else None.
+        self.partial: BinaryIO | None = None
 
 
 def interpret(item: Item, status: int, headers: Mapping[str, str], body, *, token: str):

@@ -25,6 +25,16 @@ class TooLarge(Exception):
     """The body went past the limit it was read with."""
 
 
+class BrokeOff(Exception):
+    """A streamed body broke off; ``partial`` is the file of what arrived before (the
+    caller's to close), ``cause`` what broke it."""
+
+    def __init__(self, cause: BaseException, partial: BinaryIO) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.partial = partial
+
+
 class Deadline:
     """When an attempt must have its whole answer: ``budget`` seconds from now, plus, for a
     streamed answer, one second for every ``min_rate`` bytes received."""
@@ -40,18 +50,30 @@ class Deadline:
 
 
 def read_answer(
-    response: requests.Response, deadline: Deadline, *, streamed: bool, max_body_bytes: int
+    response: requests.Response,
+    deadline: Deadline,
+    *,
+    streamed: bool,
+    max_body_bytes: int,
+    keep_partial: bool = False,
 ) -> bytes | BinaryIO:
     """The body of ``response``: a file positioned at its start for a streamed 200, bytes
     otherwise (at most ``max_body_bytes`` for a 200, ERROR_BODY_LIMIT for anything else).
 
     Raises TooLarge past that limit, TimeoutError at the deadline, and whatever urllib3 raises
-    when the connection breaks off.
+    when the connection breaks off; with ``keep_partial``, a streamed 200 that breaks off
+    raises BrokeOff with what arrived, positioned at its start.
     """
     if response.status_code == 200 and streamed:
         sink: BinaryIO = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         try:
             read_body(response, deadline, sink, limit=None)
+        except Exception as exc:
+            if not keep_partial or isinstance(exc, TooLarge):
+                sink.close()
+                raise
+            sink.seek(0)
+            raise BrokeOff(exc, sink) from None
         except BaseException:
             sink.close()
             raise

@@ -72,6 +72,9 @@ class Item:
     dataset_id: str | None = None
     stage: str = "fetch"
     streamed: bool = False
+    # A streamed answer that breaks off is kept (RetriesExhaustedError.partial) once the
+    # retries run out, for the records that came whole to be loaded.
+    keep_partial: bool = False
 
     @classmethod
     def batch(cls, base_url: str, batch_id: str) -> Item:
@@ -184,7 +187,9 @@ class ProlificClient:
         """Every response record of a batch (``GET .../batches/{batch_id}/responses``), as a
         file positioned at its start: a batch may have hundreds of thousands."""
         url = self.base_url + RESPONSES_PATH.format(batch_id=batch_id)
-        return self._get(Item(url, batch_id=batch_id, stage="responses", streamed=True))
+        return self._get(
+            Item(url, batch_id=batch_id, stage="responses", streamed=True, keep_partial=True)
+        )
 
     def fetch_dataset(self, dataset_id: str) -> bytes:
         """The body of ``GET /api/v1/data-collection/datasets/{dataset_id}``."""

@@ -184,10 +184,21 @@ class Extractor:
     def download_responses(self, batch_id: str) -> Fetched | None:
         """A batch's responses (a ResponseListing to read them from), or why not."""
         return self._guarded(
-            lambda: ResponseListing(self.client.fetch_responses(batch_id), batch_id=batch_id),
+            lambda: self._responses(batch_id),
             batch_id=batch_id,
             stage="responses",
         )
+
+    def _responses(self, batch_id: str) -> ResponseListing:
+        try:
+            return ResponseListing(self.client.fetch_responses(batch_id), batch_id=batch_id)
+        except RetriesExhaustedError as error:
+            if error.partial is None:
+                raise
+            # The body broke off on every attempt: the records that came whole are read from
+            # what the last one brought, and the listing then fails with ``error``.
+            partial, error.partial = error.partial, None
+            return ResponseListing(partial, batch_id=batch_id, broke_off=error)
 
     def extract_dataset(self, dataset_id: str) -> Fetched | None:
         """A dataset's details, as rows, or why not."""

@@ -73,6 +73,12 @@ def capped(seconds: float | None, budget: float) -> float | None:
     return max(0.0, min(seconds, budget))
 
 
+def _discard_partial(failure: Retryable) -> None:
+    if failure.partial is not None:
+        failure.partial.close()
+        failure.partial = None
+
+
 class Retrier:
     """Retries an item's attempts by ``policy``, and counts every request repeated (after a
     transient failure, or a 429 the caller tells of with ``count``); thread-safe.
@@ -126,22 +132,32 @@ class Retrier:
             reraise=True,
         )
         replay = [first_failure]
+        last = [first_failure]  # the latest failure: only its partial body is kept
 
         def again() -> T:
             if replay:  # tenacity's first attempt is the one already made
                 raise replay.pop()
-            return attempt()
+            _discard_partial(last[0])
+            try:
+                return attempt()
+            except Retryable as exc:
+                last[0] = exc
+                raise
 
         try:
             return retrying(again)
         except Retryable as exc:
             attempts = "1 attempt" if policy.max_attempts == 1 else "retries exhausted"
             hint = f"; {exc.hint}" if exc.hint else ""
-            raise item.error(
+            error = item.error(
                 RetriesExhaustedError,
                 f"{exc.reason} ({attempts}){hint}",
                 http_status=exc.http_status,
-            ) from None
+            )
+            error.partial, exc.partial = exc.partial, None
+            raise error from None
+        finally:
+            _discard_partial(last[0])
 
     def _wait(self, state: tenacity.RetryCallState, started: float) -> float:
         policy = self.policy

@@ -15,8 +15,8 @@ import urllib3.exceptions
 
 from .. import __version__
 from ..errors import ConfigError, ResponseTooLargeError
-from .answers import connection_failure
-from .body import STREAM_MIN_RATE, Deadline, TooLarge, describe_size, read_answer
+from .answers import Retryable, connection_failure
+from .body import STREAM_MIN_RATE, BrokeOff, Deadline, TooLarge, describe_size, read_answer
 
 if TYPE_CHECKING:
     from .client import Item
@@ -82,7 +82,11 @@ class Transport:
             raise self._failure(exc) from None
         try:
             body = read_answer(
-                response, deadline, streamed=item.streamed, max_body_bytes=self._max_body_bytes
+                response,
+                deadline,
+                streamed=item.streamed,
+                max_body_bytes=self._max_body_bytes,
+                keep_partial=item.keep_partial,
             )
         except TooLarge:
             if response.status_code != 200:
@@ -94,6 +98,13 @@ class Transport:
                     f"{describe_size(self._max_body_bytes)}; not read",
                     http_status=200,
                 ) from None
+        except BrokeOff as broken:
+            failure = self._failure(broken.cause, after_status=response.status_code)
+            if isinstance(failure, Retryable):
+                failure.partial = broken.partial
+            else:
+                broken.partial.close()
+            raise failure from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise self._failure(exc, after_status=response.status_code) from None
         finally:

@@ -14,7 +14,6 @@ time, each exactly as a batch fetched on its own would be.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
@@ -24,6 +23,7 @@ import ijson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidPayloadError, InvalidResponseError, ItemError
+from ..kinds import numbers
 from ..kinds.batch import Batch, Dataset, TaskDetails
 from ..kinds.dataset_details import DatasetDetails, DatasetImport
 from ..kinds.response import ResponseBlock, TaskResponse
@@ -76,6 +76,9 @@ class _Results:
     source: BinaryIO
     count: int | None = None
     seen: int = 0
+    # Why the body is incomplete when it is known to be (it broke off on the wire): raised
+    # where the items stop, instead of "not valid JSON".
+    broke_off: ItemError | None = None
     # Whether ``results: null`` means "none" (the spec renders the listing's as nullable).
     null_results_are_empty: ClassVar[bool] = False
 
@@ -85,11 +88,16 @@ class _Results:
         self.count = self._declared_count()
         self.source.seek(0)
         try:
-            for index, item in enumerate(ijson.items(self.source, "results.item", use_float=True)):
+            # Numbers exact (int, Decimal): a float beyond a double made yajl fail the answer.
+            for index, item in enumerate(ijson.items(self.source, "results.item")):
                 self.seen = index + 1
                 yield self._item(index, item)
         except ijson.JSONError as exc:
+            if self.broke_off is not None:
+                raise self.broke_off from None
             raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
+        if self.broke_off is not None:
+            raise self.broke_off
         if self.seen == 0 and not self._has_results():
             raise self._invalid("the answer has no 'results' list")
 
@@ -100,11 +108,14 @@ class _Results:
         return self.count is not None and self.count != self.seen
 
     def _declared_count(self) -> int | None:
+        """What ``meta.count`` says; None when absent, or when the body breaks off before it
+        (``meta`` follows ``results``): the items that came whole are still read, and the
+        break is reported where the items stop."""
         self.source.seek(0)
         try:
             count = next(ijson.items(self.source, "meta.count"), None)
-        except ijson.JSONError as exc:
-            raise self._invalid(f"the answer is not valid JSON ({_one_line(exc)})") from None
+        except ijson.JSONError:
+            return None
         return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _has_results(self) -> bool:
@@ -155,7 +166,7 @@ class Listing(_Results):
                 stage="validate",
             )
         try:
-            return parse_batch(batch_id.lower(), json.dumps(item))
+            return parse_batch(batch_id.lower(), numbers.dumps_for_validation(item))
         except ItemError as error:
             error.workspace_id = self.workspace_id
             return error
@@ -174,7 +185,9 @@ class ResponseListing(_Results):
         response_id = item.get("id") if isinstance(item, dict) else None
         shown = response_id if isinstance(response_id, str) else f"[{index}]"
         try:
-            response = TaskResponse.model_validate_json(json.dumps(item), strict=True)
+            response = TaskResponse.model_validate_json(
+                numbers.dumps_for_validation(item), strict=True
+            )
         except ValidationError as exc:
             field, message = _describe_validation_error(exc)
             return InvalidPayloadError(

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import ConfigError, DatabaseUnavailableError, MissingSchemaError
+from ..kinds import numbers
 from ..text import redact_url
 
 
@@ -34,7 +35,8 @@ def connect(database_url: str, *, pool_size: int = 5, transactional_ddl: bool = 
         if url.get_backend_name() == "postgresql":
             # Notice a silently dropped connection (NAT, failover) instead of hanging on it.
             options["connect_args"] = {"keepalives": 1, "keepalives_idle": 30}
-    engine = create_engine(url, **options)
+    # JSON columns: a number beyond a double's range is written as sent (etl.kinds.numbers).
+    engine = create_engine(url, json_serializer=numbers.dumps, **options)
     if engine.dialect.name == "sqlite":
         if not transactional_ddl:
             # Off for schema changes: SQLite rebuilds a table to alter it, and dropping the old

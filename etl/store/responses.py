@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ..errors import RowsRefusedError
+from ..errors import ItemError
 from ..kinds.response import RESPONSE, ResponseRows
 from . import writer
 
@@ -27,7 +27,7 @@ class ResponseOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: list[RowsRefusedError] | None = None
+    failed: list[ItemError] | None = None
 
     def merge(self, other: ResponseOutcome) -> None:
         self.inserted += other.inserted

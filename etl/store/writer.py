@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from ..errors import RowsRefusedError
+from ..errors import ItemError, RowsRefusedError
 from ..kinds.columns import TEXT_MAX_BYTES
 from ..kinds.kind import Kind
 from .db import database_errors, first_line, is_alive
@@ -39,7 +39,7 @@ class LoadOutcome:
     inserted: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    failed: list[RowsRefusedError] = field(default_factory=list)
+    failed: list[ItemError] = field(default_factory=list)
 
     def merge(self, other: LoadOutcome) -> None:
         self.inserted += other.inserted
@@ -206,7 +206,7 @@ class _Compared:
         self.items = items
         table = kind.table
         compared = [kind.hash_column] if kind.hash_column else list(kind.content_columns)
-        extra = [kind.due_column, kind.removal and kind.removal.column]
+        extra = [kind.due_column, kind.removal and kind.removal.column, kind.owner]
         if kind.status_history is not None:
             extra.append(kind.status_history.column)
         self.columns = [*compared, *(c for c in extra if c and c not in compared)]
@@ -221,6 +221,7 @@ class _Compared:
         self.new: list[Any] = []
         self.changed: list[Any] = []
         self.same: list[Any] = []
+        self.claimed: list[ItemError] = []  # stored under another owner, kept there
         for item in items:
             self._sort(item)
         if kind.children_are_content and self.same:
@@ -232,6 +233,9 @@ class _Compared:
         if stored is None or (kind.due_column and stored[kind.due_column] is None):
             self.new.append(item)
             return
+        if self._owned_elsewhere(item, stored):
+            self.claimed.append(kind.claimed(item, stored[kind.owner]))
+            return
         if kind.hash_column:
             wanted = [kind.hash_of(item)]
         else:
@@ -241,6 +245,13 @@ class _Compared:
             self.changed.append(item)
         else:
             self.same.append(item)
+
+    def _owned_elsewhere(self, item: Any, stored: dict[str, Any]) -> bool:
+        """Whether ``item`` is stored under another owner that still holds it."""
+        kind = self.kind
+        if kind.owner is None or stored[kind.owner] == kind.row_of(item)[kind.owner]:
+            return False
+        return kind.removal is None or stored[kind.removal.column] is None
 
     def _compare_children(self, connection: Connection) -> None:
         """Move the items whose children differ from the stored ones to ``changed``."""
@@ -273,6 +284,7 @@ class _Compared:
             inserted=[key_of(item) for item in self.new],
             updated=[key_of(item) for item in self.changed],
             unchanged=[key_of(item) for item in self.same],
+            failed=list(self.claimed),
         )
 
 
