@@ -555,6 +555,10 @@ def test_a_dataset_without_details_is_a_dataset_failure_and_its_batches_still_lo
             (f["dataset_id"], f["stage"], f["error_kind"], f["batch_id"]) for f in failures
         ] == [(missing, "dataset", "not_found", None)]
         assert f"dataset {missing}: dataset failed (not_found)" in first.stderr
+        # Issue 23, item 10: a partial night whose batches all loaded says what failed.
+        assert "12 inserted, 0 updated, 0 unchanged, 1 failed (1 dataset's details)," in (
+            first.stdout
+        )
         assert len(read_table(database_url, "batches")) == 12
         rows = {row["dataset_id"]: row for row in read_table(database_url, "datasets")}
         assert rows[missing]["details_synced_at"] is None and rows[missing]["name"] is None
@@ -667,3 +671,38 @@ def test_a_workspace_id_that_cannot_be_one_is_a_usage_error(sqlite_url, api, val
     assert result.exit_code == 2, result.output
     assert "not a workspace ID (1 to 255 printable characters, no spaces)" in result.stderr
     assert api.requests == []
+
+
+# Issue 23, item 10: a mistyped --workspace only warned, and the night "succeeded" with nothing.
+def test_a_workspace_the_token_cannot_see_with_an_empty_listing_is_not_found(database_url):
+    batches = listed_batches(6)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(api, database_url, "--workspace", WORKSPACES[0], "--workspace", "ws-typo")
+
+    assert result.exit_code == 1, result.output
+    assert [
+        (f["workspace_id"], f["stage"], f["error_kind"]) for f in failure_rows(database_url)
+    ] == [("ws-typo", "listing", "not_found")]
+    assert (
+        "workspace ws-typo: listing failed (not_found): not among the workspaces this token can "
+        f"see, and its listing holds no batch: is the ID right? (the token sees: "
+        f"{', '.join(sorted({b['workspace_id'] for b in batches}))})"
+    ) in result.stderr
+    assert "1 failed (1 workspace listing)" in result.stdout
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] == WORKSPACES[0]}
+
+
+def test_a_workspace_the_token_cannot_see_whose_listing_answers_is_loaded(database_url):
+    batches = listed_batches(6)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.set_workspaces([{"id": "ws-other", "title": "Other"}])  # not WORKSPACES[0]
+        result = sync(api, database_url, "--workspace", WORKSPACES[0])
+
+    assert result.exit_code == 0, result.output
+    assert f"workspace {WORKSPACES[0]} is not among the workspaces the token can see" in (
+        result.stderr
+    )
+    assert failure_rows(database_url) == []
+    loaded = {row["batch_id"] for row in read_table(database_url, "batches")}
+    assert loaded == {b["id"] for b in batches if b["workspace_id"] == WORKSPACES[0]}

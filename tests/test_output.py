@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from etl.cli import main
 from etl.config import Settings
-from etl.imitation.server import Fault
+from etl.imitation.server import Fault, dataset_key
 from etl.job import Progress, sync
 
 from conftest import TOKEN
@@ -167,6 +167,28 @@ def test_json_failures_name_kind_stage_status_and_field(
     finished = events[-1]
     assert (finished["status"], finished["failed"], finished["inserted"]) == ("partial", 3, 10)
     assert result.stdout.startswith("run 1 partial: 12 ids, 11 fetched, 10 inserted")
+
+
+# Issue 23, item 10: a dataset's failure was logged as "bad_id_line", without its dataset_id.
+def test_json_a_datasets_failure_names_the_dataset(run_sync, sqlite_url, ids_file, batches, api):
+    dataset_id = batches[0]["datasets"][0]["id"]
+    api.inject(dataset_key(dataset_id), Fault.http(404))
+
+    result = run_sync(sqlite_url, ids_file, "--log-format", "json")
+
+    assert result.exit_code == 1, result.output
+    (failed,) = [e for e in _json_lines(result.stderr) if e["event"].endswith("_failed")]
+    assert (failed["event"], failed["dataset_id"], failed["batch_id"]) == (
+        "dataset_failed",
+        dataset_id,
+        None,
+    )
+    assert (failed["error_kind"], failed["stage"], failed["http_status"]) == (
+        "not_found",
+        "dataset",
+        404,
+    )
+    assert failed["subject"] == f"dataset {dataset_id}"
 
 
 def test_json_id_file_without_a_valid_id_lists_its_lines(run_sync, sqlite_url, tmp_path):

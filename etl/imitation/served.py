@@ -82,9 +82,12 @@ class BatchesServed:
     def put_workspace(self, workspace: dict[str, Any]) -> None:
         """Answer ``workspace`` in the workspace list, beside the others (by default one per
         batch's workspace_id)."""
-        listed = {w["id"]: w for w in self.workspaces()}
+        self.set_workspaces([*self.workspaces(), workspace])
+
+    def set_workspaces(self, workspaces: Iterable[dict[str, Any]]) -> None:
+        """Answer exactly ``workspaces`` in the workspace list (the last of each id)."""
         with self._state.lock:
-            self._state.workspaces = {**listed, workspace["id"]: workspace}
+            self._state.workspaces = {w["id"]: w for w in workspaces}
 
     def workspaces(self) -> list[dict[str, Any]]:
         """The workspace list the API answers with."""

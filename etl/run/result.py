@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..rows import RUN_COUNTS
@@ -43,7 +44,7 @@ class SyncResult:
             return (
                 f"dry run {self.status}, nothing written: {self.ids_read} ids, {listed}"
                 f"{self.fetched} fetched; would insert {self.inserted}, update {self.updated}, "
-                f"leave {self.unchanged} unchanged; {self.failed} failed, {self.retries} retries "
+                f"leave {self.unchanged} unchanged; {self.failed_text()}, {self.retries} retries "
                 f"in {self.duration:.1f}s"
             )
         run = f"run {self.run_id}" if self.run_id is not None else "run"
@@ -58,8 +59,31 @@ class SyncResult:
         return (
             f"{run} {self.status}: {self.ids_read} ids, {listed}{self.fetched} fetched, "
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed, {self.retries} retries{answered} in {self.duration:.1f}s"
+            f"{self.failed_text()}, {self.retries} retries{answered} in {self.duration:.1f}s"
         )
+
+    def failed_text(self) -> str:
+        """``3 failed (2 datasets, 1 batch)``: how many failed, and what they were, so that a
+        partial night whose batches all loaded says so."""
+        if not self.failures:
+            return "0 failed"
+        kinds = Counter(failure.subject.kind for failure in self.failures)
+        parts = [
+            f"{count} {_FAILED_NAMES[kind][count != 1]}"
+            for kind, count in sorted(kinds.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        return f"{self.failed} failed ({', '.join(parts)})"
+
+
+# What ``failed_text`` calls each kind of subject (errors.Subject), one and several.
+_FAILED_NAMES = {
+    "batch": ("batch", "batches"),
+    "response": ("response", "responses"),
+    "dataset": ("dataset's details", "datasets' details"),
+    "workspace": ("workspace listing", "workspace listings"),
+    "workspaces": ("list of workspaces", "lists of workspaces"),
+    "line": ("ID file line", "ID file lines"),
+}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import InvalidResponseError, ItemError, TruncatedListingError
+from ..errors import InvalidResponseError, ItemError, NotFoundError, TruncatedListingError
 from ..rows import BatchRows
 from ..source.extract import Extractor
 from ..source.flatten import flatten_batch
@@ -90,6 +90,9 @@ class WorkspacesPhase:
         self.ledger = writer.ledger
         self.chunk_size = chunk_size
         self.check_stop = check_stop
+        # Named workspaces the token's list of workspaces does not hold, and those it does.
+        self.unseen: set[str] = set()
+        self.seen: list[str] = []
 
     def run(self, sources: Sources) -> set[str]:
         """Load the listings' batches; return the ids of those loaded from a valid copy (the
@@ -111,6 +114,7 @@ class WorkspacesPhase:
                     ledger.fail([Failure.from_item_error(error)])
                     continue
                 listings.append(outcome)
+            ledger.fail(self._mistyped(held))
             listed = set().union(*held.values()) if held else set()
             ledger.result.listed = len(listed - set(sources.batch_ids))
             ledger.total += ledger.result.listed
@@ -134,6 +138,8 @@ class WorkspacesPhase:
             return list(sources.workspaces)
         known = {row.workspace_id: row for row in outcome}
         wanted = list(known) if sources.all_workspaces else list(sources.workspaces)
+        self.seen = sorted(known)
+        self.unseen = {w for w in wanted if w not in known}
         for workspace_id in wanted:
             if workspace_id not in known:
                 log.warning(
@@ -146,6 +152,24 @@ class WorkspacesPhase:
             stored = store_workspaces(ledger.engine, rows, ledger.run_id, utcnow())
             ledger.fail([Failure.from_item_error(error) for error in stored.failed])
         return wanted
+
+    def _mistyped(self, held: dict[str, set[str]]) -> list[Failure]:
+        """A named workspace the token cannot see whose listing holds no batch is most likely
+        a mistyped ID: that workspace's failure (not_found), not a quiet night of nothing."""
+        shown = ", ".join(self.seen[:5]) + (", ..." if len(self.seen) > 5 else "")
+        return [
+            Failure.from_item_error(
+                NotFoundError(
+                    None,
+                    "not among the workspaces this token can see, and its listing holds no "
+                    f"batch: is the ID right? (the token sees: {shown or 'none'})",
+                    workspace_id=workspace_id,
+                    stage="listing",
+                )
+            )
+            for workspace_id in sorted(self.unseen)
+            if workspace_id in held and not held[workspace_id]
+        ]
 
     def _load_listing(self, listing: Listing, taken: set[str]) -> bool:
         """Load a listing's batches; whether it was whole (so that a batch it no longer holds
