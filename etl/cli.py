@@ -229,6 +229,26 @@ class _SyncCommand(click.Command):
     "and possibly many megabytes per batch [env ETL_RESPONSES; default off].",
 )
 @click.option(
+    "--submissions/--no-submissions",
+    "submissions",
+    default=None,
+    help="Also load the studies that recruit for the synced batches, their submissions "
+    "(approved, rejected, ...), counts and costs; with --responses, a batch whose studies are "
+    "complete and whose responses were loaded since is not downloaded again "
+    "[env ETL_SUBMISSIONS; default off].",
+)
+@click.option(
+    "--demographics",
+    is_flag=True,
+    help="With --submissions, also store each participant's demographics (PERSONAL DATA: "
+    "date of birth, sex, ethnicity...). Off by default; the IP address is never stored.",
+)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Download every synced batch's responses, even those --submissions knows are settled.",
+)
+@click.option(
     "--no-dataset-details",
     "dataset_details",
     is_flag=True,
@@ -336,6 +356,9 @@ def sync_command(
     workspaces,
     all_workspaces,
     responses,
+    submissions,
+    demographics,
+    full_refresh,
     dataset_details,
     token_flag,
     api_url,
@@ -388,6 +411,9 @@ def sync_command(
             fail_fast=fail_fast,
             dataset_details=dataset_details,
             responses=settings.responses if responses is None else responses,
+            submissions=settings.submissions if submissions is None else submissions,
+            demographics=demographics,
+            full_refresh=full_refresh,
             auto_migrate=auto_migrate,
             dry_run=dry_run,
         )

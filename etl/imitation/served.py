@@ -32,6 +32,8 @@ class ServedState:
     refused: int = 0
     received: int = 0
     generated_bodies: dict[str, bytes] = field(default_factory=dict)
+    studies: Any = None  # a SampleStudies (etl.imitation.studies), when put
+    listed_counts: dict[str, int] = field(default_factory=dict)  # meta.count overrides
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -52,6 +52,7 @@ from .samples import (
     sample_workspace,
 )
 from .served import BatchesServed, DatasetsServed, ResponsesServed, ServedState
+from .studies import StudiesServed
 from .traffic import SeenRequest, TokenBucket
 
 __all__ = [
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 
-class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed):
+class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed, StudiesServed):
     """Serve ``batches`` (spec-shaped dicts keyed by id) to clients holding ``token``.
 
     Use as a context manager, or ``start()``/``stop()``. ``latency`` seconds are added to every
