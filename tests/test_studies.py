@@ -268,3 +268,44 @@ def test_a_cut_short_listing_and_a_failing_page_are_that_studys_failures(
     assert any(f"study {short}'s submissions: the listing holds" in m for m in messages)
     assert any(f"study {failing}'s submissions: " in m for m in messages)
     assert {f["stage"] for f in failures} == {"submissions"}
+
+
+def test_settled_batches_responses_are_not_downloaded_again(database_url, tmp_path):
+    from etl.imitation.server import iter_sample_responses
+
+    batches = sample_batches(8, seed=11)
+    sample = SampleStudies(batches, seed=11, submissions=(1, 3), decoys=False)
+    ids = write_ids(tmp_path, batches)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        for batch in batches:
+            records = list(iter_sample_responses(batch["id"], 4, seed=1))
+            sample.answer(batch["id"], records)
+            api.put_responses(batch["id"], records)
+        sample.complete_all()
+        still_open = next(iter(sample.submissions))  # one batch keeps an open submission
+        sample.submissions[still_open][0]["status"] = "AWAITING REVIEW"
+        open_batch = sample.studies[still_open]["data_collection_id"]
+        api.put_studies(sample)
+
+        def night(*extra: str) -> tuple[set[str], str]:
+            before = len(api.requests_of("responses"))
+            result = sync(api, database_url, ids, "--responses", "--submissions", *extra)
+            assert result.exit_code == 0, result.output
+            asked = api.requests_of("responses")[before:]
+            return {seen.path.split("/")[-2] for seen in asked}, result.output
+
+        first, _ = night()
+        assert len(first) == len(batches)
+        second, output = night()  # nothing changed: only the open batch is asked again
+        assert second == {open_batch}
+        assert f"{len(batches) - 1} batches' responses not downloaded" in output
+        responses_before = read_table(database_url, "responses")
+        assert night("--full-refresh")[0] == {b["id"] for b in batches}
+        assert read_table(database_url, "responses") == responses_before
+        # A new submission makes its batch's responses due again.
+        sample.submissions[still_open][0]["status"] = "APPROVED"
+        other = next(s for s, d in sample.studies.items() if d["data_collection_id"] != open_batch)
+        sample.submissions[other][0]["status"] = "REJECTED"
+        api.put_studies(sample)
+        assert night()[0] == {open_batch, sample.studies[other]["data_collection_id"]}
+        assert night()[0] == set()
