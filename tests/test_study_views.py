@@ -158,3 +158,37 @@ def test_query_cost_per_approved_response(engine):
 def test_query_participants_rejected(engine):
     rows = run_query(engine, "participants_rejected")
     assert rows == [("p-2", 2, 0, 2, 0, 0.0, 60.0)]
+
+
+NEW_RELATIONS = (
+    "studies",
+    "submissions",
+    "submission_status_history",
+    "study_costs",
+    "study_submission_counts",
+    "v_approved_answers",
+    "v_study_review_status",
+    "v_submission_task_time",
+    "v_batch_cost",
+    "v_participants",
+)
+
+
+@pytest.mark.parametrize("name", NEW_RELATIONS)
+def test_each_new_table_and_view_exports(engine, name):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from etl.cli import main
+
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(
+        main, ["export", name, "--format", "csv"], env={"DATABASE_URL": url}
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    with engine.connect() as connection:
+        expected = connection.exec_driver_sql(f"SELECT COUNT(*) FROM {name}").scalar()
+    assert len(rows) == expected > 0
