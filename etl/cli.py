@@ -202,6 +202,16 @@ class _SyncCommand(click.Command):
         return rest
 
 
+def _refuse_flag_clashes(*, quiet: bool, verbose: int, report, dry_run: bool) -> None:
+    """A usage error for flags sync cannot take together."""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose cannot be used together")
+    if report is not None and dry_run:
+        raise click.UsageError(
+            "--report and --dry-run cannot be used together: a dry run writes nothing"
+        )
+
+
 @main.command("sync", cls=_SyncCommand, epilog=OUTPUT_HELP + "\n" + EXIT_CODES_HELP)
 @click.option(
     "--ids",
@@ -383,12 +393,7 @@ def sync_command(
     The batches come from an ID file (--ids), from workspaces' batch listings (--workspace,
     --all-workspaces), or both; at least one is needed.
     """
-    if quiet and verbose:
-        raise click.UsageError("--quiet and --verbose cannot be used together")
-    if report_path is not None and dry_run:
-        raise click.UsageError(
-            "--report and --dry-run cannot be used together: a dry run writes nothing"
-        )
+    _refuse_flag_clashes(quiet=quiet, verbose=verbose, report=report_path, dry_run=dry_run)
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
     stop = _stop_on_signals()
     token = ""

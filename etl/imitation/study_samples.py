@@ -46,18 +46,23 @@ class SampleStudies:
         self.listed: dict[str, list[str]] = {}  # project id -> study ids, in listing order
         self.studies: dict[str, dict[str, Any]] = {}  # study id -> detail
         self.submissions: dict[str, list[dict[str, Any]]] = {}
+        self.per_batch = submissions
         for batch in batches:
-            project_id = self._project(batch["workspace_id"])
-            for _ in range(self.rng.choice((1, 1, 2))):
-                study_id = self._study(project_id, batch["id"], "AI_TASK_BUILDER_BATCH")
-                for _ in range(self.rng.randrange(*submissions)):
-                    self._submit(study_id)
+            self.add_batch(batch)
         if decoys:
             for workspace_id in list(self.projects):
                 project_id = self._project(workspace_id)
                 self._submit(self._study(project_id, None, None))
-                other = self._study(project_id, str(uuid.uuid4()), "AI_TASK_BUILDER_BATCH")
-                self._submit(other)
+                unsynced = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                self._submit(self._study(project_id, unsynced, "AI_TASK_BUILDER_BATCH"))
+
+    def add_batch(self, batch: dict[str, Any]) -> None:
+        """One or two studies for a new batch, with a few submissions each."""
+        project_id = self._project(batch["workspace_id"])
+        for _ in range(self.rng.choice((1, 1, 2))):
+            study_id = self._study(project_id, batch["id"], "AI_TASK_BUILDER_BATCH")
+            for _ in range(self.rng.randrange(*self.per_batch)):
+                self._submit(study_id)
 
     # --- made up -------------------------------------------------------------------------------
 
