@@ -164,6 +164,11 @@ class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed, StudiesSer
         """Change the implicit limit while serving (None lifts it)."""
         self.limiter = TokenBucket(rate, burst) if rate else None
 
+    def bytes_sent(self) -> dict[str, int]:
+        """Body bytes answered so far, per kind of request (batch, responses, submissions...)."""
+        with self._state.lock:
+            return dict(self._state.bytes_sent)
+
     def requests_for(self, batch_id: str) -> list[SeenRequest]:
         return [seen for seen in self.requests if seen.batch_id == batch_id]
 
