@@ -203,6 +203,16 @@ class _SyncCommand(click.Command):
         return rest
 
 
+def _refuse_flag_clashes(*, quiet: bool, verbose: int, report, dry_run: bool) -> None:
+    """A usage error for flags sync cannot take together."""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose cannot be used together")
+    if report is not None and dry_run:
+        raise click.UsageError(
+            "--report and --dry-run cannot be used together: a dry run writes nothing"
+        )
+
+
 @main.command("sync", cls=_SyncCommand, epilog=OUTPUT_HELP + "\n" + EXIT_CODES_HELP)
 @click.option(
     "--ids",
@@ -228,6 +238,26 @@ class _SyncCommand(click.Command):
     default=None,
     help="Also load every synced batch's responses (what participants answered): one request "
     "and possibly many megabytes per batch [env ETL_RESPONSES; default off].",
+)
+@click.option(
+    "--submissions/--no-submissions",
+    "submissions",
+    default=None,
+    help="Also load the studies that recruit for the synced batches, their submissions "
+    "(approved, rejected, ...), counts and costs; with --responses, a batch whose studies are "
+    "complete and whose responses were loaded since is not downloaded again "
+    "[env ETL_SUBMISSIONS; default off].",
+)
+@click.option(
+    "--demographics",
+    is_flag=True,
+    help="With --submissions, also store each participant's demographics (PERSONAL DATA: "
+    "date of birth, sex, ethnicity...). Off by default; the IP address is never stored.",
+)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Download every synced batch's responses, even those --submissions knows are settled.",
 )
 @click.option(
     "--no-dataset-details",
@@ -337,6 +367,9 @@ def sync_command(
     workspaces,
     all_workspaces,
     responses,
+    submissions,
+    demographics,
+    full_refresh,
     dataset_details,
     token_flag,
     api_url,
@@ -361,12 +394,7 @@ def sync_command(
     The batches come from an ID file (--ids), from workspaces' batch listings (--workspace,
     --all-workspaces), or both; at least one is needed.
     """
-    if quiet and verbose:
-        raise click.UsageError("--quiet and --verbose cannot be used together")
-    if report_path is not None and dry_run:
-        raise click.UsageError(
-            "--report and --dry-run cannot be used together: a dry run writes nothing"
-        )
+    _refuse_flag_clashes(quiet=quiet, verbose=verbose, report=report_path, dry_run=dry_run)
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
     stop = _stop_on_signals()
     token = ""
@@ -389,6 +417,9 @@ def sync_command(
             fail_fast=fail_fast,
             dataset_details=dataset_details,
             responses=settings.responses if responses is None else responses,
+            submissions=settings.submissions if submissions is None else submissions,
+            demographics=demographics,
+            full_refresh=full_refresh,
             auto_migrate=auto_migrate,
             dry_run=dry_run,
         )

@@ -57,6 +57,7 @@ class Settings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     responses: bool = False  # ETL_RESPONSES: load every synced batch's responses too
+    submissions: bool = False  # ETL_SUBMISSIONS: studies, submissions and costs too
 
     def __repr__(self) -> str:  # never show the token or a password, even in a traceback
         return (
@@ -74,6 +75,7 @@ def load_settings(
     connect_timeout: float | None = None,
     read_timeout: float | None = None,
     responses: bool | None = None,
+    submissions: bool | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv_path: Path | None = None,
 ) -> Settings:
@@ -109,6 +111,7 @@ def load_settings(
             pick(read_timeout, "ETL_READ_TIMEOUT"), "ETL_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
         ),
         responses=_switch(pick(responses, "ETL_RESPONSES"), "ETL_RESPONSES"),
+        submissions=_switch(pick(submissions, "ETL_SUBMISSIONS"), "ETL_SUBMISSIONS"),
     )
 
 
@@ -219,6 +222,7 @@ SETTING_NAMES = (
     "ETL_CONNECT_TIMEOUT",
     "ETL_READ_TIMEOUT",
     "ETL_RESPONSES",
+    "ETL_SUBMISSIONS",
     *NETWORK_VARIABLES,
 )
 _warned_unknown: set[tuple[str, str]] = set()

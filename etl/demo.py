@@ -137,7 +137,9 @@ def run_demo(
                     changes = world.advance(now - timedelta(days=days_ago))
                     world.publish(api)
                 with clock_set_back(timedelta(days=days_ago)):
-                    result = sync(settings, ids, all_workspaces=True, responses=responses)
+                    result = sync(
+                        settings, ids, all_workspaces=True, responses=responses, submissions=True
+                    )
                 night = DemoNight(number, now - timedelta(days=days_ago), result, changes)
                 demo.nights.append(night)
                 if on_night is not None:

@@ -51,6 +51,9 @@ def sync(
     all_workspaces: bool = False,
     dataset_details: bool = True,
     responses: bool = False,
+    submissions: bool = False,
+    demographics: bool = False,
+    full_refresh: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     retry_policy: RetryPolicy | None = None,
@@ -68,7 +71,10 @@ def sync(
     the batch listings of ``workspaces`` (IDs) or, with ``all_workspaces``, of every workspace
     the token can see; a batch in a listing is not fetched again. ``dataset_details`` fetches
     the details of datasets first seen or changed; ``responses`` loads every synced batch's
-    response records too. ``concurrency`` is the most requests in
+    response records too. ``submissions`` loads the studies that recruit for the synced
+    batches, their submissions, counts and costs (``demographics``: participants' demographics
+    too, personal data); with both, a batch whose responses can no longer change is not
+    downloaded again unless ``full_refresh``. ``concurrency`` is the most requests in
     flight; the pace adapts by itself to what the API accepts (a 429 slows every worker
     down), and ``max_requests_per_second`` is a hard ceiling on it (retries included).
     ``fail_fast`` stops the run after the first failure; ``auto_migrate`` upgrades an outdated
@@ -100,6 +106,9 @@ def sync(
             fail_fast=fail_fast,
             dataset_details=dataset_details,
             responses=responses,
+            submissions=submissions,
+            demographics=demographics,
+            full_refresh=full_refresh,
             auto_migrate=auto_migrate,
             dry_run=dry_run,
         ),

@@ -51,6 +51,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         "ETL_CONNECT_TIMEOUT",
         "ETL_READ_TIMEOUT",
         "ETL_RESPONSES",
+        "ETL_SUBMISSIONS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -17,11 +17,23 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from etl.kinds import BATCH, DATASET_DETAILS, RESPONSE, WORKSPACE, Kind
+from etl.kinds import (
+    BATCH,
+    DATASET_DETAILS,
+    RESPONSE,
+    STUDY,
+    STUDY_COST,
+    SUBMISSION,
+    WORKSPACE,
+    Kind,
+)
 from etl.kinds.batch import Batch, flatten_batch
 from etl.kinds.columns import TEXT_MAX_BYTES
 from etl.kinds.dataset_details import DatasetDetails, flatten_dataset
 from etl.kinds.response import TaskResponse, flatten_response
+from etl.kinds.study import Study, flatten_study
+from etl.kinds.study_cost import StudyCost, flatten_cost
+from etl.kinds.submission import Submission, flatten_submission
 from etl.kinds.workspace import Workspace, flatten_workspace
 from etl.store import writer
 from etl.store.db import connect
@@ -118,6 +130,51 @@ def response(n: int, answer: list | None = None, **changes: Any):
     return flatten_response(TaskResponse.model_validate_json(json.dumps(payload), strict=True))
 
 
+def study(n: int, **changes: Any):
+    payload = {
+        "id": f"study-{n}",
+        "name": f"Study {n}",
+        "status": "ACTIVE",
+        "data_collection_method": "AI_TASK_BUILDER_BATCH",
+        "data_collection_id": uid("batch", 1),
+        "reward": 150,
+        "total_available_places": 10.0,
+        "estimated_completion_time": 5,
+        "date_created": "2025-01-02T03:04:05Z",
+        **changes,
+    }
+    parsed = Study.model_validate_json(json.dumps(payload), strict=True)
+    return flatten_study(parsed, batch_id=uid("batch", 1), project_id="p-1", workspace_id="ws-1")
+
+
+def submission(n: int, **changes: Any):
+    payload = {
+        "id": f"submission-{n}",
+        "participant_id": f"p-{n}",
+        "status": "AWAITING REVIEW",
+        "started_at": "2025-01-02T03:04:05Z",
+        "time_taken": 61,
+        "reward": 150,
+        "bonus_payments": [10, 2.5],
+        "ip": "203.0.113.9",
+        **changes,
+    }
+    parsed = Submission.model_validate_json(json.dumps(payload), strict=True)
+    return flatten_submission(parsed, study_id="study-1", batch_id=uid("batch", 1))
+
+
+def cost(n: int, rewards: float = 300, counts: dict | None = None):
+    amount = {"amount": rewards, "currency": "GBP"}
+    payload = {"rewards": {"rewards": amount, "fees": amount, "tax": amount}}
+    parsed = StudyCost.model_validate_json(json.dumps(payload), strict=True)
+    return flatten_cost(f"study-{n}", uid("batch", 1), parsed, counts or {"APPROVED": 2})
+
+
+def _stored_studies(engine) -> None:
+    writer.write(engine, BATCH, [batch(1)], 1, T1)
+    writer.write(engine, STUDY, [study(n) for n in (1, 2, 3)], 1, T1)
+
+
 # --- the kinds, as the tests know them ----------------------------------------------------------
 
 
@@ -128,7 +185,8 @@ class Case:
     change: Callable[[int], Any]  # item n with its content changed (and its children)
     tables: tuple[str, ...]  # what one item fills, read whole
     refusable: Callable[[Any], Any]  # item the database refuses
-    oversize: tuple[Callable[[int], Any], str]  # item n with one huge text value; the column
+    # Item n with one huge text value, and the column; None for a kind without free text.
+    oversize: tuple[Callable[[int], Any], str] | None
     prepare: Callable[[Any], None] = lambda engine: None
 
     def __str__(self) -> str:
@@ -139,6 +197,12 @@ def _naive_created_at(item: Any, attribute: str) -> Any:
     """``item`` with a created_at no UTC column takes (naive): refused on every database."""
     rows = getattr(item, attribute)
     return dataclasses.replace(item, **{attribute: {**rows, "created_at": datetime(2025, 1, 1)}})
+
+
+def _naive(item: Any, attribute: str, column: str) -> Any:
+    """``item`` with a ``column`` no UTC column takes (naive): refused on every database."""
+    rows = getattr(item, attribute)
+    return dataclasses.replace(item, **{attribute: {**rows, column: datetime(2025, 1, 1)}})
 
 
 def _stored_batches(engine) -> None:
@@ -183,6 +247,33 @@ CASES = [
         lambda item: _naive_created_at(item, "response"),
         (lambda n: response(n, answer=[{"value": HUGE}]), "response_answers.value_text"),
         prepare=lambda engine: writer.write(engine, BATCH, [batch(1)], 1, T1),
+    ),
+    Case(
+        STUDY,
+        study,
+        lambda n: study(n, status="COMPLETED", places_taken=10),
+        ("studies",),
+        lambda item: _naive(item, "study", "date_created"),
+        (lambda n: study(n, name=HUGE), "studies.name"),
+        prepare=lambda engine: writer.write(engine, BATCH, [batch(1)], 1, T1),
+    ),
+    Case(
+        SUBMISSION,
+        submission,
+        lambda n: submission(n, status="APPROVED", bonus_payments=[]),
+        ("submissions", "submission_status_history"),
+        lambda item: _naive(item, "submission", "started_at"),
+        (lambda n: submission(n, study_code=HUGE), "submissions.study_code"),
+        prepare=_stored_studies,
+    ),
+    Case(
+        STUDY_COST,
+        cost,
+        lambda n: cost(n, rewards=450, counts={"APPROVED": 3, "REJECTED": 1}),
+        ("study_costs", "study_submission_counts"),
+        lambda item: dataclasses.replace(item, counts=item.counts * 2),  # a status twice
+        None,
+        prepare=_stored_studies,
     ),
 ]
 
@@ -317,8 +408,9 @@ def test_a_row_the_database_refuses_fails_alone(engine, case):
     assert outcome.inserted == [case.kind.key_of(case.make(n)) for n in (1, 3)]
     (error,) = outcome.failed
     assert "database refused the rows: " in error.message
+    stages = {"response": "responses", "study": "studies", "submission": "submissions"}
     assert (error.stage, error.kind) == (
-        "responses" if case.kind is RESPONSE else "load",
+        stages.get(case.kind.name, "costs" if case.kind is STUDY_COST else "load"),
         "load_error",
     )
     keys = {
@@ -333,6 +425,8 @@ def test_a_row_the_database_refuses_fails_alone(engine, case):
 
 
 def test_an_oversize_text_value_fails_its_item_naming_the_column(engine, case):
+    if case.oversize is None:
+        pytest.skip(f"a {case.kind.name} has no free-text column")
     make_huge, column = case.oversize
     huge = make_huge(2)
 
@@ -379,7 +473,8 @@ def test_removal_marks_are_set_and_cleared(engine, case):
         removed = writer.mark_removed(engine, kind, "ws-1", 2, T2)
     else:
         seen = {kind.key_of(listed(n)) for n in (1, 3)}
-        removed = writer.mark_removed(engine, kind, uid("batch", 1), None, T2, seen=seen)
+        scope = kind.row_of(listed(1))[kind.removal.scope]
+        removed = writer.mark_removed(engine, kind, scope, None, T2, seen=seen)
 
     assert removed == [gone]
     marks = {

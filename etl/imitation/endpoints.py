@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..source.client import BATCH_PATH, BATCHES_PATH, DATASET_PATH, RESPONSES_PATH, WORKSPACES_PATH
+from .studies import study_routes
 
 if TYPE_CHECKING:
     from .server import FakeProlificAPI
@@ -110,6 +111,9 @@ ROUTES: tuple[Route, ...] = (
         what="Dataset",
     ),
 )
+
+
+ROUTES += study_routes(Route)
 
 
 def match(path: str, routes: tuple[Route, ...] = ROUTES) -> tuple[Route | None, Params]:

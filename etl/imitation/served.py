@@ -32,6 +32,9 @@ class ServedState:
     refused: int = 0
     received: int = 0
     generated_bodies: dict[str, bytes] = field(default_factory=dict)
+    studies: Any = None  # a SampleStudies (etl.imitation.studies), when put
+    listed_counts: dict[str, int] = field(default_factory=dict)  # meta.count overrides
+    bytes_sent: dict[str, int] = field(default_factory=dict)  # body bytes per route kind
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

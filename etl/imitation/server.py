@@ -52,6 +52,7 @@ from .samples import (
     sample_workspace,
 )
 from .served import BatchesServed, DatasetsServed, ResponsesServed, ServedState
+from .studies import StudiesServed
 from .traffic import SeenRequest, TokenBucket
 
 __all__ = [
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 
-class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed):
+class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed, StudiesServed):
     """Serve ``batches`` (spec-shaped dicts keyed by id) to clients holding ``token``.
 
     Use as a context manager, or ``start()``/``stop()``. ``latency`` seconds are added to every
@@ -162,6 +163,11 @@ class FakeProlificAPI(BatchesServed, DatasetsServed, ResponsesServed):
     def set_rate_limit(self, rate: float | None, burst: float | None = None) -> None:
         """Change the implicit limit while serving (None lifts it)."""
         self.limiter = TokenBucket(rate, burst) if rate else None
+
+    def bytes_sent(self) -> dict[str, int]:
+        """Body bytes answered so far, per kind of request (batch, responses, submissions...)."""
+        with self._state.lock:
+            return dict(self._state.bytes_sent)
 
     def requests_for(self, batch_id: str) -> list[SeenRequest]:
         return [seen for seen in self.requests if seen.batch_id == batch_id]

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..samples import DEFAULT_BATCHES, ERROR_KIND_NAMES, SAMPLE_SEED
 from .server import FakeProlificAPI, Fault, SeenRequest, batch_generator, sample_response
+from .study_samples import SampleStudies
 
 # How many of the first batches an ID file of the sample world lists (examples/batch_ids.txt).
 ID_FILE_BATCHES = 5
@@ -214,6 +215,10 @@ class SampleWorld:
         self._responses: dict[str, list[dict[str, Any]]] = {}
         for batch_id in self._batches:
             self._answer(batch_id, self.start, random.Random(f"{seed}:answers:0:{batch_id}"))
+        # The studies that recruit for the batches, their submissions those the responses
+        # name (sync --submissions).
+        self.studies = SampleStudies(self.batches, seed=seed, submissions=(0, 2))
+        self._answer_studies()
         ids = list(self._batches)
         # The batch deleted on the first night: one an ID file lists too (id_file_ids).
         self.doomed = ids[min(2, len(ids) - 1)] if ids else None
@@ -244,12 +249,14 @@ class SampleWorld:
             api.put_responses(batch["id"], self.responses(batch["id"]))
         for batch_id in self.deleted:
             api.remove_batch(batch_id)
+        api.put_studies(self.studies)
 
     def serve(self, **options: Any) -> FakeProlificAPI:
         """A FakeProlificAPI serving this world (``options`` as FakeProlificAPI takes them)."""
         api = FakeProlificAPI(self.batches, workspaces=self.workspaces, **options)
         for batch in self.batches:
             api.put_responses(batch["id"], self.responses(batch["id"]))
+        api.put_studies(self.studies)
         return api
 
     # --- night after night ----------------------------------------------------------------
@@ -276,14 +283,22 @@ class SampleWorld:
             self._answer(
                 batch_id, at, random.Random(f"{self.seed}:answers:{self.nights}:{batch_id}")
             )
+        self.studies.advance()
+        self._answer_studies()
         added = self._new_batch(self._next_index, at, first_night=False)
         self._next_index += 1
         self._batches[added["id"]] = added
+        self.studies.add_batch(added)
         night.added.append(added["id"])
         if self.nights == 1 and self.doomed in self._batches:
             self.deleted[self.doomed] = self._batches.pop(self.doomed)
             night.deleted.append(self.doomed)
         return night
+
+    def _answer_studies(self) -> None:
+        """Each response's submission is a submission of its batch's study."""
+        for batch_id, records in self._responses.items():
+            self.studies.answer(batch_id, records)
 
     def _change(self, batch_id: str, **fields: Any) -> dict[str, Any]:
         batch = copy.deepcopy(self._batches[batch_id])

@@ -13,8 +13,29 @@ from .batch import BATCH
 from .dataset_details import DATASET_DETAILS
 from .kind import Kind
 from .response import RESPONSE
+from .study import STUDY
+from .study_cost import STUDY_COST
+from .submission import SUBMISSION
 from .workspace import WORKSPACE
 
-KINDS: tuple[Kind, ...] = (BATCH, WORKSPACE, DATASET_DETAILS, RESPONSE)
+KINDS: tuple[Kind, ...] = (
+    BATCH,
+    WORKSPACE,
+    DATASET_DETAILS,
+    RESPONSE,
+    STUDY,
+    SUBMISSION,
+    STUDY_COST,
+)
 
-__all__ = ["BATCH", "DATASET_DETAILS", "KINDS", "RESPONSE", "WORKSPACE", "Kind"]
+__all__ = [
+    "BATCH",
+    "DATASET_DETAILS",
+    "KINDS",
+    "RESPONSE",
+    "STUDY",
+    "STUDY_COST",
+    "SUBMISSION",
+    "WORKSPACE",
+    "Kind",
+]

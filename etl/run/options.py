@@ -27,6 +27,11 @@ class SyncOptions:
     fail_fast: bool = False
     dataset_details: bool = True
     responses: bool = False
+    # Studies, submissions and costs of the synced batches (issue #24); demographics are
+    # personal data, kept only when asked; full_refresh downloads even settled responses.
+    submissions: bool = False
+    demographics: bool = False
+    full_refresh: bool = False
     auto_migrate: bool = False
     dry_run: bool = False
 

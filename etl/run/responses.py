@@ -36,6 +36,7 @@ class _BatchResponses:
         self.lock = lock
         self.batch_id = batch_id
         self.outcome = ResponseOutcome()
+        self.failures = 0  # responses that failed validation or loading
 
     def key(self, item: Any) -> str | None:
         return item.response_id if isinstance(item, ItemError) else str(item.id)
@@ -65,6 +66,7 @@ class _BatchResponses:
             result.responses_updated += loaded.updated
             result.responses_unchanged += loaded.unchanged
             failed += loaded.failed or ()
+        self.failures += len(failed)
         self.ledger.fail([Failure.from_item_error(error) for error in failed])
 
     def truncated(self, listing: Listed) -> ItemError:
@@ -83,8 +85,10 @@ def load_all_responses(
     *,
     group: int,
     check_stop: Callable[[], None],
+    on_whole: Callable[[str], None] | None = None,
 ) -> None:
-    """Load the responses of ``batch_ids``, ``group`` batches' downloads at a time."""
+    """Load the responses of ``batch_ids``, ``group`` batches' downloads at a time;
+    ``on_whole`` is told of each batch whose responses were all read and loaded."""
     for start in range(0, len(batch_ids), group):
         downloads = extractor.submit(
             batch_ids[start : start + group], work=extractor.download_responses
@@ -96,15 +100,18 @@ def load_all_responses(
                     ledger.fail([Failure.from_item_error(outcome)])
                     continue
                 try:
-                    _load_responses(outcome, ledger, lock, check_stop)
+                    whole = _load_responses(outcome, ledger, lock, check_stop)
                 finally:
                     outcome.source.close()
+                if whole and on_whole is not None:
+                    on_whole(outcome.batch_id)
                 check_stop()
 
 
 def _load_responses(
     listing: ResponseListing, ledger: Ledger, lock: RunLock, check_stop: Callable[[], None]
-) -> None:
+) -> bool:
+    """Load a batch's responses; whether every one was read and loaded."""
     result = ledger.result
     responses = _BatchResponses(ledger, lock, listing.batch_id)
     seen = SeenIds()
@@ -132,3 +139,4 @@ def _load_responses(
             "removed_upstream": len(removed),
         },
     )
+    return complete and responses.failures == 0

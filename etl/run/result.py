@@ -25,6 +25,14 @@ class SyncResult:
     responses_inserted: int = 0
     responses_updated: int = 0
     responses_unchanged: int = 0
+    # sync --submissions: studies and submissions written (new or changed) and left alone.
+    studies_written: int = 0
+    studies_unchanged: int = 0
+    submissions_written: int = 0
+    submissions_unchanged: int = 0
+    # Batches whose responses were not downloaded: their studies are complete and their
+    # responses were loaded whole since (``etl.store.settled``).
+    responses_skipped: int = 0
     failures: list[Failure] = field(default_factory=list)
     error_message: str | None = None
     duration: float = 0.0
@@ -59,8 +67,25 @@ class SyncResult:
         return (
             f"{run} {self.status}: {self.ids_read} ids, {listed}{self.fetched} fetched, "
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed_text()}, {self.retries} retries{answered} in {self.duration:.1f}s"
+            f"{self.failed_text()}, {self.retries} retries{answered}{self._studied()} in "
+            f"{self.duration:.1f}s"
         )
+
+    def _studied(self) -> str:
+        """What sync --submissions did, for the summary ("" when it did nothing)."""
+        parts = []
+        if self.studies_written or self.studies_unchanged:
+            parts.append(
+                f"studies: {self.studies_written} written, {self.studies_unchanged} unchanged; "
+                f"submissions: {self.submissions_written} written, "
+                f"{self.submissions_unchanged} unchanged"
+            )
+        if self.responses_skipped:
+            parts.append(
+                f"{self.responses_skipped} batches' responses not downloaded (their studies "
+                "are complete and their responses were loaded whole since)"
+            )
+        return "".join(f"; {part}" for part in parts)
 
     def failed_text(self) -> str:
         """``3 failed (2 datasets, 1 batch)``: how many failed, and what they were, so that a

@@ -11,13 +11,15 @@ from ..config import Settings
 from ..errors import ApiUnreachableError, DatabaseUnavailableError, TokenRejectedError
 from ..source.extract import Extractor
 from ..store.lock import RunLock
-from ..store.runlog import Failure
+from ..store.runlog import Failure, utcnow
+from ..store.settled import note_responses_loaded
 from .batches import BatchWriter, load_id_file_batches
 from .datasets import load_dataset_details
 from .ledger import FailedFast, Ledger
 from .options import SyncOptions
 from .responses import load_all_responses
 from .sources import Sources
+from .studies import StudiesPhase, responses_due
 from .workspaces import WorkspacesPhase
 
 INTERRUPTED = "interrupted (SIGINT or SIGTERM)"
@@ -103,14 +105,26 @@ class Run:
                 load_dataset_details(
                     extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
                 )
+            if options.submissions and not options.dry_run:
+                StudiesPhase(
+                    extractor,
+                    ledger,
+                    self.lock,
+                    demographics=options.demographics,
+                    chunk_size=chunk_size,
+                    check_stop=self.check_stop,
+                ).run(writer.loaded_ids)
             if options.responses and not options.dry_run:
                 load_all_responses(
                     extractor,
                     ledger,
                     self.lock,
-                    writer.loaded_ids,
+                    responses_due(ledger, options, writer.loaded_ids),
                     group=options.concurrency,
                     check_stop=self.check_stop,
+                    on_whole=lambda batch_id: note_responses_loaded(
+                        ledger.engine, batch_id, ledger.run_id, utcnow()
+                    ),
                 )
             if (down := extractor.never_reached_api()) is not None:
                 raise down

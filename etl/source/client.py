@@ -60,6 +60,13 @@ BATCHES_PATH = "/api/v1/data-collection/batches"
 RESPONSES_PATH = "/api/v1/data-collection/batches/{batch_id}/responses"
 DATASET_PATH = "/api/v1/data-collection/datasets/{dataset_id}"
 WORKSPACES_PATH = "/api/v1/workspaces/"
+# Studies, submissions and costs (sync --submissions).
+PROJECTS_PATH = "/api/v1/workspaces/{workspace_id}/projects/"
+PROJECT_STUDIES_PATH = "/api/v1/projects/{project_id}/studies/"
+STUDY_PATH = "/api/v1/studies/{study_id}/"
+SUBMISSIONS_PATH = "/api/v1/studies/{study_id}/submissions/"
+SUBMISSION_COUNTS_PATH = "/api/v1/studies/{study_id}/submissions/counts/"
+STUDY_COST_PATH = "/api/v1/studies/{study_id}/cost/"
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,12 @@ class ProlificClient:
         """The body of ``GET /api/v1/data-collection/datasets/{dataset_id}``."""
         url = self.base_url + DATASET_PATH.format(dataset_id=dataset_id)
         return self._get(Item(url, dataset_id=dataset_id, stage="dataset"))
+
+    def fetch_json(self, url: str, **where) -> bytes:
+        """The body of a 200 for ``url`` (on this client's API), failing as ``where`` says: a
+        ``batch_id``, ``workspace_id`` and ``stage`` for the item an error is recorded against.
+        Used for the studies' endpoints and their pages (``etl.source.studies``)."""
+        return self._get(Item(url, **where))
 
     def _get(self, item: Item):
         try:

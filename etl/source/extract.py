@@ -210,6 +210,11 @@ class Extractor:
             stage="dataset",
         )
 
+    def guarded(self, work: Callable[[], object], **where) -> Fetched | None:
+        """``work()`` (any fetch of the run's: a study, its submissions) guarded as every
+        other: its result or its ItemError with the seconds it took; None once stopped."""
+        return self._guarded(work, **where)
+
     def _guarded(self, work: Callable[[], object], **where) -> Fetched | None:
         """``work()``'s result, or the item's ItemError, with the seconds it took; None when
         the run stopped before it. A run-level error stops every worker."""

@@ -41,7 +41,11 @@ from ..kinds.columns import (
 )
 from ..kinds.dataset_details import DATASET_DETAIL_COLUMNS, dataset_imports
 from ..kinds.response import response_answers, responses
+from ..kinds.study import studies
+from ..kinds.study_cost import study_costs, study_submission_counts
+from ..kinds.submission import submission_status_history, submissions
 from ..kinds.workspace import WORKSPACE_CONTENT_COLUMNS, workspaces
+from .settled import batch_responses_loaded
 
 etl_runs = Table(
     "etl_runs",
@@ -215,6 +219,12 @@ TABLES = (
     response_answers,
     etl_failures,
     batch_status_history,
+    studies,
+    submissions,
+    submission_status_history,
+    study_costs,
+    study_submission_counts,
+    batch_responses_loaded,
 )
 # The order CREATE TABLE statements come in (SQLAlchemy sorts by foreign keys, ties in this
 # order), as shipped in sql/schema/ since before the tables moved to their kinds.
@@ -230,6 +240,12 @@ _CREATION_ORDER = (
     dataset_imports,
     responses,
     response_answers,
+    studies,
+    submissions,
+    submission_status_history,
+    study_costs,
+    study_submission_counts,
+    batch_responses_loaded,
 )
 
 __all__ = [

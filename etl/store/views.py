@@ -823,6 +823,10 @@ def _batch_progress_view() -> View:
 
 v_batch_progress = _batch_progress_view()
 
+# The views over studies, submissions and costs (issue #24) use the helpers above: imported
+# here, once those are defined, rather than at the top.
+from .study_views import STUDY_VIEWS  # noqa: E402
+
 # In creation order: a view comes after the views it reads.
 VIEWS: tuple[View, ...] = (
     v_batches,
@@ -838,6 +842,7 @@ VIEWS: tuple[View, ...] = (
     v_batch_participants,
     v_instruction_answers,
     v_batch_progress,
+    *STUDY_VIEWS,
 )
 VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 

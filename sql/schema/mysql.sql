@@ -191,6 +191,46 @@ CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
 
 CREATE INDEX ix_responses_participant_id ON responses (participant_id);
 
+CREATE TABLE studies (
+	study_id VARCHAR(255) NOT NULL COMMENT 'Prolific study ID (not a UUID).', 
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The AI Task Builder batch it recruits for (its data_collection_id).', 
+	project_id VARCHAR(255) NOT NULL COMMENT 'The project that lists it.', 
+	workspace_id VARCHAR(255) NOT NULL COMMENT 'The workspace of that project.', 
+	name MEDIUMTEXT NOT NULL COMMENT 'Public name, shown to participants.', 
+	internal_name MEDIUMTEXT COMMENT 'Internal name, not shown to participants.', 
+	status VARCHAR(64) NOT NULL COMMENT 'As sent: UNPUBLISHED, SCHEDULED, PUBLISHING, ACTIVE, AWAITING REVIEW, PAUSED, COMPLETED today; open to new values.', 
+	reward DOUBLE COMMENT 'Pay per place, in minor units (cents, pence).', 
+	currency VARCHAR(16) COMMENT 'Currency of the reward (currency_code), when sent.', 
+	total_available_places BIGINT COMMENT 'Places it recruits.', 
+	places_taken BIGINT COMMENT 'Places taken: submissions started, not counting timed-out and returned ones.', 
+	number_of_submissions BIGINT COMMENT 'Submissions, when sent.', 
+	estimated_completion_time DOUBLE COMMENT 'Estimated duration, in minutes.', 
+	maximum_allowed_time DOUBLE COMMENT 'Longest time allowed, in minutes.', 
+	total_cost DOUBLE COMMENT 'Total cost with fees, in minor units, when sent.', 
+	date_created DATETIME(6) COMMENT 'When it was created (UTC), when sent.', 
+	published_at DATETIME(6) COMMENT 'When it was published (UTC), when sent.', 
+	completed_at DATETIME(6) COMMENT 'When it completed (UTC), when sent.', 
+	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of its content; a sync rewrites the row only when it changes.', 
+	removed_upstream_at DATETIME(6) COMMENT 'When a sync found it gone from its project''s complete study listing (UTC); NULL while listed. Never deleted.', 
+	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored it.', 
+	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to it.', 
+	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to it.', 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per Prolific study that recruits for a synced AI Task Builder batch (sync --submissions). Other studies are not stored.' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_studies_batch_id ON studies (batch_id);
+
+CREATE TABLE batch_responses_loaded (
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	loaded_at DATETIME(6) NOT NULL COMMENT 'When a sync last read its responses whole (every one its meta.count promised, none failed to load).', 
+	run_id INTEGER NOT NULL COMMENT 'Run that last read them whole.', 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='When each batch''s responses were last loaded whole: with --submissions, a batch whose studies are complete and whose responses were loaded after their last change is not downloaded again (see etl/store/settled.py).' COLLATE utf8mb4_bin;
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL COMMENT 'The response.', 
 	position INTEGER NOT NULL COMMENT 'Its place in the answer list, from 0.', 
@@ -206,3 +246,72 @@ CREATE TABLE response_answers (
 	PRIMARY KEY (response_id, position), 
 	FOREIGN KEY(response_id) REFERENCES responses (response_id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per answer value of a response, as of its last change.' COLLATE utf8mb4_bin;
+
+CREATE TABLE submissions (
+	submission_id VARCHAR(255) NOT NULL COMMENT 'Prolific submission ID (not a UUID).', 
+	study_id VARCHAR(255) NOT NULL COMMENT 'The study it was made to.', 
+	participant_id VARCHAR(255) NOT NULL COMMENT 'The Prolific participant.', 
+	status VARCHAR(64) NOT NULL COMMENT 'As sent: RESERVED, ACTIVE, TIMED-OUT, AWAITING REVIEW, APPROVED, RETURNED, REJECTED, SCREENED OUT, PARTIALLY APPROVED today; open to new values.', 
+	started_at DATETIME(6) COMMENT 'When the participant started (UTC).', 
+	completed_at DATETIME(6) COMMENT 'When the participant finished (UTC).', 
+	time_taken DOUBLE COMMENT 'Seconds the participant took, when sent.', 
+	reward DOUBLE COMMENT 'Pay for it, in minor units (cents, pence), when sent.', 
+	is_complete BOOL COMMENT 'Whether it is complete, when sent.', 
+	study_code MEDIUMTEXT COMMENT 'The completion code entered, when sent.', 
+	star_awarded BOOL COMMENT 'Whether the researcher starred it, when sent.', 
+	bonus_total DOUBLE COMMENT 'Sum of its bonus payments, in minor units; NULL when none were listed.', 
+	return_requested DATETIME(6) COMMENT 'When a return was requested (UTC).', 
+	demographics JSON COMMENT 'PERSONAL DATA: the participant''s demographics (strata) as sent, stored only by sync --demographics; NULL otherwise. The IP address is never stored.', 
+	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of its content; a sync rewrites the row only when it changes.', 
+	removed_upstream_at DATETIME(6) COMMENT 'When a sync found it gone from its study''s complete listing (UTC); NULL while listed. Never deleted.', 
+	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored it.', 
+	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to it.', 
+	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to it.', 
+	PRIMARY KEY (submission_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per submission to a stored study (sync --submissions).' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_submissions_participant_id ON submissions (participant_id);
+
+CREATE INDEX ix_submissions_study_id ON submissions (study_id);
+
+CREATE TABLE study_costs (
+	study_id VARCHAR(255) NOT NULL COMMENT 'The study.', 
+	rewards DOUBLE COMMENT 'Rewards paid, in minor units (rewards.rewards).', 
+	reward_fees DOUBLE COMMENT 'Prolific''s fees on the rewards (rewards.fees).', 
+	reward_tax DOUBLE COMMENT 'Tax on the rewards and their fees (rewards.tax).', 
+	bonuses DOUBLE COMMENT 'Bonuses paid, in minor units (bonuses.rewards).', 
+	bonus_fees DOUBLE COMMENT 'Fees on the bonuses (bonuses.fees).', 
+	bonus_tax DOUBLE COMMENT 'Tax on the bonuses and their fees (bonuses.tax).', 
+	currency VARCHAR(16) COMMENT 'Currency of the amounts, as sent (GBP, USD).', 
+	content_hash VARCHAR(64) NOT NULL COMMENT 'SHA-256 of the cost and the counts; rewritten only when they change.', 
+	first_seen_at DATETIME(6) NOT NULL COMMENT 'When a sync first stored it.', 
+	last_changed_at DATETIME(6) NOT NULL COMMENT 'When a sync last stored a change to it: the cost is as of then.', 
+	last_changed_run_id INTEGER NOT NULL COMMENT 'Run that last stored a change to it: the cost is as of then.', 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row per stored study: what it has cost so far (not projected), in minor units.' COLLATE utf8mb4_bin;
+
+CREATE TABLE submission_status_history (
+	history_id INTEGER NOT NULL COMMENT 'Sequential id of the observation.' AUTO_INCREMENT, 
+	submission_id VARCHAR(255) NOT NULL COMMENT 'The submission.', 
+	old_status VARCHAR(64) COMMENT 'Status before the change; NULL on its first observation.', 
+	new_status VARCHAR(64) NOT NULL COMMENT 'Status the sync found.', 
+	observed_at DATETIME(6) NOT NULL COMMENT 'When the sync stored the change (UTC); it changed at or before then.', 
+	run_id INTEGER NOT NULL COMMENT 'Run that observed the change.', 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(submission_id) REFERENCES submissions (submission_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One row each time a sync finds a submission''s status changed (a review days later), and one when it first sees the submission.' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_submission_status_history_submission_id ON submission_status_history (submission_id, observed_at);
+
+CREATE TABLE study_submission_counts (
+	study_id VARCHAR(255) NOT NULL COMMENT 'The study.', 
+	status VARCHAR(64) NOT NULL COMMENT 'A submission status, as sent.', 
+	submissions BIGINT NOT NULL COMMENT 'Its submissions in that status.', 
+	PRIMARY KEY (study_id, status), 
+	FOREIGN KEY(study_id) REFERENCES study_costs (study_id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='The API''s count of each study''s submissions per status (submissions/counts/), as of study_costs.last_changed_at; TOTAL is left out (it is their sum).' COLLATE utf8mb4_bin;

@@ -447,6 +447,102 @@ COMMENT ON COLUMN responses.last_changed_at IS 'When a sync last stored a change
 
 COMMENT ON COLUMN responses.last_changed_run_id IS 'Run that last stored a change to it.';
 
+CREATE TABLE studies (
+	study_id VARCHAR(255) NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	project_id VARCHAR(255) NOT NULL, 
+	workspace_id VARCHAR(255) NOT NULL, 
+	name TEXT NOT NULL, 
+	internal_name TEXT, 
+	status VARCHAR(64) NOT NULL, 
+	reward DOUBLE PRECISION, 
+	currency VARCHAR(16), 
+	total_available_places BIGINT, 
+	places_taken BIGINT, 
+	number_of_submissions BIGINT, 
+	estimated_completion_time DOUBLE PRECISION, 
+	maximum_allowed_time DOUBLE PRECISION, 
+	total_cost DOUBLE PRECISION, 
+	date_created TIMESTAMP WITH TIME ZONE, 
+	published_at TIMESTAMP WITH TIME ZONE, 
+	completed_at TIMESTAMP WITH TIME ZONE, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at TIMESTAMP WITH TIME ZONE, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_studies_batch_id ON studies (batch_id);
+
+COMMENT ON TABLE studies IS 'One row per Prolific study that recruits for a synced AI Task Builder batch (sync --submissions). Other studies are not stored.';
+
+COMMENT ON COLUMN studies.study_id IS 'Prolific study ID (not a UUID).';
+
+COMMENT ON COLUMN studies.batch_id IS 'The AI Task Builder batch it recruits for (its data_collection_id).';
+
+COMMENT ON COLUMN studies.project_id IS 'The project that lists it.';
+
+COMMENT ON COLUMN studies.workspace_id IS 'The workspace of that project.';
+
+COMMENT ON COLUMN studies.name IS 'Public name, shown to participants.';
+
+COMMENT ON COLUMN studies.internal_name IS 'Internal name, not shown to participants.';
+
+COMMENT ON COLUMN studies.status IS 'As sent: UNPUBLISHED, SCHEDULED, PUBLISHING, ACTIVE, AWAITING REVIEW, PAUSED, COMPLETED today; open to new values.';
+
+COMMENT ON COLUMN studies.reward IS 'Pay per place, in minor units (cents, pence).';
+
+COMMENT ON COLUMN studies.currency IS 'Currency of the reward (currency_code), when sent.';
+
+COMMENT ON COLUMN studies.total_available_places IS 'Places it recruits.';
+
+COMMENT ON COLUMN studies.places_taken IS 'Places taken: submissions started, not counting timed-out and returned ones.';
+
+COMMENT ON COLUMN studies.number_of_submissions IS 'Submissions, when sent.';
+
+COMMENT ON COLUMN studies.estimated_completion_time IS 'Estimated duration, in minutes.';
+
+COMMENT ON COLUMN studies.maximum_allowed_time IS 'Longest time allowed, in minutes.';
+
+COMMENT ON COLUMN studies.total_cost IS 'Total cost with fees, in minor units, when sent.';
+
+COMMENT ON COLUMN studies.date_created IS 'When it was created (UTC), when sent.';
+
+COMMENT ON COLUMN studies.published_at IS 'When it was published (UTC), when sent.';
+
+COMMENT ON COLUMN studies.completed_at IS 'When it completed (UTC), when sent.';
+
+COMMENT ON COLUMN studies.content_hash IS 'SHA-256 of its content; a sync rewrites the row only when it changes.';
+
+COMMENT ON COLUMN studies.removed_upstream_at IS 'When a sync found it gone from its project''s complete study listing (UTC); NULL while listed. Never deleted.';
+
+COMMENT ON COLUMN studies.first_seen_at IS 'When a sync first stored it.';
+
+COMMENT ON COLUMN studies.last_changed_at IS 'When a sync last stored a change to it.';
+
+COMMENT ON COLUMN studies.last_changed_run_id IS 'Run that last stored a change to it.';
+
+CREATE TABLE batch_responses_loaded (
+	batch_id VARCHAR(36) NOT NULL, 
+	loaded_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE batch_responses_loaded IS 'When each batch''s responses were last loaded whole: with --submissions, a batch whose studies are complete and whose responses were loaded after their last change is not downloaded again (see etl/store/settled.py).';
+
+COMMENT ON COLUMN batch_responses_loaded.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN batch_responses_loaded.loaded_at IS 'When a sync last read its responses whole (every one its meta.count promised, none failed to load).';
+
+COMMENT ON COLUMN batch_responses_loaded.run_id IS 'Run that last read them whole.';
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL, 
 	position INTEGER NOT NULL, 
@@ -486,3 +582,160 @@ COMMENT ON COLUMN response_answers.file_key IS 'The uploaded file''s storage key
 COMMENT ON COLUMN response_answers.file_size_mb IS 'The uploaded file''s size in MB (file_upload).';
 
 COMMENT ON COLUMN response_answers.content_type IS 'The uploaded file''s content type (file_upload).';
+
+CREATE TABLE submissions (
+	submission_id VARCHAR(255) NOT NULL, 
+	study_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
+	started_at TIMESTAMP WITH TIME ZONE, 
+	completed_at TIMESTAMP WITH TIME ZONE, 
+	time_taken DOUBLE PRECISION, 
+	reward DOUBLE PRECISION, 
+	is_complete BOOLEAN, 
+	study_code TEXT, 
+	star_awarded BOOLEAN, 
+	bonus_total DOUBLE PRECISION, 
+	return_requested TIMESTAMP WITH TIME ZONE, 
+	demographics JSONB, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at TIMESTAMP WITH TIME ZONE, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (submission_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_submissions_participant_id ON submissions (participant_id);
+
+CREATE INDEX ix_submissions_study_id ON submissions (study_id);
+
+COMMENT ON TABLE submissions IS 'One row per submission to a stored study (sync --submissions).';
+
+COMMENT ON COLUMN submissions.submission_id IS 'Prolific submission ID (not a UUID).';
+
+COMMENT ON COLUMN submissions.study_id IS 'The study it was made to.';
+
+COMMENT ON COLUMN submissions.participant_id IS 'The Prolific participant.';
+
+COMMENT ON COLUMN submissions.status IS 'As sent: RESERVED, ACTIVE, TIMED-OUT, AWAITING REVIEW, APPROVED, RETURNED, REJECTED, SCREENED OUT, PARTIALLY APPROVED today; open to new values.';
+
+COMMENT ON COLUMN submissions.started_at IS 'When the participant started (UTC).';
+
+COMMENT ON COLUMN submissions.completed_at IS 'When the participant finished (UTC).';
+
+COMMENT ON COLUMN submissions.time_taken IS 'Seconds the participant took, when sent.';
+
+COMMENT ON COLUMN submissions.reward IS 'Pay for it, in minor units (cents, pence), when sent.';
+
+COMMENT ON COLUMN submissions.is_complete IS 'Whether it is complete, when sent.';
+
+COMMENT ON COLUMN submissions.study_code IS 'The completion code entered, when sent.';
+
+COMMENT ON COLUMN submissions.star_awarded IS 'Whether the researcher starred it, when sent.';
+
+COMMENT ON COLUMN submissions.bonus_total IS 'Sum of its bonus payments, in minor units; NULL when none were listed.';
+
+COMMENT ON COLUMN submissions.return_requested IS 'When a return was requested (UTC).';
+
+COMMENT ON COLUMN submissions.demographics IS 'PERSONAL DATA: the participant''s demographics (strata) as sent, stored only by sync --demographics; NULL otherwise. The IP address is never stored.';
+
+COMMENT ON COLUMN submissions.content_hash IS 'SHA-256 of its content; a sync rewrites the row only when it changes.';
+
+COMMENT ON COLUMN submissions.removed_upstream_at IS 'When a sync found it gone from its study''s complete listing (UTC); NULL while listed. Never deleted.';
+
+COMMENT ON COLUMN submissions.first_seen_at IS 'When a sync first stored it.';
+
+COMMENT ON COLUMN submissions.last_changed_at IS 'When a sync last stored a change to it.';
+
+COMMENT ON COLUMN submissions.last_changed_run_id IS 'Run that last stored a change to it.';
+
+CREATE TABLE study_costs (
+	study_id VARCHAR(255) NOT NULL, 
+	rewards DOUBLE PRECISION, 
+	reward_fees DOUBLE PRECISION, 
+	reward_tax DOUBLE PRECISION, 
+	bonuses DOUBLE PRECISION, 
+	bonus_fees DOUBLE PRECISION, 
+	bonus_tax DOUBLE PRECISION, 
+	currency VARCHAR(16), 
+	content_hash VARCHAR(64) NOT NULL, 
+	first_seen_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE study_costs IS 'One row per stored study: what it has cost so far (not projected), in minor units.';
+
+COMMENT ON COLUMN study_costs.study_id IS 'The study.';
+
+COMMENT ON COLUMN study_costs.rewards IS 'Rewards paid, in minor units (rewards.rewards).';
+
+COMMENT ON COLUMN study_costs.reward_fees IS 'Prolific''s fees on the rewards (rewards.fees).';
+
+COMMENT ON COLUMN study_costs.reward_tax IS 'Tax on the rewards and their fees (rewards.tax).';
+
+COMMENT ON COLUMN study_costs.bonuses IS 'Bonuses paid, in minor units (bonuses.rewards).';
+
+COMMENT ON COLUMN study_costs.bonus_fees IS 'Fees on the bonuses (bonuses.fees).';
+
+COMMENT ON COLUMN study_costs.bonus_tax IS 'Tax on the bonuses and their fees (bonuses.tax).';
+
+COMMENT ON COLUMN study_costs.currency IS 'Currency of the amounts, as sent (GBP, USD).';
+
+COMMENT ON COLUMN study_costs.content_hash IS 'SHA-256 of the cost and the counts; rewritten only when they change.';
+
+COMMENT ON COLUMN study_costs.first_seen_at IS 'When a sync first stored it.';
+
+COMMENT ON COLUMN study_costs.last_changed_at IS 'When a sync last stored a change to it: the cost is as of then.';
+
+COMMENT ON COLUMN study_costs.last_changed_run_id IS 'Run that last stored a change to it: the cost is as of then.';
+
+CREATE TABLE submission_status_history (
+	history_id SERIAL NOT NULL, 
+	submission_id VARCHAR(255) NOT NULL, 
+	old_status VARCHAR(64), 
+	new_status VARCHAR(64) NOT NULL, 
+	observed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(submission_id) REFERENCES submissions (submission_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_submission_status_history_submission_id ON submission_status_history (submission_id, observed_at);
+
+COMMENT ON TABLE submission_status_history IS 'One row each time a sync finds a submission''s status changed (a review days later), and one when it first sees the submission.';
+
+COMMENT ON COLUMN submission_status_history.history_id IS 'Sequential id of the observation.';
+
+COMMENT ON COLUMN submission_status_history.submission_id IS 'The submission.';
+
+COMMENT ON COLUMN submission_status_history.old_status IS 'Status before the change; NULL on its first observation.';
+
+COMMENT ON COLUMN submission_status_history.new_status IS 'Status the sync found.';
+
+COMMENT ON COLUMN submission_status_history.observed_at IS 'When the sync stored the change (UTC); it changed at or before then.';
+
+COMMENT ON COLUMN submission_status_history.run_id IS 'Run that observed the change.';
+
+CREATE TABLE study_submission_counts (
+	study_id VARCHAR(255) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
+	submissions BIGINT NOT NULL, 
+	PRIMARY KEY (study_id, status), 
+	FOREIGN KEY(study_id) REFERENCES study_costs (study_id) ON DELETE CASCADE
+);
+
+COMMENT ON TABLE study_submission_counts IS 'The API''s count of each study''s submissions per status (submissions/counts/), as of study_costs.last_changed_at; TOTAL is left out (it is their sum).';
+
+COMMENT ON COLUMN study_submission_counts.study_id IS 'The study.';
+
+COMMENT ON COLUMN study_submission_counts.status IS 'A submission status, as sent.';
+
+COMMENT ON COLUMN study_submission_counts.submissions IS 'Its submissions in that status.';

@@ -191,6 +191,46 @@ CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
 
 CREATE INDEX ix_responses_participant_id ON responses (participant_id);
 
+CREATE TABLE studies (
+	study_id VARCHAR(255) NOT NULL, 
+	batch_id VARCHAR(36) NOT NULL, 
+	project_id VARCHAR(255) NOT NULL, 
+	workspace_id VARCHAR(255) NOT NULL, 
+	name TEXT NOT NULL, 
+	internal_name TEXT, 
+	status VARCHAR(64) NOT NULL, 
+	reward DOUBLE, 
+	currency VARCHAR(16), 
+	total_available_places BIGINT, 
+	places_taken BIGINT, 
+	number_of_submissions BIGINT, 
+	estimated_completion_time DOUBLE, 
+	maximum_allowed_time DOUBLE, 
+	total_cost DOUBLE, 
+	date_created DATETIME, 
+	published_at DATETIME, 
+	completed_at DATETIME, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at DATETIME, 
+	first_seen_at DATETIME NOT NULL, 
+	last_changed_at DATETIME NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_studies_batch_id ON studies (batch_id);
+
+CREATE TABLE batch_responses_loaded (
+	batch_id VARCHAR(36) NOT NULL, 
+	loaded_at DATETIME NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL, 
 	position INTEGER NOT NULL, 
@@ -205,4 +245,73 @@ CREATE TABLE response_answers (
 	content_type VARCHAR(255), 
 	PRIMARY KEY (response_id, position), 
 	FOREIGN KEY(response_id) REFERENCES responses (response_id) ON DELETE CASCADE
+);
+
+CREATE TABLE submissions (
+	submission_id VARCHAR(255) NOT NULL, 
+	study_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
+	started_at DATETIME, 
+	completed_at DATETIME, 
+	time_taken DOUBLE, 
+	reward DOUBLE, 
+	is_complete BOOLEAN, 
+	study_code TEXT, 
+	star_awarded BOOLEAN, 
+	bonus_total DOUBLE, 
+	return_requested DATETIME, 
+	demographics JSON, 
+	content_hash VARCHAR(64) NOT NULL, 
+	removed_upstream_at DATETIME, 
+	first_seen_at DATETIME NOT NULL, 
+	last_changed_at DATETIME NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (submission_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_submissions_participant_id ON submissions (participant_id);
+
+CREATE INDEX ix_submissions_study_id ON submissions (study_id);
+
+CREATE TABLE study_costs (
+	study_id VARCHAR(255) NOT NULL, 
+	rewards DOUBLE, 
+	reward_fees DOUBLE, 
+	reward_tax DOUBLE, 
+	bonuses DOUBLE, 
+	bonus_fees DOUBLE, 
+	bonus_tax DOUBLE, 
+	currency VARCHAR(16), 
+	content_hash VARCHAR(64) NOT NULL, 
+	first_seen_at DATETIME NOT NULL, 
+	last_changed_at DATETIME NOT NULL, 
+	last_changed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (study_id), 
+	FOREIGN KEY(study_id) REFERENCES studies (study_id) ON DELETE CASCADE, 
+	FOREIGN KEY(last_changed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE TABLE submission_status_history (
+	history_id INTEGER NOT NULL, 
+	submission_id VARCHAR(255) NOT NULL, 
+	old_status VARCHAR(64), 
+	new_status VARCHAR(64) NOT NULL, 
+	observed_at DATETIME NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	PRIMARY KEY (history_id), 
+	FOREIGN KEY(submission_id) REFERENCES submissions (submission_id) ON DELETE CASCADE, 
+	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE INDEX ix_submission_status_history_submission_id ON submission_status_history (submission_id, observed_at);
+
+CREATE TABLE study_submission_counts (
+	study_id VARCHAR(255) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
+	submissions BIGINT NOT NULL, 
+	PRIMARY KEY (study_id, status), 
+	FOREIGN KEY(study_id) REFERENCES study_costs (study_id) ON DELETE CASCADE
 );

@@ -1,5 +1,15 @@
 -- prolific-etl reporting views for sqlite.
 -- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_participants;
+
+DROP VIEW IF EXISTS v_batch_cost;
+
+DROP VIEW IF EXISTS v_submission_task_time;
+
+DROP VIEW IF EXISTS v_study_review_status;
+
+DROP VIEW IF EXISTS v_approved_answers;
+
 DROP VIEW IF EXISTS v_batch_progress;
 
 DROP VIEW IF EXISTS v_instruction_answers;
@@ -106,3 +116,46 @@ WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELE
 FROM batches 
 WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY responses.batch_id) AS answered ON answered.batch_id = batches.batch_id 
 WHERE batches.removed_upstream_at IS NULL;
+
+CREATE VIEW v_approved_answers AS
+SELECT responses.batch_id, responses.instruction_id, responses.task_id, responses.response_id, response_answers.position, responses.response_type, response_answers.value_text, response_answers.value_number, response_answers.value_boolean, response_answers.unit, response_answers.explanation, responses.participant_id, responses.submission_id, responses.created_at 
+FROM response_answers JOIN responses ON responses.response_id = response_answers.response_id JOIN submissions ON submissions.submission_id = responses.submission_id JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id 
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) AND submissions.status = 'APPROVED';
+
+CREATE VIEW v_study_review_status AS
+SELECT studies.batch_id, studies.study_id, studies.name AS study_name, studies.status AS study_status, CAST(coalesce(sum(CASE WHEN (submissions.status = 'APPROVED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, CAST(coalesce(sum(CASE WHEN (submissions.status = 'REJECTED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS rejected, CAST(coalesce(sum(CASE WHEN (submissions.status = 'RETURNED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS returned, CAST(coalesce(sum(CASE WHEN (submissions.status = 'AWAITING REVIEW') THEN 1 ELSE 0 END), 0) AS BIGINT) AS awaiting_review, CAST(coalesce(sum(CASE WHEN (submissions.status IN ('ACTIVE', 'RESERVED')) THEN 1 ELSE 0 END), 0) AS BIGINT) AS in_progress, CAST(count(submissions.submission_id) AS BIGINT) AS submissions 
+FROM studies LEFT OUTER JOIN submissions ON submissions.study_id = studies.study_id AND submissions.removed_upstream_at IS NULL 
+WHERE studies.removed_upstream_at IS NULL GROUP BY studies.batch_id, studies.study_id, studies.name, studies.status;
+
+CREATE VIEW v_submission_task_time AS
+SELECT studies.batch_id, submissions.study_id, submissions.submission_id, submissions.participant_id, submissions.status, submissions.time_taken, CAST(coalesce(tasks.tasks, 0) AS BIGINT) AS tasks, CAST(submissions.time_taken AS REAL) / NULLIF(CAST(coalesce(tasks.tasks, 0) AS BIGINT), 0) AS seconds_per_task 
+FROM submissions JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id LEFT OUTER JOIN (SELECT responses.submission_id AS submission_id, count(DISTINCT responses.task_id) AS tasks 
+FROM responses 
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) AND responses.submission_id IS NOT NULL GROUP BY responses.submission_id) AS tasks ON tasks.submission_id = submissions.submission_id 
+WHERE submissions.time_taken IS NOT NULL;
+
+CREATE VIEW v_batch_cost AS
+SELECT batches.batch_id, batches.name, CAST(costs.studies AS BIGINT) AS studies, costs.total_cost, costs.currency, CAST(coalesce(approved.approved_responses, 0) AS BIGINT) AS approved_responses, CAST(costs.total_cost AS REAL) / NULLIF(CAST(coalesce(approved.approved_responses, 0) AS BIGINT), 0) AS cost_per_approved_response 
+FROM batches JOIN (SELECT studies.batch_id AS batch_id, count(studies.study_id) AS studies, sum(coalesce(study_costs.bonus_tax, 0) + coalesce(study_costs.rewards, 0) + coalesce(study_costs.reward_fees, 0) + coalesce(study_costs.reward_tax, 0) + coalesce(study_costs.bonuses, 0) + coalesce(study_costs.bonus_fees, 0)) AS total_cost, min(study_costs.currency) AS currency, count(DISTINCT study_costs.currency) AS currencies 
+FROM studies JOIN study_costs ON study_costs.study_id = studies.study_id 
+WHERE studies.removed_upstream_at IS NULL GROUP BY studies.batch_id) AS costs ON costs.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT responses.batch_id AS batch_id, count(*) AS approved_responses 
+FROM responses JOIN submissions ON submissions.submission_id = responses.submission_id JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id 
+WHERE responses.removed_upstream_at IS NULL AND (responses.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) AND submissions.status = 'APPROVED' GROUP BY responses.batch_id) AS approved ON approved.batch_id = batches.batch_id 
+WHERE costs.currencies <= 1;
+
+CREATE VIEW v_participants AS
+SELECT per.participant_id, per.submissions, per.approved, per.rejected, per.returned, CAST(per.approved AS REAL) / NULLIF(per.approved + per.rejected, 0) AS approval_rate, CAST(medians.median AS REAL) / NULLIF(1, 0) AS median_time_taken 
+FROM (SELECT live.participant_id AS participant_id, CAST(count(*) AS BIGINT) AS submissions, CAST(coalesce(sum(CASE WHEN (live.status = 'APPROVED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, CAST(coalesce(sum(CASE WHEN (live.status = 'REJECTED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS rejected, CAST(coalesce(sum(CASE WHEN (live.status = 'RETURNED') THEN 1 ELSE 0 END), 0) AS BIGINT) AS returned 
+FROM (SELECT submissions.participant_id AS participant_id, submissions.status AS status, submissions.time_taken AS time_taken 
+FROM submissions JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id) AS live GROUP BY live.participant_id) AS per LEFT OUTER JOIN (SELECT ranked.participant_id AS participant_id, avg(ranked.time_taken) AS median 
+FROM (SELECT timed.participant_id AS participant_id, timed.time_taken AS time_taken, row_number() OVER (PARTITION BY timed.participant_id ORDER BY timed.time_taken) AS position, count(*) OVER (PARTITION BY timed.participant_id) AS timed 
+FROM (SELECT submissions.participant_id AS participant_id, submissions.status AS status, submissions.time_taken AS time_taken 
+FROM submissions JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id 
+WHERE submissions.time_taken IS NOT NULL) AS timed) AS ranked 
+WHERE 2 * ranked.position >= ranked.timed AND 2 * ranked.position <= ranked.timed + 2 GROUP BY ranked.participant_id) AS medians ON medians.participant_id = per.participant_id;
