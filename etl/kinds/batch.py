@@ -26,6 +26,7 @@ from .columns import (
     Uuid,
     change_columns,
     metadata,
+    status_change_columns,
 )
 from .kind import Children, Kind, Removal, Shared, Sightings, StatusHistory, content_hash
 from .payload import Count, IdText, Int32, SpecModel, StatusText, Text, UtcTime, refuse_nul_in
@@ -420,25 +421,7 @@ batch_status_history = Table(
         nullable=False,
         comment="The batch.",
     ),
-    Column(
-        "old_status",
-        Status,
-        comment="Status before the change; NULL on the batch's first observation.",
-    ),
-    Column("new_status", Status, nullable=False, comment="Status the sync found."),
-    Column(
-        "observed_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When the sync stored the change (UTC); the batch changed at or before it.",
-    ),
-    Column(
-        "run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that observed the change.",
-    ),
+    *status_change_columns("the batch's", "the batch changed at or before it"),
     Index("ix_batch_status_history_batch_id", "batch_id", "observed_at"),
     comment=(
         "One row each time a sync finds a batch's status changed, and one when it first sees "

@@ -104,3 +104,30 @@ def change_columns(first_stored: str, changed: str) -> tuple[Column, ...]:
             comment=f"Run that last stored a change to {changed}.",
         ),
     )
+
+
+def status_change_columns(whose: str, changed_when: str) -> tuple[Column, ...]:
+    """The columns of a status history row after its key: the status before (NULL on
+    ``whose`` first observation: "the batch's", "its"), the status found, when it was stored
+    (``changed_when`` says when the item itself changed) and by which run."""
+    return (
+        Column(
+            "old_status",
+            Status,
+            comment=f"Status before the change; NULL on {whose} first observation.",
+        ),
+        Column("new_status", Status, nullable=False, comment="Status the sync found."),
+        Column(
+            "observed_at",
+            UTCDateTime,
+            nullable=False,
+            comment=f"When the sync stored the change (UTC); {changed_when}.",
+        ),
+        Column(
+            "run_id",
+            Integer,
+            ForeignKey("etl_runs.run_id"),
+            nullable=False,
+            comment="Run that observed the change.",
+        ),
+    )

@@ -30,6 +30,7 @@ from .columns import (
     UTCDateTime,
     change_columns,
     metadata,
+    status_change_columns,
 )
 from .kind import Kind, Removal, StatusHistory, content_hash
 from .payload import IdText, SpecModel, StatusText, Text, UtcTime, refuse_nul_in
@@ -200,23 +201,7 @@ submission_status_history = Table(
         nullable=False,
         comment="The submission.",
     ),
-    Column(
-        "old_status", Status, comment="Status before the change; NULL on its first observation."
-    ),
-    Column("new_status", Status, nullable=False, comment="Status the sync found."),
-    Column(
-        "observed_at",
-        UTCDateTime,
-        nullable=False,
-        comment="When the sync stored the change (UTC); it changed at or before then.",
-    ),
-    Column(
-        "run_id",
-        Integer,
-        ForeignKey("etl_runs.run_id"),
-        nullable=False,
-        comment="Run that observed the change.",
-    ),
+    *status_change_columns("its", "it changed at or before then"),
     Index("ix_submission_status_history_submission_id", "submission_id", "observed_at"),
     comment=(
         "One row each time a sync finds a submission's status changed (a review days later), "
