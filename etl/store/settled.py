@@ -19,8 +19,7 @@ from ..kinds.columns import MYSQL_OPTIONS, UTCDateTime, Uuid, metadata
 from ..kinds.study import studies
 from ..kinds.submission import OPEN_SUBMISSION_STATUSES, submissions
 from .db import database_errors
-from .dialects import upsert
-from .writer import WRITES_STOPPED
+from .writer import WRITES_STOPPED, stamp
 
 SETTLED_STUDY_STATUS = "COMPLETED"
 
@@ -59,11 +58,9 @@ batch_responses_loaded = Table(
 
 def note_responses_loaded(engine: Engine, batch_id: str, run_id: int, now: datetime) -> None:
     """Record that ``batch_id``'s responses were just loaded whole."""
-    with database_errors(WRITES_STOPPED), engine.begin() as connection:
-        connection.execute(
-            upsert(batch_responses_loaded, connection.dialect, ("loaded_at", "run_id")),
-            [{"batch_id": batch_id, "loaded_at": now, "run_id": run_id}],
-        )
+    stamp(
+        engine, batch_responses_loaded, {"batch_id": batch_id, "loaded_at": now, "run_id": run_id}
+    )
 
 
 def settled_batches(engine: Engine, batch_ids: Sequence[str]) -> set[str]:

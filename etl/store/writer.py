@@ -470,6 +470,15 @@ def _bring_back(connection: Connection, kind: Kind, keys: Sequence[str]) -> None
     )
 
 
+def stamp(engine: Engine, table: Table, row: dict[str, Any]) -> None:
+    """Write one bookkeeping row keyed by its table's primary key (when a batch's responses
+    were last read whole, say): inserted, or its other columns replaced."""
+    key = {column.name for column in table.primary_key.columns}
+    columns = [name for name in row if name not in key]
+    with database_errors(WRITES_STOPPED), engine.begin() as connection:
+        connection.execute(upsert(table, connection.dialect, columns), [row])
+
+
 def note_listed(
     engine: Engine, kind: Kind, keys: Sequence[str], run_id: int, now: datetime
 ) -> None:
