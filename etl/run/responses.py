@@ -115,7 +115,14 @@ def _load_responses(
     result = ledger.result
     responses = _BatchResponses(ledger, lock, listing.batch_id)
     seen = SeenIds()
-    complete = load_stream(listing, responses, seen=seen, fail=ledger.fail, check_stop=check_stop)
+    complete = load_stream(
+        listing,
+        responses,
+        seen=seen,
+        taken=seen,  # one compact set of ids: a batch may hold 200,000 responses
+        fail=ledger.fail,
+        check_stop=check_stop,
+    )
     removed = []
     if complete:
         removed = mark_removed_responses(ledger.engine, listing.batch_id, seen, utcnow())

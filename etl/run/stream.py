@@ -70,7 +70,9 @@ def load_stream(
     is not gone upstream). ``taken`` (a fresh set unless given; a run shares one over its
     listings) collects the keys of the valid items: the first valid copy of an item is the
     one loaded, and what its later copies become is the kind's to say (``repeated``). An
-    invalid copy takes nothing, so that it cannot keep a valid copy after it from loading.
+    invalid copy takes nothing, so that it cannot keep a valid copy after it from loading
+    (unless ``taken`` is ``seen`` itself, as for a batch's responses, where one compact set of
+    200,000 ids is enough: there the first copy takes the id, valid or not).
     ``check_stop`` is called after each chunk and raises to end the run there; what was read
     before is loaded, the chunk being written commits whole.
 
@@ -83,12 +85,12 @@ def load_stream(
         for item in listing.items():
             key = kind.key(item)
             if key is not None:
-                seen.add(key)
-                if key in taken:
-                    if (item := kind.repeated(item)) is None:
-                        continue
-                elif not isinstance(item, ItemError):
+                repeat = key in taken
+                if not (repeat or isinstance(item, ItemError)):
                     taken.add(key)
+                seen.add(key)
+                if repeat and (item := kind.repeated(item)) is None:
+                    continue
             chunk.append(kind.accept(item))
             if len(chunk) >= kind.chunk_size:
                 kind.load(chunk)
