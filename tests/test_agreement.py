@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert
 
 import etl.quality.agreement as agreement_module
 from etl.quality import (
@@ -20,13 +21,18 @@ from etl.quality import (
     Answer,
     ConsensusRow,
     Value,
+    agreement_for_batches,
     agreement_of,
     annotator_agreement_of,
+    annotators_for_batches,
     annotators_overall,
     assess_instruction,
+    consensus_for_batches,
     consensus_of,
 )
 from etl.quality.agreement import closed_form_alpha, krippendorff_alpha
+from etl.store.db import connect
+from etl.store.schema import batches, etl_runs, metadata, response_answers, responses
 
 _ = None
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section D: four
@@ -357,3 +363,221 @@ def test_booleans_are_nominal_and_numbers_with_one_unit_interval():
     assert row.krippendorff_alpha == pytest.approx(
         closed_form_alpha([[1, 2, 2], [4, 4]], "interval")
     )
+
+
+# --- the reader, over tables filled by hand ------------------------------------------
+
+BATCH = "0f000000-0000-4000-8000-00000000000a"
+OTHER = "0f000000-0000-4000-8000-00000000000b"
+AT = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def batch_row(batch_id: str) -> dict:
+    return {
+        "batch_id": batch_id,
+        "name": "b",
+        "status": "READY",
+        "created_at": AT,
+        "created_by": "u",
+        "workspace_id": "ws",
+        "schema_version": 3,
+        "total_task_count": 3,
+        "total_instruction_count": 2,
+        "total_task_groups": 1,
+        "task_name": "t",
+        "task_introduction": "",
+        "task_steps": "",
+        "content_hash": "0" * 64,
+        "first_seen_at": AT,
+        "last_changed_at": AT,
+        "first_seen_run_id": 1,
+        "last_changed_run_id": 1,
+    }
+
+
+def response_row(
+    n: int,
+    batch_id: str,
+    instruction: str,
+    task: str,
+    participant: str,
+    response_type: str = "multiple_choice",
+    removed: bool = False,
+) -> dict:
+    return {
+        "response_id": f"00000000-0000-4000-8000-{n:012}",
+        "batch_id": batch_id,
+        "task_id": task,
+        "participant_id": participant,
+        "submission_id": f"sub-{participant}",
+        "instruction_id": instruction,
+        "response_type": response_type,
+        "created_at": AT + timedelta(minutes=n),
+        "answer": [],
+        "content_hash": "0" * 64,
+        "removed_upstream_at": AT if removed else None,
+        "first_seen_at": AT,
+        "last_changed_at": AT,
+        "last_changed_run_id": 1,
+    }
+
+
+def value_row(
+    n: int,
+    position: int,
+    text: str | None,
+    number: float | None = None,
+    boolean: bool | None = None,
+) -> dict:
+    return {
+        "response_id": f"00000000-0000-4000-8000-{n:012}",
+        "position": position,
+        "value_text": text,
+        "value_number": number,
+        "value_boolean": boolean,
+    }
+
+
+@pytest.fixture
+def stored(database_url):
+    """Batch A: instruction "colour" (choices; p3's answer removed upstream), instruction
+    "count" (numbers), instruction "tags" (a multiple selection), one response with no
+    value; batch B: one answer that must not leak into A."""
+    engine = connect(database_url)
+    metadata.create_all(engine)
+    rows = [
+        (1, BATCH, "colour", "t1", "p1", "red"),
+        (2, BATCH, "colour", "t1", "p2", "red"),
+        (3, BATCH, "colour", "t1", "p3", "blue"),
+        (4, BATCH, "colour", "t2", "p1", "blue"),
+        (5, BATCH, "colour", "t2", "p2", "red"),
+        (6, BATCH, "colour", "t3", "p1", "green"),
+        (7, BATCH, "colour", "t3", "p3", "green"),
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(etl_runs),
+            [{"run_id": 1, "started_at": AT, "status": "succeeded", "tool_version": "0"}],
+        )
+        connection.execute(insert(batches), [batch_row(BATCH), batch_row(OTHER)])
+        connection.execute(
+            insert(responses),
+            [
+                *(response_row(n, b, i, t, p, removed=n == 3) for n, b, i, t, p, _ in rows),
+                response_row(8, BATCH, "count", "t1", "p1", "free_text"),
+                response_row(9, BATCH, "count", "t1", "p2", "free_text"),
+                response_row(10, BATCH, "count", "t2", "p1", "free_text"),
+                response_row(11, BATCH, "count", "t2", "p2", "free_text"),
+                response_row(12, BATCH, "tags", "t1", "p1"),
+                response_row(13, BATCH, "tags", "t1", "p2"),
+                response_row(14, BATCH, "tags", "t1", "p3"),
+                response_row(15, OTHER, "colour", "t1", "p9"),
+            ],
+        )
+        connection.execute(
+            insert(response_answers),
+            [
+                *(value_row(n, 0, text) for n, *_, text in rows),
+                value_row(8, 0, "3", 3.0),
+                value_row(9, 0, "4", 4.0),
+                value_row(10, 0, "10", 10.0),
+                value_row(11, 0, "10", 10.0),
+                value_row(12, 0, "a"),
+                value_row(12, 1, "b"),
+                value_row(13, 0, "b"),
+                value_row(13, 1, "a"),
+                value_row(15, 0, "red"),
+            ],
+        )
+    yield engine
+    engine.dispose()
+
+
+def test_the_reader_computes_each_instruction_of_the_batch_field_by_field(stored):
+    with stored.connect() as connection:
+        rows = agreement_for_batches(connection, [BATCH.upper()])
+    colour_units = [["red", "red"], ["blue", "red"], ["green", "green"]]
+    assert rows == [
+        AgreementRow(
+            batch_id=BATCH,
+            instruction_id="colour",
+            response_type="multiple_choice",
+            level="nominal",
+            krippendorff_alpha=pytest.approx(closed_form_alpha(colour_units, "nominal")),
+            percent_agreement=pytest.approx(2 / 3),
+            units=3,
+            pairable_units=3,
+            annotators=3,
+            answers=6,
+            pairable_values=6,
+            excluded_answers=0,
+            superseded_answers=0,
+            not_computed=None,
+        ),
+        AgreementRow(
+            batch_id=BATCH,
+            instruction_id="count",
+            response_type="free_text",
+            level="interval",
+            krippendorff_alpha=pytest.approx(
+                closed_form_alpha([[3.0, 4.0], [10.0, 10.0]], "interval")
+            ),
+            percent_agreement=0.5,
+            units=2,
+            pairable_units=2,
+            annotators=2,
+            answers=4,
+            pairable_values=4,
+            excluded_answers=0,
+            superseded_answers=0,
+            not_computed=None,
+        ),
+        AgreementRow(
+            batch_id=BATCH,
+            instruction_id="tags",
+            response_type="multiple_choice",
+            level=None,
+            krippendorff_alpha=None,
+            percent_agreement=1.0,
+            units=1,
+            pairable_units=1,
+            annotators=2,
+            answers=2,
+            pairable_values=2,
+            excluded_answers=0,
+            superseded_answers=0,
+            not_computed="multiple_values",
+        ),
+    ]
+
+
+def test_the_reader_gives_consensus_and_annotators_and_leaves_out_submissions(stored):
+    with stored.connect() as connection:
+        labels = list(consensus_for_batches(connection, [BATCH], frozenset({"sub-p2"})))
+        per_instruction, overall = annotators_for_batches(connection, [BATCH, OTHER])
+        excluded = agreement_for_batches(connection, [BATCH], frozenset({"sub-p2"}))
+    assert labels == [
+        ConsensusRow(BATCH, "colour", "t1", "red", 1, 1, 1.0, False, ()),
+        ConsensusRow(BATCH, "colour", "t2", "blue", 1, 1, 1.0, False, ()),
+        ConsensusRow(BATCH, "colour", "t3", "green", 2, 2, 1.0, False, ()),
+        ConsensusRow(BATCH, "count", "t1", 3.0, 1, 1, 1.0, False, ()),
+        ConsensusRow(BATCH, "count", "t2", 10.0, 1, 1, 1.0, False, ()),
+        ConsensusRow(BATCH, "tags", "t1", ("a", "b"), 1, 1, 1.0, False, ()),
+    ]
+    assert [row.excluded_answers for row in excluded] == [2, 2, 1]
+    assert per_instruction == [
+        AnnotatorRow("p1", BATCH, "colour", 3, 2, 2, 1.0),
+        AnnotatorRow("p2", BATCH, "colour", 2, 1, 1, 1.0),
+        AnnotatorRow("p3", BATCH, "colour", 1, 1, 1, 1.0),
+        AnnotatorRow("p1", BATCH, "count", 2, 1, 1, 1.0),
+        AnnotatorRow("p2", BATCH, "count", 2, 1, 1, 1.0),
+        AnnotatorRow("p1", BATCH, "tags", 1, 1, 1, 1.0),
+        AnnotatorRow("p2", BATCH, "tags", 1, 1, 1, 1.0),
+        AnnotatorRow("p9", OTHER, "colour", 1, 0, 0, None),
+    ]
+    assert overall == [
+        AnnotatorRow("p1", None, None, 6, 4, 4, 1.0),
+        AnnotatorRow("p2", None, None, 5, 3, 3, 1.0),
+        AnnotatorRow("p3", None, None, 1, 1, 1, 1.0),
+        AnnotatorRow("p9", None, None, 1, 0, 0, None),
+    ]

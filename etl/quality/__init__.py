@@ -5,6 +5,7 @@ agreement), consensus labels per task, and each annotator's agreement with them.
 - `etl.quality.agreement`: alpha and percent agreement of one instruction.
 - `etl.quality.consensus`: consensus per task and agreement per annotator.
 - `etl.quality.assess`: all of it for one instruction's answers (pure functions).
+- `etl.quality.read`: the same over the stored responses, streamed per batch.
 """
 
 from .agreement import AgreementRow
@@ -17,6 +18,12 @@ from .assess import (
     consensus_of,
 )
 from .consensus import AnnotatorRow, ConsensusRow, annotators_overall
+from .read import (
+    agreement_for_batches,
+    annotators_for_batches,
+    consensus_for_batches,
+    quality_for_batches,
+)
 
 __all__ = [
     "AgreementRow",
@@ -25,9 +32,13 @@ __all__ = [
     "ConsensusRow",
     "InstructionQuality",
     "Value",
+    "agreement_for_batches",
     "agreement_of",
     "annotator_agreement_of",
+    "annotators_for_batches",
     "annotators_overall",
     "assess_instruction",
+    "consensus_for_batches",
     "consensus_of",
+    "quality_for_batches",
 ]
