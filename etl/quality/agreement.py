@@ -7,12 +7,13 @@ about agreement, so it counts among ``units`` but not ``pairable_units``, and it
 not among ``pairable_values``. What is not computed, and why, is in `etl.quality.answers`
 and the row's ``not_computed``.
 
-Alpha comes from the krippendorff package (value counts per unit, which is how it takes
-missing data: a participant who did not answer a task simply adds no count). Its 0.9.0
-builds arrays of units x distinct values^2 floats (its issue #38; fixed upstream, not
-released), which for numbers with many distinct values runs to gigabytes; past
-`LIBRARY_CELLS` the same alpha is computed from its closed forms in O(values) instead
-(`closed_form_alpha`, checked against the package in tests/test_agreement.py).
+Alpha is computed from its closed forms (`closed_form_alpha`), in memory proportional to
+the values, with missing data taken as Krippendorff takes it: a participant who did not
+answer a task adds no value to it. The krippendorff package is not used at run time: it is
+GPL-3.0-or-later (this tool is embedded by teams) and its 0.9.0 builds arrays of units x
+distinct values^2 floats (its issue #38), gigabytes for numbers with many distinct values.
+tests/test_agreement.py checks the closed forms against it (to 1e-9) and against the
+published worked examples.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import krippendorff
-import numpy as np
 
 from .answers import (
     INTERVAL,
@@ -34,9 +32,6 @@ from .answers import (
     Prepared,
     label_of,
 )
-
-LIBRARY_CELLS = 4_000_000
-"""Largest units x values^2 handed to the krippendorff package (about 32 MB per array)."""
 
 
 @dataclass(frozen=True)
@@ -120,27 +115,14 @@ def krippendorff_alpha(
     pairable = [labels for labels in units if len(labels) >= 2]
     if not pairable:
         return None, NO_PAIRABLE_UNITS
-    domain = sorted({label for labels in pairable for label in labels})
-    if len(domain) < 2:
+    if len({label for labels in pairable for label in labels}) < 2:
         return None, NO_VARIATION
-    if len(pairable) * len(domain) ** 2 > LIBRARY_CELLS:
-        return closed_form_alpha(pairable, level), None
-    index = {label: position for position, label in enumerate(domain)}
-    counts = np.zeros((len(pairable), len(domain)), dtype=np.int64)
-    for row, labels in enumerate(pairable):
-        for label in labels:
-            counts[row, index[label]] += 1
-    value_domain = np.asarray(domain, dtype=float) if level == INTERVAL else None
-    return float(
-        krippendorff.alpha(
-            value_counts=counts, value_domain=value_domain, level_of_measurement=level
-        )
-    ), None
+    return closed_form_alpha(pairable, level), None
 
 
 def closed_form_alpha(units: Sequence[Sequence[Label]], level: str) -> float:
     """Krippendorff's alpha = 1 - D_o / D_e from its closed forms (Krippendorff 2011), in
-    memory proportional to the values: for large domains, where the package is not.
+    memory proportional to the values.
 
     Nominal: D_o = 1 - sum_c o_cc / n with o_cc = sum_u n_uc (n_uc - 1) / (m_u - 1), and
     D_e = 1 - sum_c n_c (n_c - 1) / (n (n - 1)). Interval: with sum over i != j of
