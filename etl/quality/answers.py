@@ -12,8 +12,9 @@ What an instruction's answers allow (`measure`):
 - no level, for reasons named by the constants below: free text (answers that are not
   numbers: every one is its own, there are no categories to agree on, so alpha would be
   meaningless), file uploads, several values in one answer (a multiple selection: alpha
-  for sets needs a set distance such as MASI, not implemented here), numbers in several units (nothing converts them), response types never seen
-  whose values are text, and an instruction answered with several response types.
+  for sets needs a set distance such as MASI, not implemented here), numbers in several
+  units (nothing converts them), response types never seen whose values are text, and an
+  instruction answered with several response types.
   Multiple selections are still compared as whole selections (equal when the same set of
   options is chosen) for percent agreement and consensus.
 """
