@@ -37,10 +37,13 @@ from ..kinds.columns import (
     metadata,
 )
 from ..kinds.response import responses
+from ..kinds.submission import submissions
 from .db import database_errors
 from .writer import WRITES_STOPPED
 
 INSERT_CHUNK = 1000  # rows per INSERT statement
+EXCLUDED_STATUSES = ("REJECTED", "RETURNED")
+"""Submissions whose answers do not count towards agreement, consensus and annotators."""
 
 
 def _batch() -> Column:
@@ -214,7 +217,26 @@ def batches_never_assessed(engine: Engine, batch_ids: Sequence[str]) -> set[str]
     return found
 
 
+def excluded_submissions(engine: Engine, batch_id: str) -> frozenset[str]:
+    """The submissions of ``batch_id``'s responses that were REJECTED or RETURNED (empty
+    when submissions were never synced)."""
+    query = (
+        select(responses.c.submission_id)
+        .join(submissions, submissions.c.submission_id == responses.c.submission_id)
+        .where(
+            responses.c.batch_id == batch_id,
+            submissions.c.status.in_(EXCLUDED_STATUSES),
+            submissions.c.removed_upstream_at.is_(None),
+        )
+        .distinct()
+    )
+    with database_errors(WRITES_STOPPED), engine.connect() as connection:
+        return frozenset(connection.execute(query).scalars())
+
+
 __all__ = [
+    "EXCLUDED_STATUSES",
+    "excluded_submissions",
     "QUALITY_TABLES",
     "annotator_agreement",
     "batches_never_assessed",
