@@ -4,6 +4,8 @@ batches whose answers changed are recomputed."""
 
 from __future__ import annotations
 
+import csv
+import json
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -213,3 +215,96 @@ def test_a_rerun_recomputes_only_the_batches_whose_answers_changed(
     assert {run for (batch, _), run in consensus.items() if batch == first} == {1}
     assert {run for (batch, _), run in consensus.items() if batch == second} == {3}
     assert (second, "unit-00") in consensus
+
+
+def expected_labels(database_url: str, batch_id: str) -> list[dict]:
+    """The labels of a batch built from the tables, row by row."""
+    values = defaultdict(list)
+    for row in sorted(read_table(database_url, "response_answers"), key=lambda r: r["position"]):
+        values[row["response_id"]].append(row["value_text"])
+    consensus = {
+        (r["instruction_id"], r["task_id"]): r
+        for r in read_table(database_url, "consensus_labels")
+        if r["batch_id"] == batch_id
+    }
+    tasks = defaultdict(lambda: defaultdict(list))
+    for r in read_table(database_url, "responses"):
+        if r["batch_id"] == batch_id:
+            tasks[r["task_id"]][r["instruction_id"]].append(r)
+    records = []
+    for task_id in sorted(tasks):
+        instructions = []
+        for instruction_id in sorted(tasks[task_id]):
+            c = consensus[instruction_id, task_id]
+            answers = sorted(
+                tasks[task_id][instruction_id],
+                key=lambda r: (r["participant_id"], r["response_id"]),
+            )
+            instructions.append(
+                {
+                    "instruction_id": instruction_id,
+                    "consensus": c["consensus"],
+                    "support": c["support"],
+                    "votes": c["votes"],
+                    "answers_counted": c["answers"],
+                    "is_tie": bool(c["is_tie"]),
+                    "tied_values": c["tied_values"],
+                    "answers": [
+                        {
+                            "response_id": r["response_id"],
+                            "participant_id": r["participant_id"],
+                            "submission_id": r["submission_id"],
+                            "created_at": r["created_at"].isoformat().replace("+00:00", "Z"),
+                            "values": values[r["response_id"]],
+                        }
+                        for r in answers
+                    ],
+                }
+            )
+        records.append({"batch_id": batch_id, "task_id": task_id, "instructions": instructions})
+    return records
+
+
+def test_labels_of_a_batch_equal_the_database_row_by_row(
+    database_url, api, ids_file, batches, published, tmp_path
+):
+    sync(api, database_url, ids_file)
+    first = batches[0]["id"]
+    out = tmp_path / "labels.jsonl"
+    command = ["labels", "--batch", first, "-o", str(out)]
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines == expected_labels(database_url, first)
+    assert len(lines) == 12 and result.output == f"12 tasks' labels written to {out} (jsonl)\n"
+
+
+def test_labels_min_support_keeps_confident_labels_and_csv_has_a_row_per_instruction(
+    sqlite_url, api, ids_file, batches, published, tmp_path
+):
+    sync(api, sqlite_url, ids_file)
+    first = batches[0]["id"]
+    everything = expected_labels(sqlite_url, first)
+    confident = []
+    for task in everything:
+        kept = [i for i in task["instructions"] if i["consensus"] and i["support"] >= 0.75]
+        if kept:
+            confident.append({**task, "instructions": kept})
+    out = tmp_path / "labels.jsonl"
+    command = ["labels", "--batch", first, "--min-support", "0.75", "-o", str(out)]
+    assert CliRunner().invoke(main, command, env={"DATABASE_URL": sqlite_url}).exit_code == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines == confident and 0 < len(lines) < len(everything)
+    csv_out = tmp_path / "labels.csv"
+    command = ["labels", "--batch", first, "--format", "csv", "-o", str(csv_out)]
+    assert CliRunner().invoke(main, command, env={"DATABASE_URL": sqlite_url}).exit_code == 0
+    with csv_out.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["task_id"], r["instruction_id"]) for r in rows] == [
+        (task["task_id"], item["instruction_id"])
+        for task in everything
+        for item in task["instructions"]
+    ]
+    assert [json.loads(r["answers"]) for r in rows] == [
+        item["answers"] for task in everything for item in task["instructions"]
+    ]
