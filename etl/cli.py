@@ -44,6 +44,7 @@ from .output import LOG_FORMATS, NORMAL, QUIET, VERBOSE, configure_logging, prog
 from .reporting.export import DEFAULT_CHUNK_SIZE as DEFAULT_EXPORT_CHUNK_SIZE
 from .reporting.export import FORMATS as EXPORT_FORMATS
 from .reporting.export import export_relation, format_for, open_database
+from .reporting.labels import LABEL_FORMATS, export_labels
 from .reporting.report_data import DEFAULT_DAYS as REPORT_DEFAULT_DAYS
 from .reporting.report_data import MAX_DAYS as REPORT_MAX_DAYS
 from .reporting.run_history import (
@@ -862,6 +863,74 @@ def export_command(name: str, fmt: str | None, output: str, database_url, chunk_
         _fail(error)
     if not to_stdout:
         click.echo(f"{rows} rows of {name} written to {output} ({fmt})")
+
+
+@main.command("labels", epilog=EXPORT_EXIT_CODES_HELP)
+@click.option(
+    "--batch",
+    "batch_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this batch (repeatable) [default: every batch].",
+)
+@click.option(
+    "--approved-only",
+    is_flag=True,
+    help="Only answers of APPROVED submissions (needs sync --submissions).",
+)
+@click.option(
+    "--min-support",
+    type=click.FloatRange(0, 1),
+    metavar="N",
+    help="Only consensus labels with at least this support (votes / answers, 0 to 1), no "
+    "ties; tasks with none left are left out.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(LABEL_FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one line per task; csv: one row per task and instruction.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    metavar="FILE",
+    help="Regular file to write, replaced once complete ('-' for stdout, the default).",
+)
+@database_url_option
+def labels_command(
+    batch_ids: tuple[str, ...],
+    approved_only: bool,
+    min_support: float | None,
+    fmt: str,
+    output: str,
+    database_url,
+) -> None:
+    """Write the training-ready labels: per task, the consensus of each instruction with its
+    support and every individual answer, streamed. No token needed."""
+    to_stdout = output == "-"
+    try:
+        if not output:
+            raise ConfigError("--output is empty: name a file, or '-' for standard output")
+        engine = open_database(load_database_url(database_url))
+        try:
+            tasks = export_labels(
+                engine,
+                sys.stdout.buffer if to_stdout else output,
+                fmt=fmt,
+                batch_ids=batch_ids,
+                approved_only=approved_only,
+                min_support=min_support,
+            )
+        finally:
+            engine.dispose()
+    except EtlError as error:
+        _fail(error)
+    if not to_stdout:
+        click.echo(f"{tasks} tasks' labels written to {output} ({fmt})")
 
 
 REPORT_EXIT_CODES_HELP = """\b

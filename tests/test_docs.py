@@ -84,7 +84,7 @@ def test_erd_lists_every_table_and_every_foreign_key():
         for table in TABLES
         for fk in table.foreign_key_constraints
     }
-    assert len(relationships) == sum(len(table.foreign_key_constraints) for table in TABLES) == 28
+    assert len(relationships) == sum(len(table.foreign_key_constraints) for table in TABLES) == 34
 
 
 def test_db_docs_command_prints_or_writes_the_dictionary(tmp_path):

@@ -86,9 +86,11 @@ def load_all_responses(
     group: int,
     check_stop: Callable[[], None],
     on_whole: Callable[[str], None] | None = None,
+    on_changed: Callable[[str], None] | None = None,
 ) -> None:
     """Load the responses of ``batch_ids``, ``group`` batches' downloads at a time;
-    ``on_whole`` is told of each batch whose responses were all read and loaded."""
+    ``on_whole`` is told of each batch whose responses were all read and loaded,
+    ``on_changed`` of each whose stored responses changed (inserted, updated, removed)."""
     for start in range(0, len(batch_ids), group):
         downloads = extractor.submit(
             batch_ids[start : start + group], work=extractor.download_responses
@@ -100,18 +102,21 @@ def load_all_responses(
                     ledger.fail([Failure.from_item_error(outcome)])
                     continue
                 try:
-                    whole = _load_responses(outcome, ledger, lock, check_stop)
+                    whole, changed = _load_responses(outcome, ledger, lock, check_stop)
                 finally:
                     outcome.source.close()
                 if whole and on_whole is not None:
                     on_whole(outcome.batch_id)
+                if changed and on_changed is not None:
+                    on_changed(outcome.batch_id)
                 check_stop()
 
 
 def _load_responses(
     listing: ResponseListing, ledger: Ledger, lock: RunLock, check_stop: Callable[[], None]
-) -> bool:
-    """Load a batch's responses; whether every one was read and loaded."""
+) -> tuple[bool, bool]:
+    """Load a batch's responses; whether every one was read and loaded, and whether any
+    stored response changed."""
     result = ledger.result
     responses = _BatchResponses(ledger, lock, listing.batch_id)
     seen = SeenIds()
@@ -146,4 +151,5 @@ def _load_responses(
             "removed_upstream": len(removed),
         },
     )
-    return complete and responses.failures == 0
+    changed = bool(outcome.inserted or outcome.updated or removed)
+    return complete and responses.failures == 0, changed

@@ -17,6 +17,7 @@ from .batches import BatchWriter, load_id_file_batches
 from .datasets import load_dataset_details
 from .ledger import FailedFast, Ledger
 from .options import SyncOptions
+from .quality import assess_changed_batches
 from .responses import load_all_responses
 from .sources import Sources
 from .studies import StudiesPhase, responses_due
@@ -90,6 +91,7 @@ class Run:
         ledger.retries = lambda: extractor.retries
         writer = BatchWriter(ledger, self.lock)
         chunk_size = options.chunk_size
+        changed: set[str] = set()  # batches whose answers changed: their label quality is due
         try:
             listed: set[str] = set()
             if sources.discovers:
@@ -113,6 +115,7 @@ class Run:
                     demographics=options.demographics,
                     chunk_size=chunk_size,
                     check_stop=self.check_stop,
+                    on_changed=changed.add,
                 ).run(writer.loaded_ids)
             if options.responses and not options.dry_run:
                 load_all_responses(
@@ -125,7 +128,10 @@ class Run:
                     on_whole=lambda batch_id: note_responses_loaded(
                         ledger.engine, batch_id, ledger.run_id, utcnow()
                     ),
+                    on_changed=changed.add,
                 )
+                self.check_stop()
+                assess_changed_batches(ledger, self.lock, changed, writer.loaded_ids)
             if (down := extractor.never_reached_api()) is not None:
                 raise down
         except BaseException:

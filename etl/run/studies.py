@@ -54,8 +54,10 @@ class StudiesPhase:
         demographics: bool,
         chunk_size: int,
         check_stop: Callable[[], None],
+        on_changed: Callable[[str], None] = lambda batch_id: None,
     ) -> None:
         self.extractor = extractor
+        self.on_changed = on_changed  # told of each batch whose submissions changed
         self.source = StudiesSource(extractor.client)
         self.ledger = ledger
         self.lock = lock
@@ -195,7 +197,10 @@ class StudiesPhase:
         for start in range(0, len(flat), SUBMISSION_CHUNK):
             self.lock.verify()
             chunk = flat[start : start + SUBMISSION_CHUNK]
-            self._book(store_submissions(self.ledger.engine, chunk, self.run_id, utcnow()), "subs")
+            outcome = store_submissions(self.ledger.engine, chunk, self.run_id, utcnow())
+            self._book(outcome, "subs")
+            if outcome.inserted or outcome.updated:
+                self.on_changed(batch_id)
         if paged.cut_short:
             message = (
                 f"study {rows.study_id}'s submissions: the listing holds {paged.seen} but says "
@@ -204,7 +209,8 @@ class StudiesPhase:
             error = TruncatedListingError(batch_id, message, stage="submissions")
             self.ledger.fail([Failure.from_item_error(error)])
             return
-        mark_removed_submissions(self.ledger.engine, rows.study_id, paged.keys(), utcnow())
+        if mark_removed_submissions(self.ledger.engine, rows.study_id, paged.keys(), utcnow()):
+            self.on_changed(batch_id)
 
     def _load_cost(self, rows: StudyRows, fetched: Any) -> None:
         if isinstance(fetched, ItemError):

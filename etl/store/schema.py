@@ -45,6 +45,7 @@ from ..kinds.study import studies
 from ..kinds.study_cost import study_costs, study_submission_counts
 from ..kinds.submission import submission_status_history, submissions
 from ..kinds.workspace import WORKSPACE_CONTENT_COLUMNS, workspaces
+from .label_quality import annotator_agreement, consensus_labels, label_agreement
 from .settled import batch_responses_loaded
 
 etl_runs = Table(
@@ -225,6 +226,9 @@ TABLES = (
     study_costs,
     study_submission_counts,
     batch_responses_loaded,
+    label_agreement,
+    consensus_labels,
+    annotator_agreement,
 )
 # The order CREATE TABLE statements come in (SQLAlchemy sorts by foreign keys, ties in this
 # order), as shipped in sql/schema/ since before the tables moved to their kinds.
@@ -246,6 +250,9 @@ _CREATION_ORDER = (
     study_costs,
     study_submission_counts,
     batch_responses_loaded,
+    label_agreement,
+    consensus_labels,
+    annotator_agreement,
 )
 
 __all__ = [

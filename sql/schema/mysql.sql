@@ -231,6 +231,60 @@ CREATE TABLE batch_responses_loaded (
 	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='When each batch''s responses were last loaded whole: with --submissions, a batch whose studies are complete and whose responses were loaded after their last change is not downloaded again (see etl/store/settled.py).' COLLATE utf8mb4_bin;
 
+CREATE TABLE label_agreement (
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	instruction_id VARCHAR(255) NOT NULL COMMENT 'The instruction.', 
+	response_type VARCHAR(64) COMMENT 'The instruction''s response type.', 
+	level VARCHAR(16) COMMENT 'Level of measurement alpha is computed at: nominal (choices, booleans) or interval (numbers); NULL when it is not computed (see not_computed).', 
+	units INTEGER NOT NULL COMMENT 'Tasks answered.', 
+	pairable_units INTEGER NOT NULL COMMENT 'Tasks answered twice or more.', 
+	annotators INTEGER NOT NULL COMMENT 'Participants who answered.', 
+	answers INTEGER NOT NULL COMMENT 'Answers counted.', 
+	pairable_values INTEGER NOT NULL COMMENT 'Answers on tasks answered twice or more (Krippendorff''s n).', 
+	percent_agreement DOUBLE COMMENT 'Agreeing pairs of answers among all pairs within a task (0 to 1).', 
+	krippendorff_alpha DOUBLE COMMENT 'Krippendorff''s alpha at `level` (1 perfect, 0 chance, below 0 worse).', 
+	not_computed VARCHAR(32) COMMENT 'Why alpha is NULL: free_text, file_upload, multiple_values, mixed_units, mixed_types, unknown_type, no_answers, no_pairable_units, no_variation.', 
+	excluded_answers INTEGER NOT NULL COMMENT 'Answers left out because their submission was REJECTED or RETURNED.', 
+	superseded_answers INTEGER NOT NULL COMMENT 'Earlier answers of a participant to the same task, replaced by their latest.', 
+	computed_at DATETIME(6) NOT NULL COMMENT 'When it was computed (UTC).', 
+	computed_run_id INTEGER NOT NULL COMMENT 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.', 
+	PRIMARY KEY (batch_id, instruction_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Agreement among annotators per batch and instruction (etl/quality/).' COLLATE utf8mb4_bin;
+
+CREATE TABLE consensus_labels (
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	instruction_id VARCHAR(255) NOT NULL COMMENT 'The instruction.', 
+	task_id VARCHAR(255) NOT NULL COMMENT 'The task.', 
+	consensus MEDIUMTEXT COMMENT 'The majority answer as text (a number as its shortest text, a multiple selection as a JSON list); NULL on a tie.', 
+	votes INTEGER NOT NULL COMMENT 'Answers that gave the consensus value.', 
+	answers INTEGER NOT NULL COMMENT 'Answers counted for the task.', 
+	support DOUBLE NOT NULL COMMENT 'votes / answers.', 
+	is_tie BOOL NOT NULL COMMENT 'Whether several values share the top.', 
+	tied_values JSON COMMENT 'On a tie, the tied values (a JSON list).', 
+	computed_at DATETIME(6) NOT NULL COMMENT 'When it was computed (UTC).', 
+	computed_run_id INTEGER NOT NULL COMMENT 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.', 
+	PRIMARY KEY (batch_id, instruction_id, task_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='The consensus label of each task per instruction: the majority answer.' COLLATE utf8mb4_bin;
+
+CREATE TABLE annotator_agreement (
+	batch_id VARCHAR(36) NOT NULL COMMENT 'The batch.', 
+	instruction_id VARCHAR(255) NOT NULL COMMENT 'The instruction.', 
+	participant_id VARCHAR(255) NOT NULL COMMENT 'The participant.', 
+	answers INTEGER NOT NULL COMMENT 'Answers they gave (counted ones).', 
+	compared INTEGER NOT NULL COMMENT 'Of those, answers on tasks with two answers or more and no tie.', 
+	agreed INTEGER NOT NULL COMMENT 'Of those, answers equal to the consensus.', 
+	agreement DOUBLE COMMENT 'agreed / compared; NULL when nothing was compared.', 
+	computed_at DATETIME(6) NOT NULL COMMENT 'When it was computed (UTC).', 
+	computed_run_id INTEGER NOT NULL COMMENT 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.', 
+	PRIMARY KEY (batch_id, instruction_id, participant_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Each annotator''s agreement with the consensus per batch and instruction.' COLLATE utf8mb4_bin;
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL COMMENT 'The response.', 
 	position INTEGER NOT NULL COMMENT 'Its place in the answer list, from 0.', 

@@ -543,6 +543,138 @@ COMMENT ON COLUMN batch_responses_loaded.loaded_at IS 'When a sync last read its
 
 COMMENT ON COLUMN batch_responses_loaded.run_id IS 'Run that last read them whole.';
 
+CREATE TABLE label_agreement (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	response_type VARCHAR(64), 
+	level VARCHAR(16), 
+	units INTEGER NOT NULL, 
+	pairable_units INTEGER NOT NULL, 
+	annotators INTEGER NOT NULL, 
+	answers INTEGER NOT NULL, 
+	pairable_values INTEGER NOT NULL, 
+	percent_agreement DOUBLE PRECISION, 
+	krippendorff_alpha DOUBLE PRECISION, 
+	not_computed VARCHAR(32), 
+	excluded_answers INTEGER NOT NULL, 
+	superseded_answers INTEGER NOT NULL, 
+	computed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE label_agreement IS 'Agreement among annotators per batch and instruction (etl/quality/).';
+
+COMMENT ON COLUMN label_agreement.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN label_agreement.instruction_id IS 'The instruction.';
+
+COMMENT ON COLUMN label_agreement.response_type IS 'The instruction''s response type.';
+
+COMMENT ON COLUMN label_agreement.level IS 'Level of measurement alpha is computed at: nominal (choices, booleans) or interval (numbers); NULL when it is not computed (see not_computed).';
+
+COMMENT ON COLUMN label_agreement.units IS 'Tasks answered.';
+
+COMMENT ON COLUMN label_agreement.pairable_units IS 'Tasks answered twice or more.';
+
+COMMENT ON COLUMN label_agreement.annotators IS 'Participants who answered.';
+
+COMMENT ON COLUMN label_agreement.answers IS 'Answers counted.';
+
+COMMENT ON COLUMN label_agreement.pairable_values IS 'Answers on tasks answered twice or more (Krippendorff''s n).';
+
+COMMENT ON COLUMN label_agreement.percent_agreement IS 'Agreeing pairs of answers among all pairs within a task (0 to 1).';
+
+COMMENT ON COLUMN label_agreement.krippendorff_alpha IS 'Krippendorff''s alpha at `level` (1 perfect, 0 chance, below 0 worse).';
+
+COMMENT ON COLUMN label_agreement.not_computed IS 'Why alpha is NULL: free_text, file_upload, multiple_values, mixed_units, mixed_types, unknown_type, no_answers, no_pairable_units, no_variation.';
+
+COMMENT ON COLUMN label_agreement.excluded_answers IS 'Answers left out because their submission was REJECTED or RETURNED.';
+
+COMMENT ON COLUMN label_agreement.superseded_answers IS 'Earlier answers of a participant to the same task, replaced by their latest.';
+
+COMMENT ON COLUMN label_agreement.computed_at IS 'When it was computed (UTC).';
+
+COMMENT ON COLUMN label_agreement.computed_run_id IS 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.';
+
+CREATE TABLE consensus_labels (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	task_id VARCHAR(255) NOT NULL, 
+	consensus TEXT, 
+	votes INTEGER NOT NULL, 
+	answers INTEGER NOT NULL, 
+	support DOUBLE PRECISION NOT NULL, 
+	is_tie BOOLEAN NOT NULL, 
+	tied_values JSONB, 
+	computed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id, task_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE consensus_labels IS 'The consensus label of each task per instruction: the majority answer.';
+
+COMMENT ON COLUMN consensus_labels.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN consensus_labels.instruction_id IS 'The instruction.';
+
+COMMENT ON COLUMN consensus_labels.task_id IS 'The task.';
+
+COMMENT ON COLUMN consensus_labels.consensus IS 'The majority answer as text (a number as its shortest text, a multiple selection as a JSON list); NULL on a tie.';
+
+COMMENT ON COLUMN consensus_labels.votes IS 'Answers that gave the consensus value.';
+
+COMMENT ON COLUMN consensus_labels.answers IS 'Answers counted for the task.';
+
+COMMENT ON COLUMN consensus_labels.support IS 'votes / answers.';
+
+COMMENT ON COLUMN consensus_labels.is_tie IS 'Whether several values share the top.';
+
+COMMENT ON COLUMN consensus_labels.tied_values IS 'On a tie, the tied values (a JSON list).';
+
+COMMENT ON COLUMN consensus_labels.computed_at IS 'When it was computed (UTC).';
+
+COMMENT ON COLUMN consensus_labels.computed_run_id IS 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.';
+
+CREATE TABLE annotator_agreement (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	answers INTEGER NOT NULL, 
+	compared INTEGER NOT NULL, 
+	agreed INTEGER NOT NULL, 
+	agreement DOUBLE PRECISION, 
+	computed_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id, participant_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
+COMMENT ON TABLE annotator_agreement IS 'Each annotator''s agreement with the consensus per batch and instruction.';
+
+COMMENT ON COLUMN annotator_agreement.batch_id IS 'The batch.';
+
+COMMENT ON COLUMN annotator_agreement.instruction_id IS 'The instruction.';
+
+COMMENT ON COLUMN annotator_agreement.participant_id IS 'The participant.';
+
+COMMENT ON COLUMN annotator_agreement.answers IS 'Answers they gave (counted ones).';
+
+COMMENT ON COLUMN annotator_agreement.compared IS 'Of those, answers on tasks with two answers or more and no tie.';
+
+COMMENT ON COLUMN annotator_agreement.agreed IS 'Of those, answers equal to the consensus.';
+
+COMMENT ON COLUMN annotator_agreement.agreement IS 'agreed / compared; NULL when nothing was compared.';
+
+COMMENT ON COLUMN annotator_agreement.computed_at IS 'When it was computed (UTC).';
+
+COMMENT ON COLUMN annotator_agreement.computed_run_id IS 'The run that computed it: the last run that changed the batch''s responses or its submissions'' statuses.';
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL, 
 	position INTEGER NOT NULL, 

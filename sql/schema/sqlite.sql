@@ -231,6 +231,60 @@ CREATE TABLE batch_responses_loaded (
 	FOREIGN KEY(run_id) REFERENCES etl_runs (run_id)
 );
 
+CREATE TABLE label_agreement (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	response_type VARCHAR(64), 
+	level VARCHAR(16), 
+	units INTEGER NOT NULL, 
+	pairable_units INTEGER NOT NULL, 
+	annotators INTEGER NOT NULL, 
+	answers INTEGER NOT NULL, 
+	pairable_values INTEGER NOT NULL, 
+	percent_agreement DOUBLE, 
+	krippendorff_alpha DOUBLE, 
+	not_computed VARCHAR(32), 
+	excluded_answers INTEGER NOT NULL, 
+	superseded_answers INTEGER NOT NULL, 
+	computed_at DATETIME NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE TABLE consensus_labels (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	task_id VARCHAR(255) NOT NULL, 
+	consensus TEXT, 
+	votes INTEGER NOT NULL, 
+	answers INTEGER NOT NULL, 
+	support DOUBLE NOT NULL, 
+	is_tie BOOLEAN NOT NULL, 
+	tied_values JSON, 
+	computed_at DATETIME NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id, task_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
+CREATE TABLE annotator_agreement (
+	batch_id VARCHAR(36) NOT NULL, 
+	instruction_id VARCHAR(255) NOT NULL, 
+	participant_id VARCHAR(255) NOT NULL, 
+	answers INTEGER NOT NULL, 
+	compared INTEGER NOT NULL, 
+	agreed INTEGER NOT NULL, 
+	agreement DOUBLE, 
+	computed_at DATETIME NOT NULL, 
+	computed_run_id INTEGER NOT NULL, 
+	PRIMARY KEY (batch_id, instruction_id, participant_id), 
+	FOREIGN KEY(batch_id) REFERENCES batches (batch_id) ON DELETE CASCADE, 
+	FOREIGN KEY(computed_run_id) REFERENCES etl_runs (run_id)
+);
+
 CREATE TABLE response_answers (
 	response_id VARCHAR(36) NOT NULL, 
 	position INTEGER NOT NULL, 

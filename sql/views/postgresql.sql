@@ -1,5 +1,11 @@
 -- prolific-etl reporting views for postgresql.
 -- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_annotator_quality;
+
+DROP VIEW IF EXISTS v_consensus_labels;
+
+DROP VIEW IF EXISTS v_agreement;
+
 DROP VIEW IF EXISTS v_participants;
 
 DROP VIEW IF EXISTS v_batch_cost;
@@ -159,3 +165,25 @@ FROM (SELECT submissions.participant_id AS participant_id, submissions.status AS
 FROM submissions JOIN studies ON submissions.removed_upstream_at IS NULL AND studies.removed_upstream_at IS NULL AND submissions.study_id = studies.study_id 
 WHERE submissions.time_taken IS NOT NULL) AS timed) AS ranked 
 WHERE 2 * ranked.position >= ranked.timed AND 2 * ranked.position <= ranked.timed + 2 GROUP BY ranked.participant_id) AS medians ON medians.participant_id = per.participant_id;
+
+CREATE VIEW v_agreement AS
+SELECT label_agreement.batch_id, batches.name AS batch_name, label_agreement.instruction_id, label_agreement.response_type, label_agreement.level, label_agreement.units, label_agreement.pairable_units, label_agreement.annotators, label_agreement.answers, label_agreement.pairable_values, label_agreement.percent_agreement, label_agreement.krippendorff_alpha, label_agreement.not_computed, label_agreement.excluded_answers, label_agreement.superseded_answers, label_agreement.computed_at, label_agreement.computed_run_id 
+FROM label_agreement JOIN batches ON batches.batch_id = label_agreement.batch_id 
+WHERE (label_agreement.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL));
+
+CREATE VIEW v_consensus_labels AS
+SELECT consensus_labels.batch_id, consensus_labels.instruction_id, consensus_labels.task_id, consensus_labels.consensus, consensus_labels.support, consensus_labels.votes, consensus_labels.answers, consensus_labels.is_tie, consensus_labels.tied_values, consensus_labels.computed_at 
+FROM consensus_labels 
+WHERE (consensus_labels.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL));
+
+CREATE VIEW v_annotator_quality AS
+SELECT per.participant_id, per.batches, per.answers, per.compared, per.agreed, CAST(per.agreed AS DOUBLE PRECISION) / NULLIF(per.compared, 0) AS agreement, v_participants.submissions, v_participants.approved, v_participants.rejected, v_participants.returned, v_participants.approval_rate 
+FROM (SELECT annotator_agreement.participant_id AS participant_id, CAST(count(distinct(annotator_agreement.batch_id)) AS BIGINT) AS batches, CAST(sum(annotator_agreement.answers) AS BIGINT) AS answers, CAST(sum(annotator_agreement.compared) AS BIGINT) AS compared, CAST(sum(annotator_agreement.agreed) AS BIGINT) AS agreed 
+FROM annotator_agreement 
+WHERE (annotator_agreement.batch_id NOT IN (SELECT batches.batch_id 
+FROM batches 
+WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY annotator_agreement.participant_id) AS per LEFT OUTER JOIN v_participants ON per.participant_id = v_participants.participant_id;
