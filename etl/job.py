@@ -178,11 +178,17 @@ def _dry_run(
     started: float,
 ) -> SyncResult:
     """The run without a single write; compared with the database when it has our schema."""
-    if options.responses:
+    left_out = [
+        name
+        for name, asked in (("responses", options.responses), ("submissions", options.submissions))
+        if asked
+    ]
+    if left_out:
         log.warning(
-            "a dry run does not fetch or compare responses: it says what would change in "
-            "batches, datasets and workspaces only",
-            extra={"event": "dry_run_without_responses"},
+            "a dry run does not fetch or compare %s: it says what would change in batches, "
+            "datasets and workspaces only",
+            " or ".join(left_out),
+            extra={"event": f"dry_run_without_{'_'.join(left_out)}"},
         )
     result = SyncResult(run_id=None, ids_read=len(sources.batch_ids), dry_run=True)
     engine = connect_existing(settings.database_url, pool_size=2)  # never creates the file

@@ -99,3 +99,13 @@ def test_dry_run_without_responses_has_no_such_warning(sqlite_url, run_sync, ids
     result = run_sync(sqlite_url, ids_file, "--dry-run")
 
     assert "responses" not in result.stderr
+
+
+def test_dry_run_says_that_it_does_not_compare_submissions(sqlite_url, run_sync, ids_file):
+    result = run_sync(sqlite_url, ids_file, "--dry-run", "--responses", "--submissions")
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "prolific-etl: warning: a dry run does not fetch or compare responses or submissions: "
+        "it says what would change in batches, datasets and workspaces only\n"
+    ) in result.stderr
