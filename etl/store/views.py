@@ -825,6 +825,7 @@ v_batch_progress = _batch_progress_view()
 
 # The views over studies, submissions and costs (issue #24) use the helpers above: imported
 # here, once those are defined, rather than at the top.
+from .change_views import CHANGE_VIEWS  # noqa: E402, I001
 from .study_views import STUDY_VIEWS  # noqa: E402
 
 # In creation order: a view comes after the views it reads.
@@ -843,6 +844,7 @@ VIEWS: tuple[View, ...] = (
     v_instruction_answers,
     v_batch_progress,
     *STUDY_VIEWS,
+    *CHANGE_VIEWS,
 )
 VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 
