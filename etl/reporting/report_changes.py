@@ -102,7 +102,9 @@ def run_changes(connection: Connection, run_id: int) -> RunChanges:
 
 
 def _fields(row) -> dict:
-    values = {name: getattr(row, name) for name in BatchChange.__dataclass_fields__}
+    names = [name for name in BatchChange.__dataclass_fields__ if name != "change"]
+    values = {name: getattr(row, name) for name in names}
+    values["change"] = row.change_type
     for name in ("new_responses", "changed_responses", "new_submissions"):
         values[name] = int(values[name])
     values["submission_status_moves"] = int(values["submission_status_moves"])

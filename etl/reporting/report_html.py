@@ -239,15 +239,15 @@ def _agreement_chart(data: ReportData) -> Markup | None:
     labels = data.labels
     if labels is None or not any(b.mean_alpha is not None for b in labels.batches):
         return None
-        shown = [b for b in labels.batches if b.mean_alpha is not None]
-        # Alpha below 0 (worse than chance) draws as no bar; its value is in the table.
-        return hbar_chart(
-            [b.name or b.batch_id for b in shown],
-            [max(round(b.mean_alpha, 3), 0.0) for b in shown],
-            title="Krippendorff's alpha per batch, averaged over its instructions",
-            color="#009E73",
-            unit="alpha",
-        )
+    shown = [b for b in labels.batches if b.mean_alpha is not None]
+    # Alpha below 0 (worse than chance) draws as no bar; its value is in the table.
+    return hbar_chart(
+        [b.name or b.batch_id for b in shown],
+        [max(round(b.mean_alpha, 3), 0.0) for b in shown],
+        title="Krippendorff's alpha per batch, averaged over its instructions",
+        color="#009E73",
+        unit="alpha",
+    )
 
 
 def _timelines(data: ReportData) -> set[str]:

@@ -56,7 +56,7 @@ def changes_in_run(run_id: ColumnElement | int | None = None) -> Select:
         b.c.batch_id,
         b.c.name,
         b.c.workspace_id,
-        change.label("change"),
+        change.label("change_type"),
         moves.c.old_status,
         moves.c.new_status,
         b.c.status,
@@ -135,9 +135,9 @@ def _changes_view() -> View:
         {
             "run_id": "The latest run.",
             "name": None,
-            "change": "new (first stored by the run), removed (found gone from its workspace's "
-            "listing by the run), changed (its content changed), or unchanged (the batch did "
-            "not change; its responses or submissions did).",
+            "change_type": "new (first stored by the run), removed (found gone from its "
+            "workspace's listing by the run), changed (its content changed), or unchanged "
+            "(the batch did not change; its responses or submissions did).",
             "old_status": "Its status before the run, when the run saw the status change; "
             "NULL otherwise.",
             "new_status": "Its status after the run, when the run saw the status change; "

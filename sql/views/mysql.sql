@@ -169,7 +169,7 @@ FROM etl_runs)) THEN 'new' WHEN (batches.removed_upstream_at IS NOT NULL AND bat
 FROM etl_runs 
 WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
 FROM etl_runs))) THEN 'removed' WHEN (batches.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS `change`, moves.old_status, moves.new_status, batches.status, batches.removed_upstream_at, CAST(coalesce(new_responses.n, 0) AS SIGNED INTEGER) AS new_responses, CAST(coalesce(changed_responses.n, 0) AS SIGNED INTEGER) AS changed_responses, CAST(coalesce(new_submissions.n, 0) AS SIGNED INTEGER) AS new_submissions, CAST(coalesce(submission_moves.n, 0) AS SIGNED INTEGER) AS submission_status_moves 
+FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS change_type, moves.old_status, moves.new_status, batches.status, batches.removed_upstream_at, CAST(coalesce(new_responses.n, 0) AS SIGNED INTEGER) AS new_responses, CAST(coalesce(changed_responses.n, 0) AS SIGNED INTEGER) AS changed_responses, CAST(coalesce(new_submissions.n, 0) AS SIGNED INTEGER) AS new_submissions, CAST(coalesce(submission_moves.n, 0) AS SIGNED INTEGER) AS submission_status_moves 
 FROM batches LEFT OUTER JOIN (SELECT batch_status_history.batch_id AS batch_id, min(batch_status_history.old_status) AS old_status, max(batch_status_history.new_status) AS new_status 
 FROM batch_status_history 
 WHERE batch_status_history.run_id = (SELECT max(etl_runs.run_id) AS max_1 
