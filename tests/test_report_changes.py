@@ -253,8 +253,9 @@ ANNOTATORS = [  # batch, instruction, participant, answers, compared, agreed
 ]
 
 
-def add_agreement_tables(database_url: str) -> None:
-    """Tables named and shaped as the agreement views, filled by hand (test only)."""
+def add_agreement_tables(database_url: str, batch_id=bid) -> None:
+    """Tables named and shaped as the agreement views, filled by hand (test only); the batch
+    keys of AGREEMENT and ANNOTATORS become IDs through ``batch_id``."""
     metadata = MetaData()
     agreement = Table(
         "v_agreement",
@@ -284,13 +285,16 @@ def add_agreement_tables(database_url: str) -> None:
         metadata.create_all(connection)
         connection.execute(
             insert(agreement),
-            [dict(zip(AGREEMENT_COLUMNS, (bid(k), *rest), strict=True)) for k, *rest in AGREEMENT],
+            [
+                dict(zip(AGREEMENT_COLUMNS, (batch_id(k), *rest), strict=True))
+                for k, *rest in AGREEMENT
+            ],
         )
         connection.execute(
             insert(quality),
             [
                 {
-                    "batch_id": bid(k),
+                    "batch_id": batch_id(k),
                     "instruction_id": i,
                     "participant_id": p,
                     "answers": n,
