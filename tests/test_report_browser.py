@@ -125,6 +125,7 @@ def test_what_changed_and_the_batches_by_name_at_phone_width(demo):
     stored = read_table(database_url, "batches")
     with open_offline(report, **PHONE) as opened:
         page = opened.page
+        page.eval_on_selector("#changes-details", "d => { d.open = true }")
         changed = _cells(page, "changes-table")
         removed = _cells(page, "removed-batches")
         now = page.inner_text("#batches-now")
