@@ -41,7 +41,7 @@ def changes_in_run(run_id: ColumnElement | int | None = None) -> Select:
         .group_by(h.c.batch_id)
         .subquery("moves")
     )
-    new_responses, changed_responses, new_submissions, submission_moves = _counts(run_id, started)
+    answers, new_submissions, submission_moves = _counts(run_id, started)
     b = batches
     removed = and_(b.c.removed_upstream_at.is_not(None), b.c.removed_upstream_at >= started)
     change = case(
@@ -50,7 +50,7 @@ def changes_in_run(run_id: ColumnElement | int | None = None) -> Select:
         (b.c.last_changed_run_id == run_id, "changed"),
         else_="unchanged",
     )
-    counts = (new_responses, changed_responses, new_submissions, submission_moves)
+    counts = (answers, new_submissions, submission_moves)
     query = select(
         _integer(run_id).label("run_id"),
         b.c.batch_id,
@@ -61,10 +61,9 @@ def changes_in_run(run_id: ColumnElement | int | None = None) -> Select:
         moves.c.new_status,
         b.c.status,
         b.c.removed_upstream_at,
-        *(
-            _integer(func.coalesce(sub.c.n, 0)).label(sub.name)
-            for sub in (new_responses, changed_responses, new_submissions)
-        ),
+        _integer(func.coalesce(answers.c.new, 0)).label("new_responses"),
+        _integer(func.coalesce(answers.c.changed, 0)).label("changed_responses"),
+        _integer(func.coalesce(new_submissions.c.n, 0)).label("new_submissions"),
         _integer(func.coalesce(submission_moves.c.n, 0)).label("submission_status_moves"),
     ).select_from(
         _outer_joins(b, (moves, *counts)),
@@ -84,17 +83,21 @@ def _counts(run_id: ColumnElement, started: ColumnElement) -> tuple:
     """Per batch: responses stored new and changed, submissions stored new, and submission
     status moves, in the run."""
     r = responses
-    new_responses = (
-        select(r.c.batch_id, func.count().label("n"))
-        .where(r.c.first_seen_at >= started)
-        .group_by(r.c.batch_id)
-        .subquery("new_responses")
+    # One pass over the responses (a table of millions): those stored or changed in the run.
+    touched = (
+        select(r.c.batch_id, r.c.first_seen_at)
+        .where(or_(r.c.first_seen_at >= started, r.c.last_changed_run_id == run_id))
+        .subquery("touched")
     )
-    changed_responses = (
-        select(r.c.batch_id, func.count().label("n"))
-        .where(r.c.last_changed_run_id == run_id, r.c.first_seen_at < started)
-        .group_by(r.c.batch_id)
-        .subquery("changed_responses")
+    is_new = touched.c.first_seen_at >= started
+    answers = (
+        select(
+            touched.c.batch_id,
+            func.sum(case((is_new, 1), else_=0)).label("new"),
+            func.sum(case((is_new, 0), else_=1)).label("changed"),
+        )
+        .group_by(touched.c.batch_id)
+        .subquery("answers")
     )
     s, st, sh = submissions, studies, submission_status_history
     new_submissions = (
@@ -115,7 +118,7 @@ def _counts(run_id: ColumnElement, started: ColumnElement) -> tuple:
         .group_by(st.c.batch_id)
         .subquery("submission_moves")
     )
-    return new_responses, changed_responses, new_submissions, submission_moves
+    return answers, new_submissions, submission_moves
 
 
 def _outer_joins(base, subqueries):

@@ -169,22 +169,24 @@ FROM etl_runs)) THEN 'new' WHEN (batches.removed_upstream_at IS NOT NULL AND bat
 FROM etl_runs 
 WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
 FROM etl_runs))) THEN 'removed' WHEN (batches.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS change_type, moves.old_status, moves.new_status, batches.status, batches.removed_upstream_at, CAST(coalesce(new_responses.n, 0) AS BIGINT) AS new_responses, CAST(coalesce(changed_responses.n, 0) AS BIGINT) AS changed_responses, CAST(coalesce(new_submissions.n, 0) AS BIGINT) AS new_submissions, CAST(coalesce(submission_moves.n, 0) AS BIGINT) AS submission_status_moves 
+FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS change_type, moves.old_status, moves.new_status, batches.status, batches.removed_upstream_at, CAST(coalesce(answers."new", 0) AS BIGINT) AS new_responses, CAST(coalesce(answers.changed, 0) AS BIGINT) AS changed_responses, CAST(coalesce(new_submissions.n, 0) AS BIGINT) AS new_submissions, CAST(coalesce(submission_moves.n, 0) AS BIGINT) AS submission_status_moves 
 FROM batches LEFT OUTER JOIN (SELECT batch_status_history.batch_id AS batch_id, min(batch_status_history.old_status) AS old_status, max(batch_status_history.new_status) AS new_status 
 FROM batch_status_history 
 WHERE batch_status_history.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs) AND batch_status_history.old_status IS NOT NULL GROUP BY batch_status_history.batch_id) AS moves ON moves.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT responses.batch_id AS batch_id, count(*) AS n 
+FROM etl_runs) AND batch_status_history.old_status IS NOT NULL GROUP BY batch_status_history.batch_id) AS moves ON moves.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT touched.batch_id AS batch_id, sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) THEN 1 ELSE 0 END) AS "new", sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) THEN 0 ELSE 1 END) AS changed 
+FROM (SELECT responses.batch_id AS batch_id, responses.first_seen_at AS first_seen_at 
 FROM responses 
 WHERE responses.first_seen_at >= (SELECT etl_runs.started_at 
 FROM etl_runs 
 WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) GROUP BY responses.batch_id) AS new_responses ON new_responses.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT responses.batch_id AS batch_id, count(*) AS n 
-FROM responses 
-WHERE responses.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs) AND responses.first_seen_at < (SELECT etl_runs.started_at 
-FROM etl_runs 
-WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) GROUP BY responses.batch_id) AS changed_responses ON changed_responses.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
+FROM etl_runs)) OR responses.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) AS touched GROUP BY touched.batch_id) AS answers ON answers.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
 FROM submissions JOIN studies ON studies.study_id = submissions.study_id 
 WHERE submissions.first_seen_at >= (SELECT etl_runs.started_at 
 FROM etl_runs 
@@ -198,4 +200,4 @@ FROM etl_runs) OR batches.last_changed_run_id = (SELECT max(etl_runs.run_id) AS 
 FROM etl_runs) OR batches.removed_upstream_at IS NOT NULL AND batches.removed_upstream_at >= (SELECT etl_runs.started_at 
 FROM etl_runs 
 WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) OR moves.batch_id IS NOT NULL OR new_responses.batch_id IS NOT NULL OR changed_responses.batch_id IS NOT NULL OR new_submissions.batch_id IS NOT NULL OR submission_moves.batch_id IS NOT NULL;
+FROM etl_runs)) OR moves.batch_id IS NOT NULL OR answers.batch_id IS NOT NULL OR new_submissions.batch_id IS NOT NULL OR submission_moves.batch_id IS NOT NULL;
