@@ -25,11 +25,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    Column,
-    Index,
-    MetaData,
-    String,
-    Table,
     create_engine,
     insert,
     text,
@@ -43,7 +38,6 @@ from etl.config import normalize_database_url  # noqa: E402
 from etl.store.db import connect  # noqa: E402
 from etl.store.migrate import upgrade  # noqa: E402
 from etl.store.schema import (  # noqa: E402
-    UTCDateTime,
     batch_datasets,
     batch_last_seen,
     batch_status_history,
@@ -51,22 +45,10 @@ from etl.store.schema import (  # noqa: E402
     datasets,
     etl_failures,
     etl_runs,
+    responses,
 )
 
 CHUNK = 5000
-
-# What a later schema change will add; the report reads it by reflection (batch_id, created_at).
-responses = Table(
-    "responses",
-    MetaData(),
-    Column("response_id", String(36), primary_key=True),
-    Column("batch_id", String(36), nullable=False),
-    Column("task_id", String(64), nullable=False),
-    Column("participant_id", String(64), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_responses_batch_id", "batch_id"),
-    mysql_charset="utf8mb4",
-)
 
 
 def build(engine, *, batch_count: int, nights: int, response_count: int, seed: int) -> dict:
@@ -208,15 +190,21 @@ def build(engine, *, batch_count: int, nights: int, response_count: int, seed: i
     response_rows = []
     for n in range(response_count if ready else 0):
         batch = rng.choice(ready)
+        created = min(batch["last_changed_at"] + timedelta(minutes=rng.randrange(1, 20000)), now)
         response_rows.append(
             {
                 "response_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "batch_id": batch["batch_id"],
                 "task_id": f"task-{n % 97}",
                 "participant_id": f"{rng.getrandbits(96):024x}",
-                "created_at": min(
-                    batch["last_changed_at"] + timedelta(minutes=rng.randrange(1, 20000)), now
-                ),
+                "instruction_id": f"instruction-{n % 5}",
+                "response_type": "multiple_choice",
+                "answer": [{"value": "yes"}],
+                "content_hash": "0" * 64,
+                "created_at": created,
+                "first_seen_at": created,
+                "last_changed_at": created,
+                "last_changed_run_id": batch["last_changed_run_id"],
             }
         )
     with engine.begin() as connection:
@@ -232,7 +220,6 @@ def build(engine, *, batch_count: int, nights: int, response_count: int, seed: i
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[start : start + CHUNK])
         if response_count:
-            responses.create(connection)
             for start in range(0, len(response_rows), CHUNK):
                 connection.execute(insert(responses), response_rows[start : start + CHUNK])
     return {

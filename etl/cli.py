@@ -47,6 +47,7 @@ from .reporting.export import export_relation, format_for, open_database
 from .reporting.labels import LABEL_FORMATS, export_labels
 from .reporting.report_data import DEFAULT_DAYS as REPORT_DEFAULT_DAYS
 from .reporting.report_data import MAX_DAYS as REPORT_MAX_DAYS
+from .reporting.report_labels import DEFAULT_THRESHOLD as AGREEMENT_THRESHOLD
 from .reporting.run_history import (
     DEFAULT_LIMIT,
     MAX_RUN_ID,
@@ -178,6 +179,16 @@ class _Main(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
             sys.exit(EXIT_OK)
+
+
+agreement_threshold_option = click.option(
+    "--agreement-threshold",
+    type=click.FloatRange(-1, 1),
+    default=AGREEMENT_THRESHOLD,
+    show_default=True,
+    help="The report lists the instructions whose Krippendorff's alpha is below this "
+    "(0.667: Krippendorff's lowest for tentative conclusions).",
+)
 
 
 @click.group(cls=_Main, epilog=EXIT_CODES_HELP)
@@ -352,6 +363,7 @@ def _refuse_flag_clashes(*, quiet: bool, verbose: int, report, dry_run: bool) ->
     "`prolific-etl report` does) to FILE; a report that cannot be written is said on stderr "
     "and leaves the exit code alone.",
 )
+@agreement_threshold_option
 @click.option("-v", "--verbose", is_flag=True, help="Also log every batch and every retry.")
 @click.option(
     "-q", "--quiet", is_flag=True, help="Log only errors; no progress bar. The summary stays."
@@ -386,6 +398,7 @@ def sync_command(
     dry_run,
     auto_migrate,
     report_path,
+    agreement_threshold,
     verbose,
     quiet,
     log_format,
@@ -399,7 +412,7 @@ def sync_command(
     _configure_logging(verbose, quiet=quiet, log_format=log_format)
     stop = _stop_on_signals()
     token = ""
-    report = _RunReport(report_path, database_url)
+    report = _RunReport(report_path, database_url, agreement_threshold=agreement_threshold)
     try:
         export_network_settings()
         settings = load_settings(
@@ -486,11 +499,17 @@ class _RunReport:
     """
 
     def __init__(
-        self, path: Path | None, database_url: str | None, *, days: int = REPORT_DEFAULT_DAYS
+        self,
+        path: Path | None,
+        database_url: str | None,
+        *,
+        days: int = REPORT_DEFAULT_DAYS,
+        agreement_threshold: float = AGREEMENT_THRESHOLD,
     ) -> None:
         self.path = path
         self.database_url = database_url
         self.days = days
+        self.agreement_threshold = agreement_threshold
 
     def write_for(self, result: SyncResult | None, message: str | None = None) -> bool:
         if result is None or result.run_id is None:
@@ -515,6 +534,7 @@ class _RunReport:
                 load_database_url(self.database_url),
                 days=self.days,
                 this_run=ThisRun(**this_run),
+                agreement_threshold=self.agreement_threshold,
             )
         except Exception as exc:  # any failure, a bug included: said, and the run's code kept
             message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
@@ -959,14 +979,22 @@ Exit codes:
     show_default=True,
     help="How many days of history the charts and tables cover (UTC days, today included).",
 )
+@agreement_threshold_option
 @database_url_option
-def report_command(output: str, days: int, database_url: str | None) -> None:
+def report_command(
+    output: str, days: int, agreement_threshold: float, database_url: str | None
+) -> None:
     """Write the morning report: one self-contained HTML page with the last run, batches per
     status over time, time to ready, the runs and their failures. No token needed."""
     from .reporting.report import write_report
 
     try:
-        written = write_report(output, load_database_url(database_url), days=days)
+        written = write_report(
+            output,
+            load_database_url(database_url),
+            days=days,
+            agreement_threshold=agreement_threshold,
+        )
     except EtlError as error:
         _fail(error)
     if written is not None:

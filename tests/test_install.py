@@ -112,7 +112,7 @@ def test_the_wheel_carries_the_example_queries_id_file_and_deploy_files(installe
         for path in REPO.glob(pattern)
     }
     assert carried == expected
-    assert len(expected) == 10 + 2 + 3  # queries; ID file and .env.example; units and crontab
+    assert len(expected) == 15 + 2 + 3  # queries; ID file and .env.example; units and crontab
 
 
 @pytest.mark.slow

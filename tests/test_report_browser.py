@@ -11,9 +11,12 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, delete
+from test_views import read_view
 
 from etl.cli import main
 from etl.reporting.report_html import RUN_COUNTS
+from etl.store.change_views import v_changes_last_run
 
 from browser import CHROMIUM, open_offline
 from support import read_table
@@ -102,3 +105,102 @@ def test_the_page_fits_a_narrow_screen(demo):
     with open_offline(report, width=375, height=812) as opened:
         overflow = opened.page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= 375  # charts and wide tables scroll inside their own boxes
+
+
+# --- the sections of issue #25, at a phone's width ---------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _cells(page, table_id: str) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        f"#{table_id} tbody tr",
+        "rows => rows.map(r => [...r.cells].map(c => c.innerText.replace(/\\s+/g, ' ').trim()))",
+    )
+
+
+def test_what_changed_and_the_batches_by_name_at_phone_width(demo):
+    database_url, report = demo
+    changes = read_view(database_url, v_changes_last_run, "batch_id")
+    stored = read_table(database_url, "batches")
+    with open_offline(report, **PHONE) as opened:
+        page = opened.page
+        page.eval_on_selector("#changes-details", "d => { d.open = true }")
+        changed = _cells(page, "changes-table")
+        removed = _cells(page, "removed-batches")
+        now = page.inner_text("#batches-now")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        name_cell = page.eval_on_selector(
+            "#changes-table tbody td.text",
+            "c => ({width: c.getBoundingClientRect().width, "
+            "font: parseFloat(getComputedStyle(c).fontSize)})",
+        )
+    assert width <= PHONE["width"]
+    assert name_cell["width"] >= 120 and name_cell["font"] >= 11, name_cell
+    assert sorted((row[0], row[1]) for row in changed) == sorted(
+        (f"{c['name']} {c['batch_id']}", c["change_type"]) for c in changes
+    )
+    gone = [b for b in stored if b["removed_upstream_at"] is not None]
+    assert gone and [row[0] for row in removed] == [f"{b['name']} {b['batch_id']}" for b in gone]
+    assert int(now) == len(stored) - len(gone)
+
+
+@pytest.fixture(scope="module")
+def with_agreement(demo, tmp_path_factory) -> tuple:
+    """The demo's database with label quality written by hand (sync computes it; its own
+    tests are in test_label_quality.py), and its report."""
+    import shutil
+
+    from test_report_changes import add_agreement_tables
+
+    from etl.store.label_quality import QUALITY_TABLES
+
+    database_url, _ = demo
+    directory = tmp_path_factory.mktemp("agreement")
+    copy = directory / "demo.db"
+    shutil.copy(database_url.removeprefix("sqlite:///"), copy)
+    url = f"sqlite:///{copy}"
+    stored = read_table(url, "batches")
+    current = sorted(b["batch_id"] for b in stored if b["removed_upstream_at"] is None)
+    gone = next(b["batch_id"] for b in stored if b["removed_upstream_at"] is not None)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the demo's own (one annotator a task): replaced
+        for computed in reversed(QUALITY_TABLES):
+            connection.execute(delete(computed))
+    engine.dispose()
+    add_agreement_tables(url, {"a": current[0], "b": current[1], "d": gone}.__getitem__)
+    report = directory / "report.html"
+    result = CliRunner().invoke(main, ["report", "--database-url", url, "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    return url, report
+
+
+def test_label_quality_draws_its_chart_and_tables_at_phone_width(with_agreement):
+    url, report = with_agreement
+    names = {b["batch_id"]: b["name"] for b in read_table(url, "batches")}
+    with open_offline(report, **PHONE) as opened:
+        page = opened.page
+        assert opened.refused == [] and opened.console_errors == []
+        bars = page.eval_on_selector_all(
+            "#label-quality svg.chart rect.bar",
+            "bars => bars.map(b => { const box = b.getBBox(); return box.width * box.height })",
+        )
+        batches = _cells(page, "agreement-batches")
+        annotators = _cells(page, "annotators")
+        width = page.evaluate("document.documentElement.scrollWidth")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        agreement = connection.exec_driver_sql("SELECT DISTINCT batch_id FROM v_agreement").all()
+    engine.dispose()
+    shown = {
+        batch_id for (batch_id,) in agreement if names[batch_id] and batch_id in current_ids(url)
+    }
+    assert len(bars) == len(shown) == 2  # the batch removed upstream is left out
+    assert all(area > 0 for area in bars)
+    assert {row[0] for row in batches} == {f"{names[b]} {b}" for b in shown}
+    assert [row[0] for row in annotators] == ["careless", "careful"]
+    assert width <= PHONE["width"]
+
+
+def current_ids(url: str) -> set[str]:
+    return {b["batch_id"] for b in read_table(url, "batches") if b["removed_upstream_at"] is None}

@@ -29,7 +29,7 @@ def test_db_queries_lists_every_example_query_with_the_question_it_answers():
         for path in QUERIES
     ]
     assert listed == expected
-    assert len(listed) == 10
+    assert len(listed) == 15
 
 
 @pytest.mark.parametrize("name", ["time_to_ready", "time_to_ready.sql"])

@@ -22,8 +22,17 @@ from ..store.migrate import schema_state
 from ..text import redact_url
 from .report_data import DEFAULT_DAYS, MAX_DAYS, ReportData, empty_report, read_report_data
 from .report_html import ThisRun, headline, render_report
+from .report_labels import DEFAULT_THRESHOLD
 
-__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "ThisRun", "build_report", "headline", "write_report"]
+__all__ = [
+    "DEFAULT_DAYS",
+    "DEFAULT_THRESHOLD",
+    "MAX_DAYS",
+    "ThisRun",
+    "build_report",
+    "headline",
+    "write_report",
+]
 
 
 def build_report(
@@ -32,6 +41,7 @@ def build_report(
     days: int = DEFAULT_DAYS,
     this_run: ThisRun | None = None,
     now: datetime | None = None,
+    agreement_threshold: float = DEFAULT_THRESHOLD,
 ) -> str:
     """The report as HTML text.
 
@@ -39,6 +49,8 @@ def build_report(
     run, and when the database cannot be read it still says how the run ended (and why the
     rest is missing) instead of raising. Without it, raises DatabaseUnavailableError when the
     database cannot be read and SchemaVersionError when its schema is not this version's.
+    Instructions whose Krippendorff's alpha is below ``agreement_threshold`` are listed under
+    label quality.
     """
     if not 1 <= days <= MAX_DAYS:
         raise ConfigError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
@@ -46,7 +58,7 @@ def build_report(
     database = redact_url(database_url)
     run_id = this_run.run_id if this_run is not None else None
     try:
-        data = _read(database_url, days=days, now=now, run_id=run_id)
+        data = _read(database_url, days=days, now=now, run_id=run_id, threshold=agreement_threshold)
     except (DatabaseUnavailableError, SchemaVersionError) as error:
         if this_run is None:
             raise
@@ -63,13 +75,20 @@ def write_report(
     days: int = DEFAULT_DAYS,
     this_run: ThisRun | None = None,
     now: datetime | None = None,
+    agreement_threshold: float = DEFAULT_THRESHOLD,
 ) -> Path | None:
     """Write the report to ``path`` (``-`` for standard output) and return the path written.
 
     The file appears only once complete: the page is written beside it and renamed over it.
     Raises ConfigError when the file cannot be written, and what ``build_report`` raises.
     """
-    page = build_report(database_url, days=days, this_run=this_run, now=now)
+    page = build_report(
+        database_url,
+        days=days,
+        this_run=this_run,
+        now=now,
+        agreement_threshold=agreement_threshold,
+    )
     if str(path) == "-":
         sys.stdout.write(page)
         sys.stdout.flush()
@@ -87,7 +106,9 @@ def write_report(
     return target
 
 
-def _read(database_url: str, *, days: int, now: datetime, run_id: int | None) -> ReportData:
+def _read(
+    database_url: str, *, days: int, now: datetime, run_id: int | None, threshold: float
+) -> ReportData:
     engine = connect_existing(database_url)
     if engine is None:
         return empty_report(now, days)
@@ -98,7 +119,9 @@ def _read(database_url: str, *, days: int, now: datetime, run_id: int | None) ->
         if not state.is_current:
             raise SchemaVersionError(f"cannot report: the database schema is at {state.describe()}")
         try:
-            return read_report_data(engine, days=days, now=now, run_id=run_id)
+            return read_report_data(
+                engine, days=days, now=now, run_id=run_id, agreement_threshold=threshold
+            )
         except DBAPIError as exc:
             raise DatabaseUnavailableError(
                 f"cannot read the store for the report: {first_line(exc.orig)}"

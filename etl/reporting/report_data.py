@@ -26,6 +26,16 @@ from ..store.schema import (
 )
 from ..store.views import utc_day, v_batch_processing_time, v_batch_status_intervals
 from ..text import one_line, shorten
+from .report_changes import (
+    BatchFailure,
+    BatchList,
+    RunChanges,
+    failed_batches,
+    removed_batches,
+    run_changes,
+    stuck_batches,
+)
+from .report_labels import DEFAULT_THRESHOLD, LabelQuality, label_quality
 from .run_history import RunRecord, recent_runs, run_record, runs_since
 
 DEFAULT_DAYS = 30
@@ -135,6 +145,14 @@ class ReportData:
     processing: ProcessingTimes | None = None
     datasets: DatasetReuse | None = None
     responses: Responses | None = None
+    removed_count: int = 0  # batches gone upstream: left out of batches_now
+    changes: RunChanges | None = None
+    stuck: BatchList | None = None
+    removed: BatchList | None = None
+    batch_failures: tuple[BatchFailure, ...] = ()
+    batch_failure_total: int = 0
+    labels: LabelQuality | None = None  # None when the agreement views are not there
+    agreement_threshold: float = DEFAULT_THRESHOLD
 
     @property
     def is_empty(self) -> bool:
@@ -152,12 +170,18 @@ def empty_report(now: datetime, days: int) -> ReportData:
 
 
 def read_report_data(
-    engine: Engine, *, days: int, now: datetime, run_id: int | None = None
+    engine: Engine,
+    *,
+    days: int,
+    now: datetime,
+    run_id: int | None = None,
+    agreement_threshold: float = DEFAULT_THRESHOLD,
 ) -> ReportData:
     """The report's numbers from a database with this version's schema.
 
     ``run_id`` picks the run the report is about; the latest when None (or when that run is
-    not recorded). Raises DBAPIError as it comes: the caller says what it could not read.
+    not recorded). Instructions whose Krippendorff's alpha is below ``agreement_threshold``
+    are listed. Raises DBAPIError as it comes: the caller says what it could not read.
     """
     since = window_start(now, days)
     latest = recent_runs(engine, 1)
@@ -169,6 +193,7 @@ def read_report_data(
         runs_in_window = connection.execute(
             select(func.count()).select_from(etl_runs).where(etl_runs.c.started_at >= since)
         ).scalar()
+        batch_failures, batch_failure_total = failed_batches(connection, run.run_id)
         data = ReportData(
             generated_at=now,
             days=days,
@@ -180,10 +205,18 @@ def read_report_data(
             runs_recorded=runs_recorded,
             window_failures=_failure_kinds(connection, etl_failures.c.occurred_at >= since),
             batches_now=_batches_now(connection),
+            removed_count=_removed_count(connection),
             status_days=_status_days(connection, since, now),
             processing=_processing_times(connection, since),
             datasets=_dataset_reuse(connection),
             responses=_responses(connection, since),
+            changes=run_changes(connection, run.run_id),
+            stuck=stuck_batches(connection, now),
+            removed=removed_batches(connection),
+            batch_failures=batch_failures,
+            batch_failure_total=batch_failure_total,
+            labels=label_quality(connection, agreement_threshold),
+            agreement_threshold=agreement_threshold,
         )
     return data
 
@@ -218,12 +251,20 @@ def _failure_kinds(connection: Connection, where) -> tuple[FailureKind, ...]:
 
 
 def _batches_now(connection: Connection) -> dict[str, int]:
+    """Batches per status, of those still upstream: a batch deleted upstream is not current."""
     counts = dict.fromkeys(BATCH_STATUSES, 0)
     rows = connection.execute(
-        select(batches.c.status, func.count()).group_by(batches.c.status)
+        select(batches.c.status, func.count())
+        .where(batches.c.removed_upstream_at.is_(None))
+        .group_by(batches.c.status)
     ).all()
     counts.update({status: int(n) for status, n in rows})
     return counts
+
+
+def _removed_count(connection: Connection) -> int:
+    gone = batches.c.removed_upstream_at.is_not(None)
+    return int(connection.execute(select(func.count()).where(gone)).scalar())
 
 
 def _utc_day(column):

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from .. import __version__
 from ..rows import BATCH_STATUSES, RUN_COUNTS
 from ..text import duration_text, one_line, shorten
 from .charts import Series, bar_chart, fills_width, hbar_chart
+from .report_changes import STUCK_AFTER
 from .report_data import MAX_RUNS, ReportData
+from .report_labels import MIN_COMPARED
 from .run_history import RunRecord
 
 # Okabe–Ito colours: distinguishable with the common forms of colour blindness.
@@ -130,6 +133,8 @@ def render_report(
         run_colors=RUN_COLORS,
         count_colors=COUNT_COLORS,
         max_runs=MAX_RUNS,
+        stuck_hours=int(STUCK_AFTER.total_seconds() // 3600),
+        min_compared=MIN_COMPARED,
         charts=_charts(data),
         timelines=_timelines(data),
     )
@@ -143,12 +148,13 @@ _CHARTS = (
     "responses_per_day",
     "responses_per_batch",
     "datasets",
+    "agreement",
 )
 
 
 def _charts(data: ReportData) -> dict:
     """Each chart that has something to draw; the template says so in words for the others."""
-    charts: dict = dict.fromkeys(_CHARTS)
+    charts: dict = {**dict.fromkeys(_CHARTS), "agreement": _agreement_chart(data)}
     days = data.status_days
     if days:
         charts["status"] = bar_chart(
@@ -228,6 +234,22 @@ def _charts(data: ReportData) -> dict:
     return charts
 
 
+def _agreement_chart(data: ReportData) -> Markup | None:
+    """Mean alpha per batch (the weakest first), when any batch has one."""
+    labels = data.labels
+    if labels is None or not any(b.mean_alpha is not None for b in labels.batches):
+        return None
+    shown = [b for b in labels.batches if b.mean_alpha is not None]
+    # Alpha below 0 (worse than chance) draws as no bar; its value is in the table.
+    return hbar_chart(
+        [b.name or b.batch_id for b in shown],
+        [max(round(b.mean_alpha, 3), 0.0) for b in shown],
+        title="Krippendorff's alpha per batch, averaged over its instructions",
+        color="#009E73",
+        unit="alpha",
+    )
+
+
 def _timelines(data: ReportData) -> set[str]:
     """The charts over time wide enough to scroll on a narrow screen: those open at their right
     end, on the latest day or run."""
@@ -259,6 +281,7 @@ def _environment() -> Environment:
             seconds=_seconds,
             human=_human_duration,
             percent=_percent,
+            three=_three,
         )
         _ENVIRONMENT = env
     return _ENVIRONMENT
@@ -285,6 +308,11 @@ def _seconds(value: float | None) -> str:
 
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def _three(value: float | None) -> str:
+    """An agreement figure to three decimals, as the published examples give them."""
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _human_duration(seconds: float | None) -> str:

@@ -825,6 +825,7 @@ v_batch_progress = _batch_progress_view()
 
 # The views over studies, submissions and costs (issue #24) use the helpers above: imported
 # here, once those are defined, rather than at the top.
+from .change_views import CHANGE_VIEWS  # noqa: E402, I001
 from .quality_views import quality_views  # noqa: E402
 from .study_views import STUDY_VIEWS  # noqa: E402
 
@@ -845,6 +846,7 @@ VIEWS: tuple[View, ...] = (
     v_batch_progress,
     *STUDY_VIEWS,
     *quality_views(next(view for view in STUDY_VIEWS if view.name == "v_participants")),
+    *CHANGE_VIEWS,
 )
 VIEWS_BY_NAME: dict[str, View] = {view.name: view for view in VIEWS}
 

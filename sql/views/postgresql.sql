@@ -1,5 +1,7 @@
 -- prolific-etl reporting views for postgresql.
 -- Generated from etl/store/views.py by `prolific-etl db views`; do not edit by hand.
+DROP VIEW IF EXISTS v_changes_last_run;
+
 DROP VIEW IF EXISTS v_annotator_quality;
 
 DROP VIEW IF EXISTS v_consensus_labels;
@@ -187,3 +189,43 @@ FROM annotator_agreement
 WHERE (annotator_agreement.batch_id NOT IN (SELECT batches.batch_id 
 FROM batches 
 WHERE batches.removed_upstream_at IS NOT NULL)) GROUP BY annotator_agreement.participant_id) AS per LEFT OUTER JOIN v_participants ON per.participant_id = v_participants.participant_id;
+
+CREATE VIEW v_changes_last_run AS
+SELECT CAST((SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) AS BIGINT) AS run_id, batches.batch_id, batches.name, batches.workspace_id, CASE WHEN (batches.first_seen_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) THEN 'new' WHEN (batches.removed_upstream_at IS NOT NULL AND batches.removed_upstream_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) THEN 'removed' WHEN (batches.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS change_type, moves.old_status, moves.new_status, batches.status, batches.removed_upstream_at, CAST(coalesce(answers."new", 0) AS BIGINT) AS new_responses, CAST(coalesce(answers.changed, 0) AS BIGINT) AS changed_responses, CAST(coalesce(new_submissions.n, 0) AS BIGINT) AS new_submissions, CAST(coalesce(submission_moves.n, 0) AS BIGINT) AS submission_status_moves 
+FROM batches LEFT OUTER JOIN (SELECT batch_status_history.batch_id AS batch_id, min(batch_status_history.old_status) AS old_status, max(batch_status_history.new_status) AS new_status 
+FROM batch_status_history 
+WHERE batch_status_history.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) AND batch_status_history.old_status IS NOT NULL GROUP BY batch_status_history.batch_id) AS moves ON moves.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT touched.batch_id AS batch_id, sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) THEN 1 ELSE 0 END) AS "new", sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) THEN 0 ELSE 1 END) AS changed 
+FROM (SELECT responses.batch_id AS batch_id, responses.first_seen_at AS first_seen_at 
+FROM responses 
+WHERE responses.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) OR responses.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) AS touched GROUP BY touched.batch_id) AS answers ON answers.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
+FROM submissions JOIN studies ON studies.study_id = submissions.study_id 
+WHERE submissions.first_seen_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) GROUP BY studies.batch_id) AS new_submissions ON new_submissions.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
+FROM submission_status_history JOIN submissions ON submissions.submission_id = submission_status_history.submission_id JOIN studies ON studies.study_id = submissions.study_id 
+WHERE submission_status_history.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) AND submission_status_history.old_status IS NOT NULL GROUP BY studies.batch_id) AS submission_moves ON submission_moves.batch_id = batches.batch_id 
+WHERE batches.first_seen_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) OR batches.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) OR batches.removed_upstream_at IS NOT NULL AND batches.removed_upstream_at >= (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs)) OR moves.batch_id IS NOT NULL OR answers.batch_id IS NOT NULL OR new_submissions.batch_id IS NOT NULL OR submission_moves.batch_id IS NOT NULL;
