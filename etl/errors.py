@@ -121,24 +121,17 @@ class Subject:
     id: str | None = None
 
     @classmethod
-    def of(
-        cls,
-        *,
-        batch_id: str | None = None,
-        response_id: str | None = None,
-        dataset_id: str | None = None,
-        workspace_id: str | None = None,
-        line_number: int | None = None,
-    ) -> Subject:
-        """The subject of a failure from the ids it holds; the narrowest one names it (a
-        response before its batch)."""
-        for kind, value in (
-            ("response", response_id),
-            ("batch", batch_id),
-            ("line", line_number),
-            ("dataset", dataset_id),
-            ("workspace", workspace_id),
+    def of(cls, failure: object) -> Subject:
+        """The subject of a failure (an ItemError, a run-log Failure, a row read back) from the
+        ids it holds; the narrowest one names it (a response before its batch)."""
+        for kind, name in (
+            ("response", "response_id"),
+            ("batch", "batch_id"),
+            ("line", "line_number"),
+            ("dataset", "dataset_id"),
+            ("workspace", "workspace_id"),
         ):
+            value = getattr(failure, name, None)
             if value is not None and value != "":
                 return cls(kind, str(value))
         return cls("workspaces")
@@ -197,12 +190,7 @@ class ItemError(EtlError):
     @property
     def subject(self) -> Subject:
         """What failed: ``batch <id>``, ``response <id>``, ``dataset <id>``, ``workspace <id>``."""
-        return Subject.of(
-            batch_id=self.batch_id,
-            response_id=self.response_id,
-            dataset_id=self.dataset_id,
-            workspace_id=self.workspace_id,
-        )
+        return Subject.of(self)
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.message}"

@@ -92,13 +92,7 @@ class FailureRecord:
     @property
     def subject(self) -> Subject:
         """What failed, in the words the run's own log used."""
-        return Subject.of(
-            batch_id=self.batch_id,
-            response_id=self.response_id,
-            dataset_id=self.dataset_id,
-            workspace_id=self.workspace_id,
-            line_number=self.line_number,
-        )
+        return Subject.of(self)
 
     def to_json(self) -> dict[str, Any]:
         return {

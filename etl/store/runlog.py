@@ -84,13 +84,7 @@ class Failure:
     @property
     def subject(self) -> Subject:
         """What failed (see Subject): the same words wherever the failure is shown."""
-        return Subject.of(
-            batch_id=self.batch_id,
-            response_id=self.response_id,
-            dataset_id=self.dataset_id,
-            workspace_id=self.workspace_id,
-            line_number=self.line_number,
-        )
+        return Subject.of(self)
 
     def __str__(self) -> str:
         if self.subject.kind == "line":  # the message names the file and the line already
