@@ -19,7 +19,7 @@ from ..kinds.columns import MYSQL_OPTIONS, UTCDateTime, Uuid, metadata
 from ..kinds.study import studies
 from ..kinds.submission import OPEN_SUBMISSION_STATUSES, submissions
 from .db import database_errors
-from .writer import WRITES_STOPPED, stamp
+from .writer import stamp
 
 SETTLED_STUDY_STATUS = "COMPLETED"
 
@@ -89,7 +89,7 @@ def settled_batches(engine: Engine, batch_ids: Sequence[str]) -> set[str]:
     has_study = exists().where(of_batch)
     query = select(loaded.c.batch_id).where(has_study, ~unsettled_study, ~open_or_newer_submission)
     settled: set[str] = set()
-    with database_errors(WRITES_STOPPED), engine.connect() as connection:
+    with database_errors("cannot read which batches are settled"), engine.connect() as connection:
         for start in range(0, len(batch_ids), 1000):
             chunk = list(batch_ids[start : start + 1000])
             settled |= set(connection.execute(query.where(loaded.c.batch_id.in_(chunk))).scalars())
