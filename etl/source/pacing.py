@@ -1,28 +1,33 @@
 """Finding the request rate the API accepts, and keeping every worker under it.
 
 Prolific publishes no rate limit: limits are implicit (per workspace) and the API answers 429,
-with no Retry-After, when a client goes too fast. So the pace is found by feedback, the way TCP
-finds a network's capacity:
+with no Retry-After, when a client goes too fast. It also answers 429 when other clients of
+the workspace are busy (approvals, bonuses, other exports): those 429s do not stop when this
+client slows down. So the pace is found by feedback, the way TCP finds a network's capacity,
+and like the TCP variants written for lossy links it judges the share of refusals, not each
+one:
 
 - Until the first 429 nothing is paced: only ``--concurrency`` bounds the requests in flight
   (and ``--max-rps``, a hard ceiling, when given).
-- A 429 lowers the allowed rate for every worker, to ``DECREASE`` times the current rate, or
-  times the rate the API accepted over the last second when the current one is more than
-  twice that (a limit with a large burst lets a fast start run far past it before refusing).
-  The 429s of requests let through before that decrease are the same congestion seen
-  late and do not lower it again; workers already waiting for a slot given at the old rate
-  queue again at the new one.
-- While the pace is what holds the workers back and requests go through, the rate rises again:
-  it doubles every second until a request sent at a paced rate has been refused (the first
-  429 comes from the unpaced start, a poor measure of the limit), then by
-  ``INCREASE_PER_REQUEST`` of itself for each accepted request, to probe whether the limit
-  rose. Rising per request rather than per second keeps the number of requests between two
-  429s the same at any limit: about 80 requests to climb back from a decrease, so that 429s
-  stay a few percent of the requests at 1 request/s as at 50.
+- While climbing, the pace is cut (to ``DECREASE`` times what the API let through over the
+  last second) when the share of 429s among the last ``WINDOW_ANSWERS`` answers is clearly
+  above the *baseline*: the share the API refuses whatever the pace. The baseline starts at
+  zero, so the first 429s of a run cut the pace as a plain limit would; it is learnt from
+  samples taken after cuts, and from whole windows of answers while the pace held nobody back.
+- After a cut the rate holds for ``SAMPLE_ANSWERS`` answers to measure the share there. A share
+  at the baseline ends the episode: the limit lies between this rate and the cut's. A higher
+  one is measured one step lower again: if slowing down lowered it, the search goes on down;
+  if not, the 429s are someone else's: they join the baseline and the rate goes back to where
+  the episode began. While measuring, a share over ``FLOOD`` is never noise: the rate goes down
+  at once to about what got through. After a sample refused whole (an outage, another
+  client's burst), a few accepted answers in a row end the episode.
+- Then the rate rises: doubling every second back to just under the best guess of the limit,
+  then by ``INCREASE_PER_REQUEST`` of itself per accepted request, to probe whether the limit
+  rose. It rises only while the pace is what holds the workers back.
 
 Requests are spaced evenly (``1 / rate`` apart), never in bursts, and a slot not used is not
-saved up. tests/test_pacing.py runs this against simulated token-bucket limits; BENCHMARKS.md
-has what it gives against the local imitation of the API.
+saved up. tests/test_pacing.py runs this against simulated limits, random refusals and bursts
+of refusals; BENCHMARKS.md has what it gives against the local imitation of the API.
 """
 
 from __future__ import annotations
@@ -33,14 +38,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 DECREASE = 0.85
-INCREASE_PER_REQUEST = 0.002
+INCREASE_PER_REQUEST = 0.001
 MIN_RATE = 0.1  # one request every 10 s at the slowest
 WINDOW = 1.0  # seconds over which the accepted and the sent rates are measured
 MIN_SAMPLES = 5  # answers in the window before the accepted rate is trusted as a measure
-OVERSHOOT = 0.5  # a rate this far above what the API accepted is cut to the accepted rate
 REQUEUE_ON_RISE = 1.1  # waiting workers take new slots once the rate rose by this factor
+
+WINDOW_ANSWERS = 40  # the last answers whose share of 429s is judged while climbing
+SAMPLE_ANSWERS = 40  # answers at a held rate that measure its share of 429s
+SIGNIFICANCE = 3.5  # standard deviations above the baseline for a share to be ours
+MIN_EXCESS = 0.03  # a share this far above the baseline is ours whatever the sample's size
+FLOOD = 0.5  # while measuring, a share over this is never noise
+FLOOD_ANSWERS = 10  # answers before FLOOD is judged
+CLEAN_ANSWERS = 5  # answers without a 429 that end a sample far below the rate of the cut
+FLOOD_FLOOR = 0.25  # one cut while flooded goes down to this share of the rate at most
+BASELINES_KEPT = 5  # the baseline is the share refused over the last few samples
+FAST_RETURN = 0.95  # the fast climb stops this far under the guess of the limit
 
 
 class PacingStopped(Exception):
@@ -55,6 +71,144 @@ class Ticket:
     issued_at: float
     paced: bool
     generation: int
+
+
+class Phase(Enum):
+    CLIMB = "climb"  # the rate rises; a share of 429s above the baseline cuts it
+    MEASURE = "measure"  # the rate holds after a cut: what share does a lower rate get?
+
+
+@dataclass
+class Sample:
+    """Answers counted at one held rate."""
+
+    rate: float
+    answers: int = 0
+    refused: int = 0
+    accepted_in_a_row: int = 0
+
+    def add(self, refused: bool) -> None:
+        self.answers += 1
+        self.refused += refused
+        self.accepted_in_a_row = 0 if refused else self.accepted_in_a_row + 1
+
+    @property
+    def share(self) -> float:
+        return self.refused / self.answers if self.answers else 0.0
+
+
+def clearly_above(refused: int, answers: int, baseline: float) -> bool:
+    """Whether ``refused`` of ``answers`` is more than the baseline share explains."""
+    spread = SIGNIFICANCE * math.sqrt(answers * baseline * (1.0 - baseline))
+    return refused > baseline * answers + max(spread, MIN_EXCESS * answers)
+
+
+def clearly_lower(lower: Sample, higher: Sample) -> bool:
+    """Whether the share at the lower rate is below the share at the higher one by more than
+    chance explains (a two-proportion test)."""
+    pooled = (lower.refused + higher.refused) / (lower.answers + higher.answers)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / lower.answers + 1 / higher.answers))
+    return higher.share - lower.share > max(2.0 * spread, MIN_EXCESS)
+
+
+class Judge:
+    """Tells the 429s this client's pace causes from those it does not, by their share."""
+
+    def __init__(self) -> None:
+        self.phase = Phase.CLIMB
+        self.window: deque[bool] = deque(maxlen=WINDOW_ANSWERS)
+        self.baselines: deque[Sample] = deque(maxlen=BASELINES_KEPT)
+        self.sample: Sample | None = None
+        self.previous: Sample | None = None  # the episode's last sample at a lower rate
+        self.trigger = math.inf  # the rate at the episode's first cut
+        self.shut_out = False  # the last sample was refused whole (an outage, or far too fast)
+        self.unpooled = 0  # answers while climbing not yet counted in the baseline
+
+    @property
+    def baseline(self) -> float:
+        answers = sum(sample.answers for sample in self.baselines)
+        return sum(sample.refused for sample in self.baselines) / answers if answers else 0.0
+
+    def climbing_refusal_is_ours(self, refused: bool, *, paced: bool) -> bool:
+        """Whether a refusal while climbing is this client's doing. ``paced``: the pace is
+        what holds the workers back; when it is not, no limit of ours is being tested, and a
+        whole window of answers measures the baseline."""
+        self.window.append(refused)
+        self.unpooled = 0 if paced else self.unpooled + 1
+        if self.unpooled >= WINDOW_ANSWERS:
+            self.baselines.append(Sample(0.0, len(self.window), sum(self.window)))
+            self.unpooled = 0
+        # A few answers say little (the first answer of a run may be someone else's 429),
+        # unless most of them are refusals.
+        if not refused or (len(self.window) < FLOOD_ANSWERS and sum(self.window) < 3):
+            return False
+        return clearly_above(sum(self.window), len(self.window), self.baseline)
+
+    @property
+    def noise(self) -> float:
+        """The baseline, as a share to leave aside when estimating what got through."""
+        return min(self.baseline, 0.5)
+
+    def back_from_a_flood(self, sample: Sample) -> bool:
+        """Whether a sample far below the rate of the episode's first cut has gone clean long
+        enough to stop measuring (the end of another client's burst: come back fast)."""
+        return (
+            self.shut_out
+            and sample.accepted_in_a_row >= CLEAN_ANSWERS
+            and sample.rate < 0.5 * self.trigger
+        )
+
+    def above_baseline(self, sample: Sample) -> bool:
+        return clearly_above(sample.refused, sample.answers, self.baseline)
+
+    def hold(self, phase: Phase, rate: float) -> None:
+        self.phase = phase
+        self.sample = Sample(rate)
+        self.window.clear()
+
+    def climb(self) -> None:
+        self.phase = Phase.CLIMB
+        self.unpooled = 0
+        self.sample = self.previous = None
+        self.trigger = math.inf
+        self.shut_out = False
+        self.window.clear()
+
+
+class Recent:
+    """When requests were sent and accepted over the last ``WINDOW``, and the rates they make."""
+
+    def __init__(self) -> None:
+        self.sent: deque[float] = deque()
+        self.accepted: deque[float] = deque()
+        self.first_sent: float | None = None
+
+    def note_sent(self, at: float) -> None:
+        if self.first_sent is None:
+            self.first_sent = at
+        self.sent.append(at)
+
+    def note_answer(self, now: float, *, accepted: bool) -> None:
+        if accepted:
+            self.accepted.append(now)
+        moment = now - WINDOW
+        while self.accepted and self.accepted[0] < moment:
+            self.accepted.popleft()
+        while self.sent and self.sent[0] < moment:
+            self.sent.popleft()
+
+    def sent_rate(self, now: float) -> float:
+        if not self.sent:
+            return MIN_RATE
+        return len(self.sent) / max(min(WINDOW, now - self.sent[0]), 0.1)
+
+    def accepted_rate(self, now: float) -> float | None:
+        """Answers per second over the last WINDOW, when there were enough to tell."""
+        if len(self.accepted) < MIN_SAMPLES:
+            return None
+        # Early in a run the window is not full yet: the answers came since the first request.
+        since_start = now - (self.first_sent if self.first_sent is not None else now)
+        return len(self.accepted) / max(min(WINDOW, since_start), 0.1)
 
 
 class Pacer:
@@ -91,11 +245,11 @@ class Pacer:
         self._not_before = float("-inf")  # a Retry-After or a 503's hold-off, for everyone
         self._generation = 0  # bumped when the rate changes enough to hand out slots again
         self._rate_of_generation: float | None = None
-        self._last_decrease = float("-inf")
+        self._last_change = float("-inf")  # when the rate was last cut or set back
         self._last_increase = float("-inf")
-        self._found_the_limit = False  # a request sent at a paced rate was refused
-        self._accepted: deque[float] = deque()
-        self._sent: deque[float] = deque()
+        self._fast_until = math.inf  # the fast climb goes on up to this rate
+        self._judge = Judge()
+        self._recent = Recent()
         self._refused_since: float | None = None
         self.refusals = 0
 
@@ -104,6 +258,12 @@ class Pacer:
         """Requests per second allowed now; None when nothing but ``--concurrency`` paces."""
         with self._lock:
             return self._allowed_rate()
+
+    @property
+    def baseline(self) -> float:
+        """The share of requests the API refuses whatever the pace, as judged so far."""
+        with self._lock:
+            return self._judge.baseline
 
     def refused_for(self) -> float:
         """Seconds since the API last accepted a request, while it has refused every one since."""
@@ -141,7 +301,7 @@ class Pacer:
             if ticket.generation != self._generation:
                 return False
             self._last_sent = max(self._last_sent, ticket.sent_at)
-            self._sent.append(ticket.sent_at)
+            self._recent.note_sent(ticket.sent_at)
             return True
 
     def accepted(self, ticket: Ticket) -> None:
@@ -149,28 +309,11 @@ class Pacer:
         with self._lock:
             now = self._clock()
             self._refused_since = None
-            self._accepted.append(now)
-            self._forget_before(now - WINDOW)
-            if self._rate is None or not self.adaptive:
-                return
-            elapsed = min(now - self._last_increase, 1.0)
-            self._last_increase = now
-            # Rise only while the pace is what holds the workers back: a run held back by its
-            # concurrency, its database or a slow API would otherwise raise a rate it never
-            # tests, and be flooded with 429s when it suddenly could use it.
-            if len(self._sent) < 0.8 * self._rate * WINDOW:
-                return
-            if self._found_the_limit:
-                self._rate *= 1.0 + INCREASE_PER_REQUEST
-            else:
-                self._rate *= 2.0**elapsed
-            if self.max_rate is not None:
-                self._rate = min(self._rate, self.max_rate)
-            if self._rate > REQUEUE_ON_RISE * (self._rate_of_generation or self._rate):
-                self._new_generation(now)
+            self._recent.note_answer(now, accepted=True)
+            self._judge_answer(ticket, refused=False, now=now)
 
     def refused(self, ticket: Ticket, retry_after: float | None = None) -> None:
-        """The API answered 429: slow every worker down (once per congestion episode)."""
+        """The API answered 429: slow every worker down when the 429s are this client's doing."""
         with self._lock:
             now = self._clock()
             self.refusals += 1
@@ -178,29 +321,126 @@ class Pacer:
                 self._refused_since = now
             if retry_after is not None and retry_after > 0:
                 self._not_before = max(self._not_before, now + retry_after)
-            if not self.adaptive or ticket.issued_at < self._last_decrease:
-                return
-            self._found_the_limit = self._found_the_limit or ticket.paced
-            self._forget_before(now - WINDOW)
-            current = self._allowed_rate() or float("inf")
-            measured = self._accepted_rate(now)
-            if measured is not None and measured < OVERSHOOT * current:
-                basis = measured  # far past the limit: start again from what got through
-            elif current != float("inf"):
-                basis = current
-            else:  # refused before much was accepted: start low, and rise fast
-                basis = (len(self._accepted) + 1) / max(now - ticket.sent_at, 0.1)
-            self._rate = max(MIN_RATE, basis * DECREASE)
-            if self.max_rate is not None:
-                self._rate = min(self._rate, self.max_rate)
-            self._last_decrease = now
-            self._last_increase = now
-            self._new_generation(now)
+            self._recent.note_answer(now, accepted=False)
+            self._judge_answer(ticket, refused=True, now=now)
 
     def hold_off(self, seconds: float) -> None:
         """No worker sends for ``seconds`` (a 503's Retry-After: the server asks for a pause)."""
         with self._lock:
             self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def _judge_answer(self, ticket: Ticket, *, refused: bool, now: float) -> None:
+        # Answers to requests let through before the last change say nothing of the new rate.
+        if not self.adaptive or ticket.issued_at < self._last_change:
+            return
+        judge = self._judge
+        if judge.phase is Phase.CLIMB:
+            if judge.climbing_refusal_is_ours(refused, paced=self._pace_holds_back()):
+                self._start_episode(now)
+            elif not refused:
+                self._climb(now)
+            return
+        sample = judge.sample
+        assert sample is not None
+        sample.add(refused)
+        flooded = sample.answers >= FLOOD_ANSWERS and sample.share > FLOOD
+        if flooded:
+            self._flooded(sample, now)
+        elif sample.answers >= SAMPLE_ANSWERS or judge.back_from_a_flood(sample):
+            self._measured(sample, now)
+
+    def _start_episode(self, now: float) -> None:
+        """Refusals above the baseline while climbing: cut, then find out whose they are."""
+        judge = self._judge
+        judge.trigger = self._allowed_rate() or self._recent.sent_rate(now)
+        if self._rate is None:
+            # Unpaced, early in the run: the answers still lag the requests, so the accepted
+            # rate undercounts; what was sent, less the share refused, is the better guess.
+            window = judge.window
+            through = max(1.0 - sum(window) / len(window), FLOOD_FLOOR)
+            estimate = judge.trigger * through / (1.0 - self._judge.noise)
+        else:
+            estimate = self._limit_estimate(now)
+        # The first cut of an unpaced run knows little of a limit: come back to what was sent.
+        self._fast_until = estimate if self._rate is not None else judge.trigger
+        self._set_rate(estimate * DECREASE, now)
+        judge.previous = None
+        judge.hold(Phase.MEASURE, self._rate or estimate)
+
+    def _flooded(self, sample: Sample, now: float) -> None:
+        """Most requests refused at a held rate: never noise, go down at once, to about what
+        got through (which is also the best guess of the limit)."""
+        through = 1.0 - sample.share
+        self._judge.shut_out = sample.refused == sample.answers
+        if not self._judge.shut_out:
+            self._fast_until = min(self._fast_until, self._got_through(sample))
+        self._set_rate(sample.rate * max(through, FLOOD_FLOOR) * DECREASE, now)
+        self._judge.hold(Phase.MEASURE, self._rate or sample.rate)
+
+    def _got_through(self, sample: Sample) -> float:
+        """The rate a sample's accepted requests came at, refusals the API makes anyway
+        left aside."""
+        return sample.rate * (1.0 - sample.share) / (1.0 - self._judge.noise)
+
+    def _measured(self, sample: Sample, now: float) -> None:
+        """A lower rate has been measured: the episode ends (a limit above this rate, or
+        refusals that are not ours), or the search goes on down."""
+        judge = self._judge
+        previous = judge.previous
+        above = judge.above_baseline(sample) and not judge.back_from_a_flood(sample)
+        if above and (previous is None or clearly_lower(sample, previous)):
+            # Refused more than the baseline explains, and less than one step up: go on down.
+            judge.previous = sample
+            self._set_rate(sample.rate * min(DECREASE, 1.0 - sample.share), now)
+            judge.hold(Phase.MEASURE, self._rate or sample.rate)
+            return
+        if above:
+            # Slowing down did not lower the share: the 429s are not this client's doing.
+            # They become the baseline, and the rate goes back to where the episode began.
+            assert previous is not None
+            judge.baselines.extend((previous, sample))
+            self._fast_until = judge.trigger / FAST_RETURN
+            self._set_rate(judge.trigger, now)
+        elif sample.answers >= SAMPLE_ANSWERS:
+            judge.baselines.append(sample)
+        judge.climb()
+
+    def _pace_holds_back(self) -> bool:
+        return self._rate is not None and len(self._recent.sent) >= 0.8 * self._rate * WINDOW
+
+    def _climb(self, now: float) -> None:
+        elapsed = min(now - self._last_increase, 1.0)
+        self._last_increase = now
+        # Rise only while the pace is what holds the workers back: a run held back by its
+        # concurrency, its database or a slow API would otherwise raise a rate it never
+        # tests, and be flooded with 429s when it suddenly could use it.
+        if not self._pace_holds_back():
+            return
+        if self._rate < FAST_RETURN * self._fast_until:
+            self._rate = min(self._rate * 2.0**elapsed, FAST_RETURN * self._fast_until)
+        else:
+            self._rate *= 1.0 + INCREASE_PER_REQUEST
+        if self.max_rate is not None:
+            self._rate = min(self._rate, self.max_rate)
+        if self._rate > REQUEUE_ON_RISE * (self._rate_of_generation or self._rate):
+            self._new_generation(now)
+
+    def _limit_estimate(self, now: float) -> float:
+        """What the API lets through, refusals it makes anyway left aside: the accepted rate
+        over the last second, or the rate allowed when that was less."""
+        current = self._allowed_rate() or math.inf
+        accepted = self._recent.accepted_rate(now)
+        if accepted is None:
+            return current
+        return min(current, accepted / (1.0 - self._judge.noise))
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        self._rate = max(MIN_RATE, rate)
+        if self.max_rate is not None:
+            self._rate = min(self._rate, self.max_rate)
+        self._last_change = now
+        self._last_increase = now
+        self._new_generation(now)
 
     def _new_generation(self, now: float) -> None:
         """Slots handed out at the old rate are void: their holders reserve again."""
@@ -208,24 +448,12 @@ class Pacer:
         self._rate_of_generation = self._rate
         self._next_slot = max(now, self._last_sent + 1.0 / self._rate)
 
-    def _accepted_rate(self, now: float) -> float | None:
-        """Answers per second over the last WINDOW, when there were enough to tell."""
-        if len(self._accepted) < MIN_SAMPLES:
-            return None
-        return len(self._accepted) / max(now - self._accepted[0], WINDOW / 2)
-
     def _allowed_rate(self) -> float | None:
         if self._rate is None:
             return self.max_rate
         if self.max_rate is None:
             return self._rate
         return min(self._rate, self.max_rate)
-
-    def _forget_before(self, moment: float) -> None:
-        while self._accepted and self._accepted[0] < moment:
-            self._accepted.popleft()
-        while self._sent and self._sent[0] < moment:
-            self._sent.popleft()
 
     def _wait_unless_stopped(self, seconds: float) -> None:
         if self._stop.wait(seconds):
