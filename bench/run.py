@@ -45,6 +45,7 @@ class Scenario:
     sizes: tuple[int, ...]
     databases: tuple[str, ...]
     rate_limit: float | None = None
+    refused_at_random: float = 0.0  # share of requests answered 429 whatever the pace
     concurrency: int | None = None  # None: the tool's default
     naive_sizes: tuple[int, ...] = (1000,)  # the loop fetches one at a time: slow at large N
     rerun: bool = True
@@ -65,6 +66,27 @@ SCENARIOS = {
         Scenario("limit-5", 100, (1000,), ("sqlite",), rate_limit=5, rerun=False),
         Scenario("limit-20", 100, (1000,), ("sqlite",), rate_limit=20, rerun=False),
         Scenario("limit-50", 100, (1000,), ("sqlite",), rate_limit=50, rerun=False),
+        # Refusals the pace did not cause (issue 22): compare "100ms" with "noise-10".
+        Scenario("100ms", 100, (1000,), ("sqlite",), naive_sizes=(), rerun=False),
+        Scenario(
+            "noise-10",
+            100,
+            (1000,),
+            ("sqlite",),
+            refused_at_random=0.1,
+            naive_sizes=(),
+            rerun=False,
+        ),
+        Scenario(
+            "limit-20-noise-5",
+            100,
+            (1000,),
+            ("sqlite",),
+            rate_limit=20,
+            refused_at_random=0.05,
+            naive_sizes=(),
+            rerun=False,
+        ),
         Scenario(
             "0ms",
             0,
@@ -91,6 +113,8 @@ def start_api(scenario: Scenario, preload: Path) -> tuple[subprocess.Popen, str]
     ]
     if scenario.rate_limit:
         command += ["--rate-limit", str(scenario.rate_limit)]
+    if scenario.refused_at_random:
+        command += ["--error-rate", str(scenario.refused_at_random), "--error-kind", "429"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
     return process, process.stdout.readline().strip()
 

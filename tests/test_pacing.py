@@ -352,5 +352,6 @@ def test_after_a_burst_of_refusals_the_pace_comes_back():
 def test_a_limit_with_random_refusals_is_still_used(seed):
     run = simulate(20, noise=0.05, seed=seed)
     assert run.goodput >= 0.80 * 20
-    # 5% are refused whatever the pace; the search for the limit adds some, not a flood.
-    assert run.refused_share <= 0.15
+    # 5% are refused whatever the pace. To tell its own 429s from those, the pace lets the
+    # share rise clearly above 5% before it cuts: about 5 more points, never a flood.
+    assert run.refused_share <= 0.17

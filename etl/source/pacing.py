@@ -55,7 +55,7 @@ FLOOD = 0.5  # while measuring, a share over this is never noise
 FLOOD_ANSWERS = 10  # answers before FLOOD is judged
 CLEAN_ANSWERS = 5  # answers without a 429 that end a sample far below the rate of the cut
 FLOOD_FLOOR = 0.25  # one cut while flooded goes down to this share of the rate at most
-BASELINES_KEPT = 5  # the baseline is the share refused over the last few samples
+BASELINES_KEPT = 10  # the baseline is the share refused over the last few samples
 FAST_RETURN = 0.95  # the fast climb stops this far under the guess of the limit
 
 
@@ -97,9 +97,13 @@ class Sample:
         return self.refused / self.answers if self.answers else 0.0
 
 
-def clearly_above(refused: int, answers: int, baseline: float) -> bool:
-    """Whether ``refused`` of ``answers`` is more than the baseline share explains."""
-    spread = SIGNIFICANCE * math.sqrt(answers * baseline * (1.0 - baseline))
+def clearly_above(refused: int, answers: int, baseline: float, measured_on: int = 0) -> bool:
+    """Whether ``refused`` of ``answers`` is more than the baseline share explains, the
+    baseline being itself a share of ``measured_on`` answers (0: taken as exact)."""
+    variance = answers * baseline * (1.0 - baseline)
+    if measured_on:
+        variance += answers**2 * baseline * (1.0 - baseline) / measured_on
+    spread = SIGNIFICANCE * math.sqrt(variance)
     return refused > baseline * answers + max(spread, MIN_EXCESS * answers)
 
 
@@ -122,27 +126,34 @@ class Judge:
         self.previous: Sample | None = None  # the episode's last sample at a lower rate
         self.trigger = math.inf  # the rate at the episode's first cut
         self.shut_out = False  # the last sample was refused whole (an outage, or far too fast)
-        self.unpooled = 0  # answers while climbing not yet counted in the baseline
+        self.pooled = Sample(0.0)  # answers while the pace held nobody back, for the baseline
 
     @property
     def baseline(self) -> float:
-        answers = sum(sample.answers for sample in self.baselines)
+        answers = self.baseline_answers
         return sum(sample.refused for sample in self.baselines) / answers if answers else 0.0
+
+    @property
+    def baseline_answers(self) -> int:
+        return sum(sample.answers for sample in self.baselines)
 
     def climbing_refusal_is_ours(self, refused: bool, *, paced: bool) -> bool:
         """Whether a refusal while climbing is this client's doing. ``paced``: the pace is
         what holds the workers back; when it is not, no limit of ours is being tested, and a
         whole window of answers measures the baseline."""
         self.window.append(refused)
-        self.unpooled = 0 if paced else self.unpooled + 1
-        if self.unpooled >= WINDOW_ANSWERS:
-            self.baselines.append(Sample(0.0, len(self.window), sum(self.window)))
-            self.unpooled = 0
+        if not paced:  # every answer counts, or the windows that cut would be left out
+            self.pooled.add(refused)
+            if self.pooled.answers >= WINDOW_ANSWERS:
+                self.baselines.append(self.pooled)
+                self.pooled = Sample(0.0)
         # A few answers say little (the first answer of a run may be someone else's 429),
         # unless most of them are refusals.
         if not refused or (len(self.window) < FLOOD_ANSWERS and sum(self.window) < 3):
             return False
-        return clearly_above(sum(self.window), len(self.window), self.baseline)
+        return clearly_above(
+            sum(self.window), len(self.window), self.baseline, self.baseline_answers
+        )
 
     @property
     def noise(self) -> float:
@@ -159,7 +170,7 @@ class Judge:
         )
 
     def above_baseline(self, sample: Sample) -> bool:
-        return clearly_above(sample.refused, sample.answers, self.baseline)
+        return clearly_above(sample.refused, sample.answers, self.baseline, self.baseline_answers)
 
     def hold(self, phase: Phase, rate: float) -> None:
         self.phase = phase
@@ -168,7 +179,6 @@ class Judge:
 
     def climb(self) -> None:
         self.phase = Phase.CLIMB
-        self.unpooled = 0
         self.sample = self.previous = None
         self.trigger = math.inf
         self.shut_out = False
