@@ -341,6 +341,48 @@ def test_the_share_refused_whatever_the_pace_becomes_the_baseline():
     assert quiet_pacer[0].baseline < 0.02  # a limit's own 429s are not taken for noise
 
 
+def answer(pacer: Pacer, clock: FakeClock, count: int, *, refused_every: int) -> None:
+    """``count`` requests at the pace, each answered at once; every ``refused_every``-th
+    refused."""
+    for number in range(1, count + 1):
+        ticket = pacer.acquire()
+        if number % refused_every == 0:
+            pacer.refused(ticket)
+        else:
+            pacer.accepted(ticket)
+
+
+def test_a_share_that_slowing_down_does_not_lower_is_not_ours(clock):
+    pacer = pacer_on(clock)  # 20 answers over one second, then a 429: the pace is cut
+    for _ in range(20):
+        ticket = pacer.acquire()
+        clock.now += 0.05
+        pacer.accepted(ticket)
+    pacer.refused(pacer.acquire())
+    first_cut = pacer.rate
+    answer(pacer, clock, 40, refused_every=10)  # 10% at the lower rate: one step lower again
+    assert pacer.rate == pytest.approx(first_cut * DECREASE)
+    answer(pacer, clock, 40, refused_every=10)  # 10% there too: someone else's 429s
+    assert pacer.baseline == pytest.approx(0.10)
+    assert pacer.rate > first_cut  # back to where the episode began
+
+
+def test_a_share_that_falls_when_slowing_down_is_a_limit(clock):
+    pacer = pacer_on(clock)
+    for _ in range(20):
+        ticket = pacer.acquire()
+        clock.now += 0.05
+        pacer.accepted(ticket)
+    pacer.refused(pacer.acquire())
+    first_cut = pacer.rate
+    answer(pacer, clock, 40, refused_every=5)  # 20%: still over the limit
+    lower = pacer.rate
+    assert lower == pytest.approx(first_cut * 0.8)  # down to about what got through
+    answer(pacer, clock, 40, refused_every=1000)  # none there: under the limit
+    assert pacer.baseline == 0.0
+    assert pacer.rate == pytest.approx(lower)  # and it stays there, to climb from
+
+
 def test_after_a_burst_of_refusals_the_pace_comes_back():
     quiet = simulate(None, batches=1500)
     # Another client takes the workspace for 3 s: every request is refused.
