@@ -307,7 +307,10 @@ def test_a_429_slows_every_worker_down(batches):
             elapsed = time.monotonic() - started
         answered = [seen for seen in api.requests]
     assert len(ids) == 48 and len(answered) == 48 + api.refused
-    assert api.refused <= 12, "the workers kept asking as fast after the 429s"
+    # Unpaced, 4 workers at 0 ms would be refused hundreds of times in the ~4 s this takes.
+    # The pace is cut at the first 429 after the burst, and measured over 10 answers before
+    # it is sure the 429s are its own (issue 22): about a dozen refused in all.
+    assert api.refused <= 16, "the workers kept asking as fast after the 429s"
     assert elapsed >= (48 - 10) / 10 * 0.9  # no faster than the limit allows
 
 

@@ -380,11 +380,12 @@ class Pacer:
     def _flooded(self, sample: Sample, now: float) -> None:
         """Most requests refused at a held rate: never noise, go down at once, to about what
         got through (which is also the best guess of the limit)."""
-        through = 1.0 - sample.share
         self._judge.shut_out = sample.refused == sample.answers
         if not self._judge.shut_out:
             self._fast_until = min(self._fast_until, self._got_through(sample))
-        self._set_rate(sample.rate * max(through, FLOOD_FLOOR) * DECREASE, now)
+            self._set_rate(self._got_through(sample) * DECREASE, now)
+        else:  # nothing got through: say nothing of a limit, step down a long way
+            self._set_rate(sample.rate * FLOOD_FLOOR * DECREASE, now)
         self._judge.hold(Phase.MEASURE, self._rate or sample.rate)
 
     def _got_through(self, sample: Sample) -> float:
