@@ -221,6 +221,7 @@ class SampleWorld:
         # The studies that recruit for the batches, their submissions those the responses
         # name (sync --submissions).
         self.studies = SampleStudies(self.batches, seed=seed, submissions=(0, 2))
+        self.studies.doubted = frozenset({self.crowd.careless})  # reviewers notice
         self._answer_studies()
         ids = list(self._batches)
         # The batch deleted on the first night: one an ID file lists too (id_file_ids).
