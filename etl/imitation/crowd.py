@@ -163,7 +163,9 @@ class Crowd:
         for number in range(first + 1, first + tasks + 1):
             task_id = f"task-{number:04d}"
             truth = random.Random(f"{self.seed}:truth:{batch_id}:{task_id}")
-            true_values = [_true_value(instruction, truth) for instruction in INSTRUCTIONS[project]]
+            true_values = [
+                _random_value(instruction, truth) for instruction in INSTRUCTIONS[project]
+            ]
             annotators = rng.sample(careful, min(rng.choice(ANSWERS_PER_TASK), len(careful)))
             if self.careless in team and rng.random() < CARELESS_ANSWERS:
                 annotators.append(self.careless)
@@ -191,11 +193,8 @@ class Crowd:
         return true if rng.random() < 0.5 else rng.choice(instruction.texts)
 
 
-def _true_value(instruction: Instruction, rng: random.Random) -> Any:
-    return _random_value(instruction, rng)
-
-
 def _random_value(instruction: Instruction, rng: random.Random) -> Any:
+    """A value drawn evenly: a task's true value, or a careless annotator's answer."""
     if instruction.choices:
         return rng.choice(instruction.choices)
     if instruction.scale is not None:

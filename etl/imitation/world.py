@@ -5,7 +5,9 @@ move on night after night.
 move through their statuses (UNINITIALISED → PROCESSING → READY or ERROR) as batches do at
 Prolific, a dataset is linked to one batch and unlinked from another, a new batch appears in a
 workspace, and, the first night, one batch is deleted: it leaves its workspace's listing and its
-ID answers 404. So a few nights of syncs fill every reporting view.
+ID answers 404. The batches being worked on get tasks answered by several annotators of a
+crowd (``crowd``), whose submissions are reviewed night after night (``study_samples``). So a
+few nights of syncs fill every reporting view, label quality included.
 
 Everything is drawn from the seed, a batch from its index, so that the first batches are the
 same whatever the count, and ``examples/batch_ids.txt`` names batches the imitation serves.
