@@ -1071,8 +1071,9 @@ Exit codes:
 def demo_command(database_path: Path, batch_count: int, nights: int, responses: bool) -> None:
     """Run the real sync, night after night, against a local imitation of the API; no token
     needed. Between nights the imitation moves batches through their statuses, links and
-    unlinks datasets, adds a batch and deletes one. Then the morning report, the commands that
-    read the demo's database, and three questions answered from the views."""
+    unlinks datasets, adds a batch and deletes one, and a crowd of annotators (one careless)
+    answers tasks for label quality. Then the morning report, the commands that read the
+    demo's database, and three questions answered from the views."""
     from .demo import answer_questions, run_demo
 
     _configure_logging(False)

@@ -3,18 +3,28 @@ query and view with rows, the commands that read its database, and a database of
 
 from __future__ import annotations
 
+import json
 import shlex
 import sqlite3
+import urllib.request
+from collections import Counter
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
+from unittest.mock import ANY
 
+import label_reference as reference
 import pytest
 from click.testing import CliRunner
+from test_report import body_rows, parse
 
 from etl.cli import main
+from etl.demo import DEFAULT_NIGHTS as DEMO_NIGHTS
 from etl.demo import DEMO_SOURCE
+from etl.imitation.crowd import INSTRUCTIONS
 from etl.imitation.world import SampleWorld
+from etl.samples import DEFAULT_BATCHES, SAMPLE_SEED
+from etl.source.client import RESPONSES_PATH
 from etl.store.views import VIEWS
 
 from support import read_table
@@ -194,3 +204,138 @@ def test_the_demo_refuses_a_file_that_is_not_a_database(tmp_path):
     assert result.exit_code == 2
     assert "is not a SQLite database the demo can read" in result.stderr
     assert target.read_text() == "my notes\n" * 200
+
+
+# --- label quality: the demo's crowd, read back from the views (#25) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def served(demo) -> tuple[SampleWorld, list[dict]]:
+    """The demo's world as it stands on the last night, rebuilt from the seed (answers do not
+    depend on the hour), and every response it serves for the batches still upstream, read
+    over HTTP: (world, records)."""
+    world = SampleWorld(DEFAULT_BATCHES, seed=SAMPLE_SEED)
+    for _ in range(DEMO_NIGHTS - 1):
+        world.advance()
+    records = []
+    with world.serve(token="t") as api:
+        for batch in world.batches:
+            request = urllib.request.Request(
+                api.url + RESPONSES_PATH.format(batch_id=batch["id"]),
+                headers={"Authorization": "Token t"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                records += json.load(answer)["results"]
+    return world, records
+
+
+def rejected_or_returned(world: SampleWorld) -> set[str]:
+    return {
+        s["id"]
+        for held in world.studies.submissions.values()
+        for s in held
+        if s["status"] in ("REJECTED", "RETURNED")
+    }
+
+
+def view_rows(directory: Path, name: str) -> list[dict]:
+    with sqlite3.connect(directory / "prolific-demo.db") as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute(f"SELECT * FROM {name}")]
+
+
+def test_the_demos_agreement_equals_a_reference_from_the_served_responses(demo, served):
+    directory, _ = demo
+    world, records = served
+    expected = {
+        key: reference.agreement(instruction)
+        for key, instruction in reference.group(records, rejected_or_returned(world)).items()
+    }
+    stored = {(r["batch_id"], r["instruction_id"]): r for r in view_rows(directory, "v_agreement")}
+
+    assert set(stored) == set(expected)
+    for key, figures in expected.items():
+        row = {name: stored[key][name] for name in figures}
+        assert row == {**figures, "percent_agreement": ANY, "krippendorff_alpha": ANY}, key
+        for name in ("percent_agreement", "krippendorff_alpha"):
+            assert row[name] == pytest.approx(figures[name], abs=1e-9), (key, name)
+    levels = Counter(figures["level"] for figures in expected.values())
+    assert levels["nominal"] and levels["interval"] and levels[None]  # choices, numbers, text
+    assert sum(figures["excluded_answers"] for figures in expected.values()) > 0
+
+
+def test_the_demos_consensus_equals_a_reference_from_the_served_responses(demo, served):
+    directory, _ = demo
+    world, records = served
+    expected = {
+        (batch_id, instruction_id, task): value
+        for (batch_id, instruction_id), instruction in reference.group(
+            records, rejected_or_returned(world)
+        ).items()
+        for task, value in reference.consensus(instruction).items()
+    }
+    stored = {
+        (r["batch_id"], r["instruction_id"], r["task_id"]): (
+            r["consensus"],
+            r["votes"],
+            r["answers"],
+            bool(r["is_tie"]),
+        )
+        for r in view_rows(directory, "v_consensus_labels")
+    }
+
+    assert stored == expected
+    assert any(tie for *_, tie in expected.values())  # ties said as ties
+
+
+def test_the_careless_annotator_agrees_least_with_the_consensus(demo, served):
+    directory, _ = demo
+    world, records = served
+    expected = reference.annotators(reference.group(records, rejected_or_returned(world)).values())
+    stored = {r["participant_id"]: r for r in view_rows(directory, "v_annotator_quality")}
+
+    assert {p: (r["answers"], r["compared"], r["agreed"]) for p, r in stored.items()} == expected
+    ranked = sorted(stored.values(), key=lambda r: r["agreement"])
+    assert ranked[0]["participant_id"] == world.crowd.careless
+    assert ranked[0]["agreement"] < 0.6 < ranked[1]["agreement"]
+    rates = [r["approval_rate"] for r in stored.values() if r["approval_rate"] is not None]
+    assert rates and min(rates) < 1.0  # some submissions were rejected
+
+
+def test_easy_instructions_agree_more_than_contested_ones_in_every_batch(demo, served):
+    directory, _ = demo
+    contested = {i.id: i.contested for project in INSTRUCTIONS for i in project}
+    alphas: dict[str, dict[bool, float]] = {}
+    for row in view_rows(directory, "v_agreement"):
+        if row["krippendorff_alpha"] is not None:
+            alphas.setdefault(row["batch_id"], {})[contested[row["instruction_id"]]] = row[
+                "krippendorff_alpha"
+            ]
+    both = {batch: pair for batch, pair in alphas.items() if len(pair) == 2}
+
+    assert len(both) >= 10
+    assert all(pair[False] > pair[True] for pair in both.values()), both
+    easy = [pair[False] for pair in alphas.values() if False in pair]
+    hard = [pair[True] for pair in alphas.values() if True in pair]
+    assert 0.8 <= sum(easy) / len(easy) <= 0.95
+    assert 0.2 <= sum(hard) / len(hard) <= 0.5
+
+
+def test_the_demos_report_names_the_careless_annotator_first_with_an_approval_rate(demo, served):
+    directory, _ = demo
+    world, _ = served
+    page = parse((directory / "prolific-demo.html").read_text(encoding="utf-8"))
+    quality = {r["participant_id"]: r for r in view_rows(directory, "v_annotator_quality")}
+
+    annotators = body_rows(page, "annotators")
+    assert annotators[0][0] == world.crowd.careless
+    for participant, batches, compared, agreed, agreement, approval in annotators:
+        row = quality[participant]
+        assert (batches, compared, agreed) == tuple(
+            str(row[name]) for name in ("batches", "compared", "agreed")
+        )
+        assert agreement == f"{100 * row['agreed'] / row['compared']:.0f}%"
+        rate = row["approval_rate"]
+        assert approval == ("–" if rate is None else f"{100 * rate:.0f}%")
+    assert any(approval != "–" for *_, approval in annotators)
+    assert body_rows(page, "agreement-batches") and body_rows(page, "low-agreement")

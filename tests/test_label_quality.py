@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import label_reference as reference
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
@@ -17,6 +19,8 @@ from test_agreement import KRIPPENDORFF_2011, WIKIPEDIA
 
 from etl.cli import main
 from etl.imitation.server import FakeProlificAPI
+from etl.imitation.study_samples import SampleStudies
+from etl.store.views import VIEWS_BY_NAME
 
 from conftest import TOKEN
 from support import read_table
@@ -308,3 +312,133 @@ def test_labels_min_support_keeps_confident_labels_and_csv_has_a_row_per_instruc
     assert [json.loads(r["answers"]) for r in rows] == [
         item["answers"] for task in everything for item in task["instructions"]
     ]
+
+
+# --- rejected and returned submissions' answers are left out (sync --submissions) --------------
+
+KEPT_STATUSES = ("APPROVED", "AWAITING REVIEW")
+REVIEWS = ("APPROVED", "AWAITING REVIEW", "REJECTED", "APPROVED", "RETURNED", "AWAITING REVIEW")
+
+
+def crowd_records(batch_id: str, seed: int) -> list[dict]:
+    """Ten tasks of a batch, each answered by four of six participants (a choice and a
+    number), one submission each; participant 2 answers at random, the others mostly alike."""
+    rng = random.Random(seed)
+    records = []
+    for task in range(10):
+        truth = (rng.choice("abc"), rng.randint(1, 5))
+        for row in rng.sample(range(6), 4):
+            careless = row == 2
+            colour = rng.choice("abc") if careless or rng.random() < 0.2 else truth[0]
+            count = rng.randint(1, 5) if careless else truth[1] + rng.choice((0, 0, 0, 1, -1))
+            for instruction, value, kind in (
+                (NOMINAL, colour, "multiple_choice"),
+                (INTERVAL, count, "free_text"),
+            ):
+                item = record(batch_id, instruction, row, task, value, kind)
+                item["submission_id"] = f"{seed:02}{row:022x}"
+                records.append(item)
+    return records
+
+
+def reviewed(sample: SampleStudies, statuses: dict[str, str]) -> None:
+    """Set the status of the submissions ``statuses`` names."""
+    for study_id, held in sample.submissions.items():
+        sample.submissions[study_id] = [
+            {**s, "status": statuses.get(s["id"], s["status"])} for s in held
+        ]
+
+
+def expected_quality(served: dict[str, list[dict]], statuses: dict[str, str]):
+    """v_agreement and v_consensus_labels rows from the answers of approved and awaiting
+    submissions only; the others are counted as left out."""
+    agreement, consensus = {}, {}
+    for batch_id, records in served.items():
+        kept = [r for r in records if statuses[r["submission_id"]] in KEPT_STATUSES]
+        left_out = Counter(
+            r["response"]["instruction_id"]
+            for r in records
+            if statuses[r["submission_id"]] not in KEPT_STATUSES
+        )
+        for (_, instruction_id), instruction in reference.group(kept).items():
+            agreement[batch_id, instruction_id] = {
+                **reference.agreement(instruction),
+                "excluded_answers": left_out[instruction_id],
+            }
+            for task, (label, votes, answers, tie) in reference.consensus(instruction).items():
+                consensus[batch_id, instruction_id, task] = {
+                    "consensus": label,
+                    "votes": votes,
+                    "answers": answers,
+                    "support": votes / answers,
+                    "is_tie": tie,
+                }
+    return agreement, consensus
+
+
+def assert_views_equal(database_url: str, agreement: dict, consensus: dict) -> None:
+    rows = read_typed_view(database_url, "v_agreement", "batch_id", "instruction_id")
+    assert [(r["batch_id"], r["instruction_id"]) for r in rows] == sorted(agreement)
+    for row in rows:
+        figures = agreement[row["batch_id"], row["instruction_id"]]
+        assert {name: row[name] for name in figures} == {
+            **figures,
+            "percent_agreement": pytest.approx(figures["percent_agreement"], abs=1e-9),
+            "krippendorff_alpha": pytest.approx(figures["krippendorff_alpha"], abs=1e-9),
+        }
+    rows = read_typed_view(
+        database_url, "v_consensus_labels", "batch_id", "instruction_id", "task_id"
+    )
+    assert [(r["batch_id"], r["instruction_id"], r["task_id"]) for r in rows] == sorted(consensus)
+    for row in rows:
+        expected = consensus[row["batch_id"], row["instruction_id"], row["task_id"]]
+        assert {
+            "consensus": row["consensus"],
+            "votes": row["votes"],
+            "answers": row["answers"],
+            "support": row["support"],
+            "is_tie": bool(row["is_tie"]),
+        } == {**expected, "support": pytest.approx(expected["support"])}
+        assert row["tied_values"] is None if not expected["is_tie"] else row["tied_values"]
+
+
+def read_typed_view(database_url: str, name: str, *order_by: str) -> list[dict]:
+    from test_views import read_view as read_typed
+
+    return read_typed(database_url, VIEWS_BY_NAME[name], *order_by)
+
+
+def test_rejected_and_returned_answers_are_left_out_through_http_and_sync(
+    database_url, api, ids_file, batches
+):
+    served = {b["id"]: crowd_records(b["id"], seed) for seed, b in enumerate(batches[:2])}
+    sample = SampleStudies(batches, seed=25, submissions=(0, 1), decoys=False)
+    for batch_id, records in served.items():
+        sample.answer(batch_id, records)
+        api.put_responses(batch_id, records)
+    submission_ids = sorted({r["submission_id"] for records in served.values() for r in records})
+    statuses = {s: REVIEWS[int(s[-2:], 16)] for s in submission_ids}  # by participant
+    reviewed(sample, statuses)
+    api.put_studies(sample)
+
+    sync(api, database_url, ids_file, "--submissions")
+
+    stored = {r["submission_id"]: r["status"] for r in read_table(database_url, "submissions")}
+    assert {s: stored[s] for s in submission_ids} == statuses  # served as reviewed
+    agreement, consensus = expected_quality(served, statuses)
+    assert_views_equal(database_url, agreement, consensus)
+    assert all(figures["excluded_answers"] > 0 for figures in agreement.values())
+    everything, _ = expected_quality(served, dict.fromkeys(statuses, "APPROVED"))
+    assert {k: v["krippendorff_alpha"] for k, v in everything.items()} != {
+        k: v["krippendorff_alpha"] for k, v in agreement.items()
+    }  # leaving them out changes the figures
+
+    # Night 2: the awaiting submission of participant 1 is rejected; its batches' rows change.
+    statuses = {s: "REJECTED" if s.endswith("01") else status for s, status in statuses.items()}
+    reviewed(sample, statuses)
+    api.put_studies(sample)
+    sync(api, database_url, ids_file, "--submissions")
+
+    agreement, consensus = expected_quality(served, statuses)
+    assert_views_equal(database_url, agreement, consensus)
+    assert {r["computed_run_id"] for r in read_table(database_url, "label_agreement")} == {2}

@@ -11,12 +11,14 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, delete
 from test_views import read_view
 
 from etl.cli import main
+from etl.imitation.world import SampleWorld
 from etl.reporting.report_html import RUN_COUNTS
+from etl.reporting.report_labels import ANNOTATORS, MIN_COMPARED
 from etl.store.change_views import v_changes_last_run
+from etl.store.views import VIEWS_BY_NAME
 
 from browser import CHROMIUM, open_offline
 from support import read_table
@@ -67,8 +69,9 @@ def test_every_chart_is_a_non_empty_svg(demo):
             })"""
         )
     # Batches per status, time to ready (the demo's nights give it), run durations, changes per
-    # run, responses per day and per batch (the demo loads responses), datasets reused.
-    assert len(charts) == 7
+    # run, responses per day and per batch (the demo loads responses), agreement per batch (its
+    # crowd answers each task several times), datasets reused.
+    assert len(charts) == 8
     for chart in charts:
         assert chart["width"] > 300 and chart["height"] > 100, chart
         assert chart["bars"] > 0 and chart["drawn"] == chart["bars"], chart
@@ -145,38 +148,9 @@ def test_what_changed_and_the_batches_by_name_at_phone_width(demo):
     assert int(now) == len(stored) - len(gone)
 
 
-@pytest.fixture(scope="module")
-def with_agreement(demo, tmp_path_factory) -> tuple:
-    """The demo's database with label quality written by hand (sync computes it; its own
-    tests are in test_label_quality.py), and its report."""
-    import shutil
-
-    from test_report_changes import add_agreement_tables
-
-    from etl.store.label_quality import QUALITY_TABLES
-
-    database_url, _ = demo
-    directory = tmp_path_factory.mktemp("agreement")
-    copy = directory / "demo.db"
-    shutil.copy(database_url.removeprefix("sqlite:///"), copy)
-    url = f"sqlite:///{copy}"
-    stored = read_table(url, "batches")
-    current = sorted(b["batch_id"] for b in stored if b["removed_upstream_at"] is None)
-    gone = next(b["batch_id"] for b in stored if b["removed_upstream_at"] is not None)
-    engine = create_engine(url)
-    with engine.begin() as connection:  # the demo's own (one annotator a task): replaced
-        for computed in reversed(QUALITY_TABLES):
-            connection.execute(delete(computed))
-    engine.dispose()
-    add_agreement_tables(url, {"a": current[0], "b": current[1], "d": gone}.__getitem__)
-    report = directory / "report.html"
-    result = CliRunner().invoke(main, ["report", "--database-url", url, "-o", str(report)])
-    assert result.exit_code == 0, result.output
-    return url, report
-
-
-def test_label_quality_draws_its_chart_and_tables_at_phone_width(with_agreement):
-    url, report = with_agreement
+def test_label_quality_draws_its_chart_and_tables_at_phone_width(demo):
+    # The demo's own label quality: several annotators a task, one of them careless.
+    url, report = demo
     names = {b["batch_id"]: b["name"] for b in read_table(url, "batches")}
     with open_offline(report, **PHONE) as opened:
         page = opened.page
@@ -188,18 +162,28 @@ def test_label_quality_draws_its_chart_and_tables_at_phone_width(with_agreement)
         batches = _cells(page, "agreement-batches")
         annotators = _cells(page, "annotators")
         width = page.evaluate("document.documentElement.scrollWidth")
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        agreement = connection.exec_driver_sql("SELECT DISTINCT batch_id FROM v_agreement").all()
-    engine.dispose()
-    shown = {
-        batch_id for (batch_id,) in agreement if names[batch_id] and batch_id in current_ids(url)
-    }
-    assert len(bars) == len(shown) == 2  # the batch removed upstream is left out
-    assert all(area > 0 for area in bars)
-    assert {row[0] for row in batches} == {f"{names[b]} {b}" for b in shown}
-    assert [row[0] for row in annotators] == ["careless", "careful"]
+    agreement = read_view(url, VIEWS_BY_NAME["v_agreement"], "batch_id")
+    alphas: dict[str, list[float]] = {}
+    for row in agreement:
+        if row["krippendorff_alpha"] is not None:
+            alphas.setdefault(row["batch_id"], []).append(row["krippendorff_alpha"])
+    assert {r["batch_id"] for r in agreement} <= current_ids(url)  # removed ones left out
+    assert len(bars) == len(alphas) > 1
+    drawn = [area > 0 for area in bars]
+    assert drawn == [sum(a) / len(a) > 0 for _, a in sorted_by_mean(alphas)]
+    assert [row[0] for row in batches] == [f"{names[b]} {b}" for b, _ in sorted_by_mean(alphas)]
+    quality = read_view(url, VIEWS_BY_NAME["v_annotator_quality"], "participant_id")
+    ranked = sorted(
+        (r for r in quality if r["compared"] >= MIN_COMPARED),
+        key=lambda r: (r["agreement"], r["participant_id"]),
+    )
+    assert [row[0] for row in annotators] == [r["participant_id"] for r in ranked[:ANNOTATORS]]
+    assert annotators[0][0] == SampleWorld(30).crowd.careless
     assert width <= PHONE["width"]
+
+
+def sorted_by_mean(alphas: dict[str, list[float]]) -> list[tuple[str, list[float]]]:
+    return sorted(alphas.items(), key=lambda item: (sum(item[1]) / len(item[1]), item[0]))
 
 
 def current_ids(url: str) -> set[str]:

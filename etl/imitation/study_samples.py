@@ -18,6 +18,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 REVIEWED = ("APPROVED", "APPROVED", "APPROVED", "REJECTED", "RETURNED")
+# How the submissions of a participant whose work reviewers doubt are reviewed.
+DOUBTED = ("REJECTED", "REJECTED", "APPROVED")
 _START = datetime(2025, 6, 1, tzinfo=timezone.utc)
 
 
@@ -47,6 +49,8 @@ class SampleStudies:
         self.studies: dict[str, dict[str, Any]] = {}  # study id -> detail
         self.submissions: dict[str, list[dict[str, Any]]] = {}
         self.per_batch = submissions
+        # Participants whose reviewed submissions are mostly rejected (a careless annotator).
+        self.doubted: frozenset[str] = frozenset()
         for batch in batches:
             self.add_batch(batch)
         if decoys:
@@ -146,7 +150,8 @@ class SampleStudies:
             if study["status"] == "COMPLETED":
                 continue
             for index, submission in enumerate(held):
-                status = _next_submission_status(submission["status"], rng)
+                doubted = submission["participant_id"] in self.doubted
+                status = _next_submission_status(submission["status"], rng, doubted)
                 if status != submission["status"]:
                     held[index] = {**submission, "status": status}
                     if status == "AWAITING REVIEW":
@@ -188,14 +193,14 @@ class SampleStudies:
         return copy.deepcopy(self)
 
 
-def _next_submission_status(status: str, rng: random.Random) -> str:
+def _next_submission_status(status: str, rng: random.Random, doubted: bool = False) -> str:
     draw = rng.random()
     if status == "RESERVED":
         return "ACTIVE"
     if status == "ACTIVE":
         return "AWAITING REVIEW" if draw < 0.6 else "TIMED-OUT" if draw < 0.7 else status
     if status == "AWAITING REVIEW":
-        return rng.choice(REVIEWED) if draw < 0.5 else status
+        return rng.choice(DOUBTED if doubted else REVIEWED) if draw < 0.5 else status
     return status
 
 

@@ -5,7 +5,9 @@ move on night after night.
 move through their statuses (UNINITIALISED → PROCESSING → READY or ERROR) as batches do at
 Prolific, a dataset is linked to one batch and unlinked from another, a new batch appears in a
 workspace, and, the first night, one batch is deleted: it leaves its workspace's listing and its
-ID answers 404. So a few nights of syncs fill every reporting view.
+ID answers 404. The batches being worked on get tasks answered by several annotators of a
+crowd (``crowd``), whose submissions are reviewed night after night (``study_samples``). So a
+few nights of syncs fill every reporting view, label quality included.
 
 Everything is drawn from the seed, a batch from its index, so that the first batches are the
 same whatever the count, and ``examples/batch_ids.txt`` names batches the imitation serves.
@@ -25,7 +27,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..samples import DEFAULT_BATCHES, ERROR_KIND_NAMES, SAMPLE_SEED
-from .server import FakeProlificAPI, Fault, SeenRequest, batch_generator, sample_response
+from .crowd import INSTRUCTIONS, Crowd
+from .server import FakeProlificAPI, Fault, SeenRequest, batch_generator
 from .study_samples import SampleStudies
 
 # How many of the first batches an ID file of the sample world lists (examples/batch_ids.txt).
@@ -136,6 +139,7 @@ _PROJECTS = (
         "image_captions_{k}.csv",
     ),
 )
+assert len(INSTRUCTIONS) == len(_PROJECTS), "crowd.INSTRUCTIONS has each project's"
 _DATASETS_PER_PROJECT = 3
 # Where batches start, and how likely each is.
 _FIRST_STATUSES = (("UNINITIALISED", 25), ("PROCESSING", 30), ("READY", 35), ("ERROR", 10))
@@ -212,12 +216,14 @@ class SampleWorld:
             batch = self._new_batch(index, self.start, first_night=True)
             self._batches[batch["id"]] = batch
         self._next_index = batch_count
+        self.crowd = Crowd(seed)
         self._responses: dict[str, list[dict[str, Any]]] = {}
         for batch_id in self._batches:
-            self._answer(batch_id, self.start, random.Random(f"{seed}:answers:0:{batch_id}"))
+            self._answer(batch_id, self.start, random.Random(f"{seed}:answers:0:{batch_id}"), {})
         # The studies that recruit for the batches, their submissions those the responses
         # name (sync --submissions).
         self.studies = SampleStudies(self.batches, seed=seed, submissions=(0, 2))
+        self.studies.doubted = frozenset({self.crowd.careless})  # reviewers notice
         self._answer_studies()
         ids = list(self._batches)
         # The batch deleted on the first night: one an ID file lists too (id_file_ids).
@@ -279,10 +285,11 @@ class SampleWorld:
                 self._change(batch_id, status=status)
         self._link_one(rng, night)
         self._unlink_one(rng, night)
+        held = self.studies.submissions.values()
+        statuses = {s["id"]: s["status"] for submissions in held for s in submissions}
         for batch_id in self._batches:
-            self._answer(
-                batch_id, at, random.Random(f"{self.seed}:answers:{self.nights}:{batch_id}")
-            )
+            answers = random.Random(f"{self.seed}:answers:{self.nights}:{batch_id}")
+            self._answer(batch_id, at, answers, statuses)
         self.studies.advance()
         self._answer_studies()
         added = self._new_batch(self._next_index, at, first_night=False)
@@ -332,17 +339,23 @@ class SampleWorld:
 
     # --- making things up -----------------------------------------------------------------
 
-    def _answer(self, batch_id: str, at: datetime, rng: random.Random) -> None:
-        """A batch being worked on (PROCESSING or READY) gets a few responses, given in the
-        hours before ``at``."""
-        if self._batches[batch_id]["status"] not in ("PROCESSING", "READY"):
+    def _answer(
+        self, batch_id: str, at: datetime, rng: random.Random, statuses: dict[str, str]
+    ) -> None:
+        """A batch being worked on (PROCESSING or READY) gets a few tasks answered, each by
+        several of its annotators (``crowd``), in the hours before ``at``; on the first
+        night a READY batch has more behind it. ``statuses`` are the submissions' as they
+        stand: an annotator whose submission was reviewed answers no more."""
+        status = self._batches[batch_id]["status"]
+        if status not in ("PROCESSING", "READY"):
             return
+        if self.nights == 0:
+            tasks = rng.randrange(16, 25) if status == "READY" else rng.randrange(6, 13)
+        else:
+            tasks = rng.randrange(5, 11)
+        project = self._project_of[batch_id]
         answered = self._responses.setdefault(batch_id, [])
-        for _ in range(rng.randrange(2, 9)):
-            record = sample_response(rng, batch_id, len(answered))
-            given = at - timedelta(minutes=rng.uniform(5, 20 * 60))
-            record["created_at"] = _timestamp(given)
-            answered.append(record)
+        answered += self.crowd.answer(batch_id, project, tasks, at, rng, statuses.get)
 
     def _dataset(self, project: int, k: int) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}:dataset:{project}:{k}")
@@ -379,7 +392,7 @@ class SampleWorld:
             "name": project.name.format(n=self._rounds[project_index]),
             "status": status,
             "total_task_count": datapoints * rng.choice((1, 3, 5)),
-            "total_instruction_count": len(project.steps),
+            "total_instruction_count": len(INSTRUCTIONS[project_index]),
             "workspace_id": workspace["id"],
             "schema_version": 2,
             "task_details": {

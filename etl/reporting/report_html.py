@@ -281,6 +281,7 @@ def _environment() -> Environment:
             seconds=_seconds,
             human=_human_duration,
             percent=_percent,
+            share=_share,
             three=_three,
         )
         _ENVIRONMENT = env
@@ -308,6 +309,11 @@ def _seconds(value: float | None) -> str:
 
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def _share(value: float | None) -> str:
+    """A ratio (0 to 1) as a whole percentage; a dash when there is none."""
+    return "–" if value is None else f"{100 * value:.0f}%"
 
 
 def _three(value: float | None) -> str:

@@ -1,7 +1,8 @@
 """Label quality for the morning report (issue #25), read from what ``sync --responses``
 computes: ``v_agreement`` (per batch and instruction: units, annotators, percent agreement,
 Krippendorff's alpha) and ``annotator_agreement`` (per batch, instruction and participant:
-answers compared with the consensus, agreed).
+answers compared with the consensus, agreed), beside each annotator's approval rate from
+``v_participants`` (with ``sync --submissions``).
 
 A database where nothing was computed yet yields None, and the report says how to get it
 instead of failing. Read only and bounded.
@@ -16,7 +17,7 @@ from sqlalchemy.sql import column, table
 
 from ..store.label_quality import annotator_agreement, label_agreement
 from ..store.schema import batches
-from ..store.views import ratio
+from ..store.views import VIEWS_BY_NAME, ratio
 
 DEFAULT_THRESHOLD = 0.667  # Krippendorff: below 0.667, draw no conclusions from the labels
 LISTED = 50  # batches and instructions listed; the views have them all
@@ -62,6 +63,7 @@ class Annotator:
     compared: int
     agreed: int
     agreement: float
+    approval_rate: float | None  # None without submissions, or before any review
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def _annotators(connection: Connection) -> tuple[Annotator, ...]:
     q, b = annotator_agreement, batches
     compared, agreed = func.sum(q.c.compared), func.sum(q.c.agreed)
     agreement = ratio(agreed, compared)
-    rows = connection.execute(
+    ranked = (
         select(
             q.c.participant_id,
             func.count(q.c.batch_id.distinct()).label("batches"),
@@ -153,9 +155,23 @@ def _annotators(connection: Connection) -> tuple[Annotator, ...]:
         .having(compared >= MIN_COMPARED)
         .order_by(agreement, q.c.participant_id)
         .limit(ANNOTATORS)
+        .subquery("ranked")
+    )
+    p = VIEWS_BY_NAME["v_participants"].table
+    rows = connection.execute(
+        select(ranked, p.c.approval_rate)
+        .outerjoin(p, p.c.participant_id == ranked.c.participant_id)
+        .order_by(ranked.c.agreement, ranked.c.participant_id)
     )
     return tuple(
-        Annotator(r.participant_id, int(r.batches), int(r.compared), int(r.agreed), r.agreement)
+        Annotator(
+            r.participant_id,
+            int(r.batches),
+            int(r.compared),
+            int(r.agreed),
+            r.agreement,
+            _float(r.approval_rate),
+        )
         for r in rows
     )
 
