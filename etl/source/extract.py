@@ -316,8 +316,10 @@ class Submitted:
         waits up to ``wait_up_to`` seconds for the first of them when none has finished."""
         if wait_up_to > 0 and self._untaken and not self._stopped.is_set():
             wait(self._untaken, timeout=wait_up_to, return_when=FIRST_COMPLETED)
-        finished = [future for future in self._untaken if future.done()]
-        self._untaken = [future for future in self._untaken if not future.done()]
+        finished, untaken = [], []
+        for future in self._untaken:  # each looked at once: one may finish meanwhile
+            (finished if future.done() else untaken).append(future)
+        self._untaken = untaken
         return [outcome for future in finished if (outcome := _outcome(future)) is not None]
 
 
