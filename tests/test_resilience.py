@@ -198,7 +198,7 @@ def test_max_rps_spaces_requests_across_workers(run_sync, sqlite_url, ids_file, 
     result = run_sync(sqlite_url, ids_file, "--max-rps", "20", "--concurrency", "8")
 
     assert result.exit_code == 0, result.output
-    arrivals = sorted(seen.at for seen in api.requests)  # batches, then datasets' details
+    arrivals = sorted(seen.at for seen in api.requests)  # batches and datasets' details
     assert len(api.requests_of("batch")) == len(batches)
     # At most 20 a second: the last comes at least (n - 1)/20 s after the first.
     assert arrivals[-1] - arrivals[0] >= 0.9 * (len(arrivals) - 1) / 20
