@@ -577,6 +577,98 @@ def test_no_dataset_details_asks_for_none(database_url, ids_file, api):
     assert {row["name"] for row in read_table(database_url, "datasets")} == {None}
 
 
+def write_ids(tmp_path, batches: list[dict]) -> str:
+    path = tmp_path / "ids.txt"
+    path.write_text("".join(batch["id"] + "\n" for batch in batches), encoding="utf-8")
+    return str(path)
+
+
+def distinct_datasets(batches: list[dict]) -> list[str]:
+    return sorted({ref["id"] for batch in batches for ref in batch["datasets"]})
+
+
+# Issue 22: the details were a phase after the last batch, one transaction per dataset; with
+# many batches the API sat idle while they were written, then waited on one dataset at a time.
+def test_dataset_details_are_fetched_and_written_while_the_batches_still_arrive(
+    database_url, tmp_path
+):
+    batches = listed_batches(40, datasets=30)
+    chunks = 8  # --chunk-size 5
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        result = sync(
+            api, database_url, "--ids", write_ids(tmp_path, batches), "--chunk-size", "5",
+            "--concurrency", "2",
+        )  # fmt: skip
+
+        assert result.exit_code == 0, result.output
+        served = [seen.kind for seen in sorted(api.requests, key=lambda seen: seen.at)]
+        asked = sorted(seen.key for seen in api.requests_of("dataset"))
+    last_batch = max(index for index, kind in enumerate(served) if kind == "batch")
+    assert "dataset" in served[:last_batch], "no detail was asked for before the last batch"
+    assert served.count("batch") == 40
+    assert asked == [dataset_key(dataset_id) for dataset_id in distinct_datasets(batches)]
+    assert [content_of(row) for row in read_table(database_url, "batches")] == [
+        expected_batch_row(b) for b in sorted(batches, key=lambda b: b["id"])
+    ]
+    assert read_table(database_url, "batch_datasets") == expected_links(batches)
+    assert stored_datasets(database_url) == expected_dataset_rows(api, batches)
+    assert read_table(database_url, "dataset_imports") == expected_imports(api, batches)
+    datasets = read_table(database_url, "datasets")
+    assert {row["details_run_id"] for row in datasets} == {1}
+    # Written between the chunks of batches, some before the last of them...
+    last_batch_written = max(row["first_seen_at"] for row in read_table(database_url, "batches"))
+    assert min(row["details_synced_at"] for row in datasets) < last_batch_written
+    # ... a chunk of details per transaction (its stamp), not one per dataset: at most one
+    # write per chunk of batches, and chunks of 5 while the rest arrives after the last one.
+    stamps = {row["details_synced_at"] for row in datasets}
+    assert len(stamps) <= chunks + len(datasets) // 5 + 1 < len(datasets)
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["fetched"], run["inserted"], run["failed"]) == (
+        "succeeded", 40, 40, 0,
+    )  # fmt: skip
+
+
+def test_a_dataset_whose_details_fail_mid_run_is_its_own_failure_and_the_rest_loads(
+    database_url, tmp_path
+):
+    batches = listed_batches(40, datasets=30)
+    middle = next(ref["id"] for batch in batches[20:] for ref in batch["datasets"])
+    invalid = next(
+        dataset_id for dataset_id in distinct_datasets(batches[25:]) if dataset_id != middle
+    )
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.inject(dataset_key(middle), Fault.http(404))
+        api.inject(dataset_key(invalid), Fault.raw_body('{"id": "not a dataset"}'))
+        ids = write_ids(tmp_path, batches)
+        result = sync(api, database_url, "--ids", ids, "--chunk-size", "5", "--concurrency", "2")
+
+        assert result.exit_code == 1, result.output
+        assert {dataset_key(middle), dataset_key(invalid)} <= {
+            seen.key for seen in api.requests_of("dataset")
+        }
+        expected = expected_dataset_rows(api, batches)
+    assert sorted(
+        (f["dataset_id"], f["stage"], f["error_kind"], f["batch_id"])
+        for f in failure_rows(database_url)
+    ) == sorted(
+        [(middle, "dataset", "not_found", None), (invalid, "dataset", "invalid_payload", None)]
+    )
+    assert f"dataset {middle}: dataset failed (not_found)" in result.stderr
+    assert [content_of(row) for row in read_table(database_url, "batches")] == [
+        expected_batch_row(b) for b in sorted(batches, key=lambda b: b["id"])
+    ]
+    unfilled = dict.fromkeys(DETAIL_COLUMNS[3:])  # the columns the details fill in
+    assert stored_datasets(database_url) == [
+        {**row, **unfilled} if row["dataset_id"] in (middle, invalid) else row for row in expected
+    ]
+    synced = {
+        row["dataset_id"]: row["details_synced_at"] for row in read_table(database_url, "datasets")
+    }
+    assert {dataset_id for dataset_id, at in synced.items() if at is None} == {middle, invalid}
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["inserted"], run["failed"]) == ("partial", 40, 2)
+
+
 # A dataset's details were asked for only when a batch's reference to it changed: a version 3
 # dataset left PROCESSING, or an import job left "processing", and the tables never knew.
 def test_a_dataset_in_flight_is_asked_again_each_run_and_rewritten_only_when_it_moves(

@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from etl.cli import fake_api_banner
-from etl.imitation.server import FakeProlificAPI, batch_generator, sample_batches
+from etl.imitation.server import (
+    FakeProlificAPI,
+    batch_generator,
+    sample_batches,
+    sample_dataset_details,
+)
 from etl.imitation.world import ID_FILE_BATCHES, SampleWorld, Steering
 
 from support import read_table
@@ -247,6 +252,23 @@ def test_any_other_uuid_is_still_a_made_up_batch():
         status, body = get(api.url, f"/api/v1/data-collection/batches/{other}", "t")
 
     assert status == 200 and json.loads(body) == made_up(other)
+
+
+# Issue 22: the benchmark's made-up batches listed datasets whose details were all 404.
+def test_the_datasets_of_a_made_up_batch_have_details_once_it_was_served():
+    other = "6b9d7c3e-1f0a-4d2b-9e8f-7a6b5c4d3e2f"
+    made_up = batch_generator(seed=0)
+    batch = made_up(other)
+    assert batch["datasets"], "pick an id whose made-up batch lists datasets"
+    with FakeProlificAPI(token="t", generate=made_up) as api:
+        ref = batch["datasets"][0]
+        path = f"/api/v1/data-collection/datasets/{ref['id']}"
+        before = get(api.url, path, "t")[0]
+        api.preload([other])
+        status, body = get(api.url, path, "t")
+
+    assert (before, status) == (404, 200)
+    assert json.loads(body) == sample_dataset_details(ref, batch["workspace_id"])
 
 
 def test_a_made_up_batch_the_generator_declines_is_not_found():

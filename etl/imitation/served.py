@@ -32,6 +32,8 @@ class ServedState:
     refused: int = 0
     received: int = 0
     generated_bodies: dict[str, bytes] = field(default_factory=dict)
+    # A made-up batch's dataset references (with its workspace), for their details.
+    generated_datasets: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     studies: Any = None  # a SampleStudies (etl.imitation.studies), when put
     listed_counts: dict[str, int] = field(default_factory=dict)  # meta.count overrides
     bytes_sent: dict[str, int] = field(default_factory=dict)  # body bytes per route kind
@@ -71,6 +73,10 @@ class BatchesServed:
             cached = json.dumps(generated).encode()
             with self._state.lock:
                 self._state.generated_bodies[batch_id] = cached
+                for ref in generated["datasets"]:
+                    self._state.generated_datasets.setdefault(
+                        ref["id"], (ref, generated["workspace_id"])
+                    )
         return cached
 
     def preload(self, batch_ids: Iterable[str]) -> None:
@@ -140,7 +146,8 @@ class DatasetsServed:
                 for ref in batch["datasets"]:
                     if ref["id"] == dataset_id:
                         return sample_dataset_details(ref, batch["workspace_id"])
-        return None
+            made_up = self._state.generated_datasets.get(dataset_id)
+        return None if made_up is None else sample_dataset_details(*made_up)
 
 
 class ResponsesServed:

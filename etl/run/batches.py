@@ -24,6 +24,8 @@ class BatchWriter:
         self.ledger = ledger
         self.lock = lock
         self.loaded_ids: list[str] = []  # batches whose rows are in the database, in order
+        # Told of each chunk's batches once written (not in a dry run): the datasets' details.
+        self.on_loaded: Callable[[Sequence[BatchRows]], None] | None = None
 
     def write(self, fetched: Sequence[BatchRows | ItemError]) -> list[str]:
         """Load a chunk; return the ids of its batches the database refused."""
@@ -55,7 +57,10 @@ class BatchWriter:
                 self._log_outcome(batch_id, kind)
                 ledger.outcome(batch_id, kind)
         ledger.fail([Failure.from_item_error(e) for e in (*errors, *outcome.failed)])
-        return [error.batch_id for error in outcome.failed]
+        refused = [error.batch_id for error in outcome.failed]
+        if self.on_loaded is not None and not ledger.dry_run:
+            self.on_loaded([rows for rows in good if rows.batch_id not in refused])
+        return refused
 
     def _log_outcome(self, batch_id: str, kind: str) -> None:
         dry_run = self.ledger.dry_run

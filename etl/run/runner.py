@@ -14,7 +14,7 @@ from ..store.lock import RunLock
 from ..store.runlog import Failure, utcnow
 from ..store.settled import note_responses_loaded
 from .batches import BatchWriter, load_id_file_batches
-from .datasets import load_dataset_details
+from .datasets import DatasetDetailsPhase
 from .ledger import FailedFast, Ledger
 from .options import SyncOptions
 from .quality import assess_changed_batches
@@ -92,6 +92,12 @@ class Run:
         writer = BatchWriter(ledger, self.lock)
         chunk_size = options.chunk_size
         changed: set[str] = set()  # batches whose answers changed: their label quality is due
+        details = None
+        if options.dataset_details and not options.dry_run:
+            details = DatasetDetailsPhase(
+                extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
+            )
+            writer.on_loaded = details.batches_loaded  # asked for as their batches are written
         try:
             listed: set[str] = set()
             if sources.discovers:
@@ -103,10 +109,8 @@ class Run:
             load_id_file_batches(
                 extractor, remaining, writer, chunk_size=chunk_size, check_stop=self.check_stop
             )
-            if options.dataset_details and not options.dry_run:
-                load_dataset_details(
-                    extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
-                )
+            if details is not None:
+                details.finish()
             if options.submissions and not options.dry_run:
                 StudiesPhase(
                     extractor,

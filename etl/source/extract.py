@@ -131,33 +131,17 @@ class Extractor:
         keys: Sequence[str],
         on_done: Callable[[Fetched], None] | None = None,
         work: Callable[[str], Fetched | None] | None = None,
-    ) -> Callable[[], list[Fetched]]:
-        """Start ``work`` (``extract_one`` unless told otherwise) on each of ``keys``; the
-        returned function waits for their results, in order, telling ``on_done`` (in the
-        waiting thread) of each as it comes.
+    ) -> Submitted:
+        """Start ``work`` (``extract_one`` unless told otherwise) on each of ``keys``, queued
+        behind whatever was submitted before; calling what is returned waits for their
+        results, in order, telling ``on_done`` (in the waiting thread) of each as it comes,
+        and its ``take`` hands back those finished so far without waiting.
 
         Once the run is stopped it waits no more: items not finished by then are left out.
         """
         work = work or self.extract_one
-        futures: list[Future[Fetched | None]] = [self._pool.submit(work, key) for key in keys]
-
-        def gather() -> list[Fetched]:
-            pending = set(futures)
-            while pending and not self._stop.is_set():
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if on_done is not None and not future.cancelled():
-                        if (outcome := future.result()) is not None:
-                            on_done(outcome)
-            return [
-                outcome
-                for future in futures
-                if future.done()
-                and not future.cancelled()
-                and (outcome := future.result()) is not None
-            ]
-
-        return gather
+        futures = [self._pool.submit(work, key) for key in keys]
+        return Submitted(futures, self._stop, on_done)
 
     def extract_one(self, batch_id: str) -> Fetched | None:
         """Fetch, validate and flatten one batch; None if the run stopped before it."""
@@ -293,6 +277,57 @@ class Extractor:
         return ApiUnreachableError(
             f"not one request reached {redact_api_url(self.client.base_url)}; last: {last}"
         )
+
+
+class Submitted:
+    """Items handed to the workers by one ``Extractor.submit``: wait for all of them (call
+    it), or take those finished so far (``take``), as a caller that has other work between
+    does. An item the run stopped before, or that was cancelled, is left out."""
+
+    def __init__(
+        self,
+        futures: list[Future[Fetched | None]],
+        stopped: threading.Event,
+        on_done: Callable[[Fetched], None] | None,
+    ) -> None:
+        self._futures = futures
+        self._stopped = stopped
+        self._on_done = on_done
+        self._untaken = list(futures)
+
+    def __call__(self) -> list[Fetched]:
+        pending = set(self._futures)
+        on_done = self._on_done
+        while pending and not self._stopped.is_set():
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if on_done is not None and (outcome := _outcome(future)) is not None:
+                    on_done(outcome)
+        self._untaken = []
+        return [outcome for future in self._futures if (outcome := _outcome(future)) is not None]
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether every item was taken (or the run stopped: nothing more will be)."""
+        return not self._untaken or self._stopped.is_set()
+
+    def take(self, *, wait_up_to: float = 0.0) -> list[Fetched]:
+        """The items finished since the last ``take``, in the order they were submitted;
+        waits up to ``wait_up_to`` seconds for the first of them when none has finished."""
+        if wait_up_to > 0 and self._untaken and not self._stopped.is_set():
+            wait(self._untaken, timeout=wait_up_to, return_when=FIRST_COMPLETED)
+        finished, untaken = [], []
+        for future in self._untaken:  # each looked at once: one may finish meanwhile
+            (finished if future.done() else untaken).append(future)
+        self._untaken = untaken
+        return [outcome for future in finished if (outcome := _outcome(future)) is not None]
+
+
+def _outcome(future: Future[Fetched | None]) -> Fetched | None:
+    """A finished future's result; None when it was cancelled or is not finished."""
+    if not future.done() or future.cancelled():
+        return None
+    return future.result()
 
 
 class _DaemonThreads:

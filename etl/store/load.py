@@ -82,16 +82,31 @@ def store_workspaces(
 
 
 def store_dataset_details(
-    engine: Engine, rows: DatasetDetailsRows, run_id: int, now: datetime
+    engine: Engine, chunk: Sequence[DatasetDetailsRows], run_id: int, now: datetime
 ) -> LoadOutcome:
-    """Store a dataset's details and replace its import jobs, in one transaction, when
-    anything changed (a dataset asked again while in flight is often just as it was)."""
-    return writer.write(engine, DATASET_DETAILS, [rows], run_id, now)
+    """Store datasets' details and replace their import jobs, a chunk in one transaction,
+    where anything changed (a dataset asked again while in flight is often just as it was);
+    one the database refuses fails alone."""
+    return writer.write(engine, DATASET_DETAILS, chunk, run_id, now)
 
 
-def datasets_due(engine: Engine) -> list[str]:
+def datasets_due(engine: Engine, among: Sequence[str] | None = None) -> list[str]:
     """Datasets whose details are due: new, changed, not fetched yet, or still in flight (a
-    version 3 status or an import job that has not settled)."""
+    version 3 status or an import job that has not settled); only those ``among`` the ids
+    given, when given."""
+    if among is not None:
+        return [
+            dataset_id
+            for start in range(0, len(among), _IDS_PER_QUERY)
+            for dataset_id in _datasets_due(engine, among[start : start + _IDS_PER_QUERY])
+        ]
+    return _datasets_due(engine, None)
+
+
+_IDS_PER_QUERY = 500  # well under every database's limit on bound parameters
+
+
+def _datasets_due(engine: Engine, among: Sequence[str] | None) -> list[str]:
     # Linked to a batch that is still upstream: a deleted batch's datasets may be gone too.
     linked = exists().where(
         batch_datasets.c.dataset_id == datasets.c.dataset_id,
@@ -104,11 +119,12 @@ def datasets_due(engine: Engine) -> list[str]:
     )
     # A version 4 dataset's status is NULL, and NULL NOT IN (...) is not true.
     processing = func.upper(datasets.c.status).not_in(SETTLED_DATASET_STATUSES)
+    query = (
+        select(datasets.c.dataset_id)
+        .where(datasets.c.details_synced_at.is_(None) | (linked & (processing | importing)))
+        .order_by(datasets.c.dataset_id)
+    )
+    if among is not None:
+        query = query.where(datasets.c.dataset_id.in_(among))
     with database_errors(writer.WRITES_STOPPED), engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(datasets.c.dataset_id)
-                .where(datasets.c.details_synced_at.is_(None) | (linked & (processing | importing)))
-                .order_by(datasets.c.dataset_id)
-            ).scalars()
-        )
+        return list(connection.execute(query).scalars())

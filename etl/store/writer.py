@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, Text, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from ..errors import ItemError, RowsRefusedError
@@ -340,13 +350,7 @@ def _write_rows(
     stamps = kind.stamps(run_id, now) if kind.stamps else {}
     kept = {c: v for c, v in _bookkeeping(table, run_id, now).items() if c in _CHANGE_COLUMNS}
     if kind.fills_in:  # the row is another kind's: only its columns are filled in
-        for item in to_write:
-            row = kind.row_of(item)
-            connection.execute(
-                update(table)
-                .where(table.c[kind.key] == row[kind.key])
-                .values({**{c: row[c] for c in kind.content_columns}, **stamps, **kept})
-            )
+        _fill_in(connection, kind, to_write, {**stamps, **kept})
         return
     hashed = (kind.hash_column,) if kind.hash_column else ()
     values = [
@@ -360,6 +364,32 @@ def _write_rows(
     ]
     columns = (*kind.content_columns, *hashed, *kept, *stamps)
     connection.execute(upsert(table, connection.dialect, columns), values)
+
+
+def _fill_in(
+    connection: Connection, kind: Kind, to_write: Sequence[Any], fixed: dict[str, Any]
+) -> None:
+    """Update the content columns (and ``fixed`` ones) of rows another kind owns, in one
+    executemany. Parameters are named apart from the columns, which a SET cannot share."""
+    table = kind.table
+    columns = (*kind.content_columns, *fixed)
+    statement = (
+        update(table)
+        .where(table.c[kind.key] == bindparam("p_key", type_=table.c[kind.key].type))
+        .values({c: bindparam(f"p_{c}", type_=table.c[c].type) for c in columns})
+    )
+    rows = [kind.row_of(item) for item in to_write]
+    connection.execute(
+        statement,
+        [
+            {
+                "p_key": row[kind.key],
+                **{f"p_{c}": row[c] for c in kind.content_columns},
+                **{f"p_{c}": value for c, value in fixed.items()},
+            }
+            for row in rows
+        ],
+    )
 
 
 def _write_shared(
