@@ -232,10 +232,10 @@ def build(engine, *, batch_count: int, nights: int, response_count: int, seed: i
     }
 
 
-def scratch_database(base_url: str):
+def scratch_database(base_url: str, prefix: str = "bench_report"):
     """A fresh schema (PostgreSQL) or database (MariaDB) under ``base_url``, and its dropper."""
     url = make_url(normalize_database_url(base_url))
-    name = f"bench_report_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     if url.get_backend_name() == "postgresql":
         with admin.connect() as connection:
