@@ -210,7 +210,7 @@ def read_report_data(
             processing=_processing_times(connection, since),
             datasets=_dataset_reuse(connection),
             responses=_responses(connection, since),
-            changes=run_changes(connection, run.run_id),
+            changes=run_changes(connection, run.run_id, run.started_at),
             stuck=stuck_batches(connection, now),
             removed=removed_batches(connection),
             batch_failures=batch_failures,
