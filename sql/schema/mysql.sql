@@ -189,7 +189,7 @@ CREATE TABLE responses (
 
 CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
 
-CREATE INDEX ix_responses_batch_id_removed ON responses (batch_id, removed_upstream_at);
+CREATE INDEX ix_responses_batch_id_removed ON responses (batch_id, removed_upstream_at, created_at);
 
 CREATE INDEX ix_responses_first_seen_at ON responses (first_seen_at);
 

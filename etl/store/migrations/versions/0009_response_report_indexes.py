@@ -1,7 +1,7 @@
 """Indexes on ``responses`` for the morning report: ``first_seen_at`` and
 ``last_changed_run_id`` find what a run stored or changed (``v_changes_last_run``, "what
-changed") instead of reading every response; ``(batch_id, removed_upstream_at)`` counts the
-current responses per batch from the index alone.
+changed") instead of reading every response; ``(batch_id, removed_upstream_at, created_at)``
+counts the current responses per batch and per day from the index alone.
 
 MySQL/MariaDB commit each DDL statement: each index is created only when it is missing, so
 that a failed run can be run again.
@@ -24,7 +24,7 @@ depends_on = None
 _INDEXES = {
     "ix_responses_first_seen_at": ["first_seen_at"],
     "ix_responses_last_changed_run_id": ["last_changed_run_id"],
-    "ix_responses_batch_id_removed": ["batch_id", "removed_upstream_at"],
+    "ix_responses_batch_id_removed": ["batch_id", "removed_upstream_at", "created_at"],
 }
 
 
