@@ -5,6 +5,7 @@ batches whose answers changed are recomputed."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 import uuid
@@ -14,12 +15,13 @@ from pathlib import Path
 import label_reference as reference
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from test_agreement import KRIPPENDORFF_2011, WIKIPEDIA
 
 from etl.cli import main
 from etl.imitation.server import FakeProlificAPI
 from etl.imitation.study_samples import SampleStudies
+from etl.reporting.labels import export_labels
 from etl.store.views import VIEWS_BY_NAME
 
 from conftest import TOKEN
@@ -281,6 +283,32 @@ def test_labels_of_a_batch_equal_the_database_row_by_row(
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert lines == expected_labels(database_url, first)
     assert len(lines) == 12 and result.output == f"12 tasks' labels written to {out} (jsonl)\n"
+
+
+def test_labels_read_the_answers_through_a_streaming_cursor(
+    database_url, api, ids_file, batches, published
+):
+    # Memory flat with size (bench/labels.py): PostgreSQL and MariaDB must hand the rows over
+    # from a server-side cursor, not buffer the whole result in the driver.
+    sync(api, database_url, ids_file)
+    first = batches[0]["id"]
+    engine = create_engine(database_url)
+    read = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note(_connection, cursor, statement, _parameters, context, _executemany):
+        if "response_answers" in statement:
+            read.append((context.execution_options.get("stream_results"), type(cursor).__name__))
+
+    out = io.BytesIO()
+    try:
+        tasks = export_labels(engine, out, batch_ids=[first])
+    finally:
+        engine.dispose()
+    lines = [json.loads(line) for line in out.getvalue().decode("utf-8").splitlines()]
+    assert tasks == 12 and lines == expected_labels(database_url, first)
+    streaming = {"sqlite": "Cursor", "postgresql": "ServerCursor", "mysql": "SSCursor"}
+    assert read == [(True, streaming[engine.dialect.name])]
 
 
 def test_labels_min_support_keeps_confident_labels_and_csv_has_a_row_per_instruction(

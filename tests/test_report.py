@@ -251,17 +251,24 @@ def history(database_url: str) -> str:
 
 
 def expected_status_days(database_url: str) -> list[list[str]]:
-    """Per day of the window, newest first: each batch's last status seen by the day's end."""
+    """Per day of the window, newest first: each batch's last status seen by the day's end,
+    for the batches not yet found removed upstream by then."""
     rows = sorted(
         read_table(database_url, "batch_status_history"),
         key=lambda r: (r["observed_at"], r["history_id"]),
     )
+    removed = {
+        b["batch_id"]: b["removed_upstream_at"]
+        for b in read_table(database_url, "batches")
+        if b["removed_upstream_at"] is not None
+    }
     first_day = NOW.date() - timedelta(days=DAYS - 1)
     table = []
     for offset in range(DAYS):
         day = first_day + timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         latest = {r["batch_id"]: r["new_status"] for r in rows if r["observed_at"] < end}
+        latest = {b: s for b, s in latest.items() if b not in removed or removed[b] >= end}
         counts = Counter(latest.values())
         statuses = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
         table.append(

@@ -9,12 +9,21 @@ sync --responses and tested in test_label_quality.py; here its rows are written 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, insert, select, update
-from test_report import DAYS, NOW, body_rows, clock, fill_history, night, parse
+from test_report import (
+    DAYS,
+    NOW,
+    body_rows,
+    clock,
+    expected_status_days,
+    fill_history,
+    night,
+    parse,
+)
 from test_views import QUERIES, read_view, run_query
 
 from etl.cli import main
@@ -177,6 +186,25 @@ def test_current_counts_leave_out_removed_batches_and_name_them(history):
     assert body_rows(page, "removed-batches") == [
         [f"{b['name']} {b['batch_id']}", b["status"], clock(b["removed_upstream_at"])] for b in gone
     ]
+
+
+def test_a_batch_removed_upstream_leaves_the_status_days_when_found_gone(history):
+    # Issue #25: current counts leave out removed batches, the day-by-day ones included.
+    page = parse(build_report(history, days=DAYS, now=NOW))
+
+    days = body_rows(page, "status-days")
+    assert days == expected_status_days(history)
+    stored = read_table(history, "batches")
+    statuses = ("UNINITIALISED", "PROCESSING", "READY", "ERROR")
+    current = [b for b in stored if b["removed_upstream_at"] is None]
+    today = [NOW.date().isoformat()]
+    today += [str(sum(1 for b in current if b["status"] == s)) for s in statuses]
+    assert days[0] == [*today, str(len(current))] == ["2025-03-10", "1", "1", "2", "1", "5"]
+    # The day before, batch d was still upstream: counted with every batch seen by then.
+    midnight = datetime.combine(NOW.date(), time.min, tzinfo=timezone.utc)
+    history_rows = read_table(history, "batch_status_history")
+    seen = {h["batch_id"] for h in history_rows if h["observed_at"] < midnight}
+    assert REMOVED in seen and days[1][-1] == str(len(seen)) == "5"
 
 
 def test_batches_processing_for_more_than_a_day_are_named_as_stuck(history):

@@ -208,6 +208,12 @@ responses = Table(
     *change_columns("it", "it"),
     Index("ix_responses_batch_id", "batch_id", "created_at"),
     Index("ix_responses_participant_id", "participant_id"),
+    # For the morning report, found by measuring it (BENCHMARKS.md): what a run stored or
+    # changed (v_changes_last_run); the current responses counted per batch and per day from
+    # the index alone.
+    Index("ix_responses_first_seen_at", "first_seen_at"),
+    Index("ix_responses_last_changed_run_id", "last_changed_run_id"),
+    Index("ix_responses_batch_id_removed", "batch_id", "removed_upstream_at", "created_at"),
     comment=(
         "One row per response record (a participant's answer to one instruction of a task), "
         "loaded with sync --responses."

@@ -84,9 +84,11 @@ class BatchFailure:
 _ORDER = {"removed": 0, "new": 1, "changed": 2, "unchanged": 3}
 
 
-def run_changes(connection: Connection, run_id: int) -> RunChanges:
-    """What run ``run_id`` changed, batch by batch (the query of ``v_changes_last_run``)."""
-    rows = [BatchChange(**_fields(row)) for row in connection.execute(changes_in_run(run_id))]
+def run_changes(connection: Connection, run_id: int, started_at: datetime) -> RunChanges:
+    """What run ``run_id``, started at ``started_at``, changed, batch by batch (the query of
+    ``v_changes_last_run``)."""
+    query = changes_in_run(run_id, started_at)
+    rows = [BatchChange(**_fields(row)) for row in connection.execute(query)]
     rows.sort(key=lambda c: (_ORDER.get(c.change, 9), (c.name or "").lower(), c.batch_id))
     kinds = Counter(c.change for c in rows)
     return RunChanges(

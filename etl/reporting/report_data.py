@@ -210,7 +210,7 @@ def read_report_data(
             processing=_processing_times(connection, since),
             datasets=_dataset_reuse(connection),
             responses=_responses(connection, since),
-            changes=run_changes(connection, run.run_id),
+            changes=run_changes(connection, run.run_id, run.started_at),
             stuck=stuck_batches(connection, now),
             removed=removed_batches(connection),
             batch_failures=batch_failures,
@@ -275,19 +275,28 @@ def _utc_day(column):
 def _status_days(connection: Connection, since: datetime, now: datetime) -> tuple[StatusDay, ...]:
     """Batches per status at the end of each day of the window, from the status intervals
     (v_batch_status_intervals), counted per status and the days each began and ended: those
-    open when the window starts, plus each day's entries, minus each day's exits."""
-    iv = v_batch_status_intervals.table
+    open when the window starts, plus each day's entries, minus each day's exits. A batch
+    removed upstream counts until the day a sync found it gone, so that today's counts are
+    the current batches'."""
+    iv, b = v_batch_status_intervals.table, batches
     entered, left = _utc_day(iv.c.entered_at), _utc_day(iv.c.left_at)
+    removed = _utc_day(b.c.removed_upstream_at)
     first = since.date()
     running: Counter = Counter()
     changes: Counter = Counter()
-    for status, entered_on, left_on, n in connection.execute(
-        select(iv.c.status, entered, left, func.count())
-        .where(or_(iv.c.left_at.is_(None), iv.c.left_at >= since))
-        .group_by(iv.c.status, entered, left)
+    for status, entered_on, left_on, removed_on, n in connection.execute(
+        select(iv.c.status, entered, left, removed, func.count())
+        .join_from(iv, b, b.c.batch_id == iv.c.batch_id)
+        .where(
+            or_(iv.c.left_at.is_(None), iv.c.left_at >= since),
+            or_(b.c.removed_upstream_at.is_(None), b.c.removed_upstream_at >= since),
+        )
+        .group_by(iv.c.status, entered, left, removed)
     ):
         entered_on = _as_date(entered_on)
-        left_on = _as_date(left_on) if left_on is not None else None
+        left_on = min((_as_date(d) for d in (left_on, removed_on) if d is not None), default=None)
+        if left_on is not None and left_on < entered_on:
+            continue  # a status seen only after the batch was found gone
         if entered_on < first:
             running[status] += int(n)
         else:

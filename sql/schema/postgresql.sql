@@ -407,6 +407,12 @@ CREATE TABLE responses (
 
 CREATE INDEX ix_responses_batch_id ON responses (batch_id, created_at);
 
+CREATE INDEX ix_responses_batch_id_removed ON responses (batch_id, removed_upstream_at, created_at);
+
+CREATE INDEX ix_responses_first_seen_at ON responses (first_seen_at);
+
+CREATE INDEX ix_responses_last_changed_run_id ON responses (last_changed_run_id);
+
 CREATE INDEX ix_responses_participant_id ON responses (participant_id);
 
 COMMENT ON TABLE responses IS 'One row per response record (a participant''s answer to one instruction of a task), loaded with sync --responses.';

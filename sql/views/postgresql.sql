@@ -201,20 +201,19 @@ FROM etl_runs)) THEN 'changed' ELSE 'unchanged' END AS change_type, moves.old_st
 FROM batches LEFT OUTER JOIN (SELECT batch_status_history.batch_id AS batch_id, min(batch_status_history.old_status) AS old_status, max(batch_status_history.new_status) AS new_status 
 FROM batch_status_history 
 WHERE batch_status_history.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs) AND batch_status_history.old_status IS NOT NULL GROUP BY batch_status_history.batch_id) AS moves ON moves.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT touched.batch_id AS batch_id, sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
-FROM etl_runs 
-WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs))) THEN 1 ELSE 0 END) AS "new", sum(CASE WHEN (touched.first_seen_at >= (SELECT etl_runs.started_at 
-FROM etl_runs 
-WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs))) THEN 0 ELSE 1 END) AS changed 
-FROM (SELECT responses.batch_id AS batch_id, responses.first_seen_at AS first_seen_at 
+FROM etl_runs) AND batch_status_history.old_status IS NOT NULL GROUP BY batch_status_history.batch_id) AS moves ON moves.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT touched.batch_id AS batch_id, sum(touched."new") AS "new", sum(touched.changed) AS changed 
+FROM (SELECT responses.batch_id AS batch_id, 1 AS "new", 0 AS changed 
 FROM responses 
 WHERE responses.first_seen_at >= (SELECT etl_runs.started_at 
 FROM etl_runs 
 WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) OR responses.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
-FROM etl_runs)) AS touched GROUP BY touched.batch_id) AS answers ON answers.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
+FROM etl_runs)) UNION ALL SELECT responses.batch_id AS batch_id, 0 AS anon_1, 1 AS anon_2 
+FROM responses 
+WHERE responses.last_changed_run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs) AND responses.first_seen_at < (SELECT etl_runs.started_at 
+FROM etl_runs 
+WHERE etl_runs.run_id = (SELECT max(etl_runs.run_id) AS max_1 
+FROM etl_runs))) AS touched GROUP BY touched.batch_id) AS answers ON answers.batch_id = batches.batch_id LEFT OUTER JOIN (SELECT studies.batch_id AS batch_id, count(*) AS n 
 FROM submissions JOIN studies ON studies.study_id = submissions.study_id 
 WHERE submissions.first_seen_at >= (SELECT etl_runs.started_at 
 FROM etl_runs 
