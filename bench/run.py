@@ -372,7 +372,7 @@ def table(rows: list[dict]) -> str:
 def _naive_cells(row: dict, rate: float) -> str:
     naive = row.get("naive")
     if not naive:
-        return "| | "
+        return "| | | "  # four empty cells
     seconds = naive.get("process_seconds", naive["seconds"])
     naive_rate = row["n"] / seconds
     return f"{seconds:.1f} | {naive_rate:.1f} | {_refused(naive)} | {rate / naive_rate:.1f}×"
@@ -381,7 +381,7 @@ def _naive_cells(row: dict, rate: float) -> str:
 def _dlt_cells(row: dict, rate: float) -> str:
     dlt = row.get("dlt")
     if not dlt:
-        return "| | | "
+        return "| | | | "  # five empty cells
     seconds = dlt.get("process_seconds", dlt["seconds"])
     dlt_rate = row["n"] / seconds
     # A pipeline that loaded less than N is not a measurement of the same work.
