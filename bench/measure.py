@@ -37,12 +37,14 @@ def count_statements() -> Counter:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("contender", choices=["tool", "naive"])
+    parser.add_argument("contender", choices=["tool", "naive", "dlt"])
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--ids", required=True)
-    parser.add_argument("--concurrency", type=int, help="the tool's default when left out")
+    parser.add_argument(
+        "--concurrency", type=int, help="the tool's default when left out (dlt: its workers)"
+    )
     parser.add_argument("--chunk-size", type=int, help="the tool's default when left out")
     parser.add_argument("--responses", action="store_true", help="the tool loads responses too")
     parser.add_argument(
@@ -78,6 +80,22 @@ def main() -> None:
         )
         counts = result.counts()
         loaded = result.inserted + result.updated + result.unchanged
+    elif args.contender == "dlt":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from dlt_export import dlt_export
+
+        from etl.config import normalize_database_url
+
+        ids = Path(args.ids).read_text().split()
+        # The rows in dlt's own table, counted after its run: what it did load.
+        loaded = dlt_export(
+            args.api_url,
+            args.token,
+            normalize_database_url(args.database_url),
+            ids,
+            workers=args.concurrency or 5,
+        )
+        counts = {"loaded": loaded}
     else:
         sys.path.insert(0, str(Path(__file__).parent))
         from naive_export import naive_export

@@ -7,7 +7,8 @@ Each scenario starts `prolific-etl fake-api` in its own process with a latency a
 ``limit-*`` ones, an implicit rate limit (a token bucket holding one second's worth, 429
 without Retry-After, as Prolific's). For each database and size it measures, each in a fresh
 process on a fresh database: this tool, the tool again over the same (now unchanged) batches,
-and the hand-written loop (bench/naive_export.py). The imitation's own counters give the
+the hand-written loop (bench/naive_export.py) and, with --with-dlt, a dlt pipeline
+(bench/dlt_export.py, needs the bench-dlt extra). The imitation's own counters give the
 requests and the 429s of each. Prints a Markdown table; --json writes the raw results too.
 """
 
@@ -52,6 +53,8 @@ class Scenario:
     note: str = ""
     # What the tool's side switches off (the table's "flags"); the defaults when empty.
     flags: tuple[str, ...] = ()
+    # Sizes at which --with-dlt also runs the dlt pipeline (on the first database only).
+    dlt_sizes: tuple[int, ...] = ()
 
     def ceiling(self, workers: int) -> float | None:
         if self.rate_limit:
@@ -66,7 +69,15 @@ SCENARIOS = {
         Scenario("50ms", 50, (1000, 10_000), ("sqlite", "postgresql"), concurrency=16),
         # Issue 22: the batches and their datasets' details in one flow, then without details
         # against the hand-written loop (which fetches batches only).
-        Scenario("50ms-2k", 50, (2000,), ("sqlite",), concurrency=16, naive_sizes=()),
+        Scenario(
+            "50ms-2k",
+            50,
+            (2000,),
+            ("sqlite",),
+            concurrency=16,
+            naive_sizes=(),
+            dlt_sizes=(2000,),
+        ),
         Scenario(
             "50ms-2k-no-details",
             50,
@@ -76,6 +87,7 @@ SCENARIOS = {
             naive_sizes=(2000,),
             rerun=False,
             flags=("--no-dataset-details",),
+            dlt_sizes=(2000,),
         ),
         Scenario("200ms", 200, (1000, 10_000), ("sqlite", "postgresql"), concurrency=32),
         Scenario("limit-5", 100, (1000,), ("sqlite",), rate_limit=5, rerun=False),
@@ -158,7 +170,11 @@ class FreshDatabase:
 
     def drop(self) -> None:
         if self.kind == "sqlite":
-            Path(self.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            path = Path(self.url.removeprefix("sqlite:///"))
+            path.unlink(missing_ok=True)
+            # dlt's staging dataset for a merge is a second file beside it, ATTACHed.
+            for attached in path.parent.glob(f"{path.stem}__*{path.suffix}"):
+                attached.unlink()
         else:
             with self.admin.connect() as connection:
                 connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
@@ -205,7 +221,9 @@ def measure(
     return result
 
 
-def run_scenario(scenario: Scenario, scratch: Path, *, skip_naive: bool = False) -> list[dict]:
+def run_scenario(
+    scenario: Scenario, scratch: Path, *, skip_naive: bool = False, with_dlt: bool = False
+) -> list[dict]:
     id_files = {}
     for size in scenario.sizes:
         id_files[size] = scratch / f"ids_{size}.txt"
@@ -233,6 +251,8 @@ def run_scenario(scenario: Scenario, scratch: Path, *, skip_naive: bool = False)
                 naive = size in scenario.naive_sizes and not skip_naive
                 if naive and kind == scenario.databases[0]:
                     contenders.append(("naive", "naive"))
+                if with_dlt and size in scenario.dlt_sizes and kind == scenario.databases[0]:
+                    contenders.append(("dlt", "dlt"))
                 database = None
                 for key, contender in contenders:
                     if key != "rerun":
@@ -246,7 +266,8 @@ def run_scenario(scenario: Scenario, scratch: Path, *, skip_naive: bool = False)
                         api_url,
                         database.url,
                         id_files[size],
-                        workers if contender == "tool" else None,
+                        # dlt gets the tool's workers; the loop has none.
+                        {"tool": workers, "dlt": workers or DEFAULT_CONCURRENCY}.get(contender),
                         scenario.flags if contender == "tool" else (),
                     )
                 database.drop()
@@ -267,12 +288,19 @@ def main() -> None:
     parser.add_argument(
         "--skip-naive", action="store_true", help="leave the hand-written loop out (it is slow)"
     )
+    parser.add_argument(
+        "--with-dlt",
+        action="store_true",
+        help="also run the dlt pipeline where a scenario has dlt sizes (needs the bench-dlt extra)",
+    )
     args = parser.parse_args()
     chosen = [SCENARIOS[name] for name in args.scenarios.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         for scenario in chosen:
-            rows += run_scenario(scenario, Path(scratch_dir), skip_naive=args.skip_naive)
+            rows += run_scenario(
+                scenario, Path(scratch_dir), skip_naive=args.skip_naive, with_dlt=args.with_dlt
+            )
     print()
     print(machine())
     print()
@@ -314,6 +342,7 @@ def table(rows: list[dict]) -> str:
         "| scenario | flags | database | N | workers | tool s | batches/s | requests "
         "| accepted req/s | ceiling | accepted % of ceiling | batches % of ceiling | tool 429s "
         "| tool peak RSS MB | naive s | naive batches/s | naive 429s | speed-up (batches/s) "
+        "| dlt s | dlt batches/s | dlt 429s | dlt peak RSS MB | tool vs dlt (batches/s) "
         "| rerun s | rerun writes to batches and datasets |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
@@ -334,7 +363,8 @@ def table(rows: list[dict]) -> str:
             f"{row['n']:,} | {row['workers']} | {seconds:.1f} | {rate:.1f} | "
             f"{tool['requests']:,} | {accepted:.1f} | "
             f"{f'{ceiling:.0f}/s' if ceiling else 'n/a'} | {shares} | {_refused(tool)} | "
-            f"{tool['peak_rss_mb']:.0f} | {_naive_cells(row, rate)} | {_rerun_cells(row)} |"
+            f"{tool['peak_rss_mb']:.0f} | {_naive_cells(row, rate)} | {_dlt_cells(row, rate)} | "
+            f"{_rerun_cells(row)} |"
         )
     return "\n".join(lines)
 
@@ -342,10 +372,24 @@ def table(rows: list[dict]) -> str:
 def _naive_cells(row: dict, rate: float) -> str:
     naive = row.get("naive")
     if not naive:
-        return "| | "
+        return "| | | "  # four empty cells
     seconds = naive.get("process_seconds", naive["seconds"])
     naive_rate = row["n"] / seconds
     return f"{seconds:.1f} | {naive_rate:.1f} | {_refused(naive)} | {rate / naive_rate:.1f}×"
+
+
+def _dlt_cells(row: dict, rate: float) -> str:
+    dlt = row.get("dlt")
+    if not dlt:
+        return "| | | | "  # five empty cells
+    seconds = dlt.get("process_seconds", dlt["seconds"])
+    dlt_rate = row["n"] / seconds
+    # A pipeline that loaded less than N is not a measurement of the same work.
+    short = "" if dlt["loaded"] == row["n"] else f" (loaded {dlt['loaded']:,} of {row['n']:,})"
+    return (
+        f"{seconds:.1f} | {dlt_rate:.1f}{short} | {_refused(dlt)} | {dlt['peak_rss_mb']:.0f} | "
+        f"{rate / dlt_rate:.2f}×"
+    )
 
 
 def _rerun_cells(row: dict) -> str:

@@ -1,4 +1,4 @@
-"""The benchmark's hand-written contender still runs against today's imitation of the API.
+"""The benchmark's contenders (the hand-written loop, dlt) still run against today's imitation.
 
 It broke unnoticed once: the sample batches gained batch_items (nested lists), which
 DataFrame.to_sql cannot bind, and bench/run.py printed "naive failed" instead of a baseline.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from etl.imitation.server import FakeProlificAPI, sample_batches
@@ -65,3 +66,64 @@ def test_the_settled_benchmark_downloads_no_responses_the_second_night():
     assert first["requests"]["responses"] == 30
     assert "responses" not in second["requests"] and "responses" not in second["bytes"]
     assert second["responses_skipped"] == 30
+
+
+def test_the_dlt_pipeline_loads_every_batch_once(sqlite_url):
+    # The third contender (bench/dlt_export.py) needs the bench-dlt extra, which CI leaves out.
+    pytest.importorskip("dlt")
+    from dlt_export import dlt_export
+
+    batches = sample_batches(40, seed=12, datasets=8)
+    ids = [batch["id"] for batch in batches]
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        first = dlt_export(api.url, TOKEN, sqlite_url, ids, workers=4)
+        second = dlt_export(api.url, TOKEN, sqlite_url, ids, workers=4)  # merge: no duplicates
+
+    assert (first, second) == (40, 40)
+    engine = create_engine(sqlite_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, name, status FROM batches")).all()
+        links = connection.execute(text("SELECT count(*) FROM batches__datasets")).scalar_one()
+    engine.dispose()
+    assert sorted(rows) == sorted((b["id"], b["name"], b["status"]) for b in batches)
+    assert links == sum(len(batch["datasets"]) for batch in batches)
+
+
+def test_the_table_sets_the_tool_against_dlt():
+    from run import table
+
+    def result(seconds, loaded=2000):
+        return {
+            "seconds": seconds - 0.5,
+            "process_seconds": seconds,
+            "loaded": loaded,
+            "requests": 2000,
+            "refused": 0,
+            "peak_rss_mb": 100.0,
+            "statements": {},
+            "counts": {},
+        }
+
+    row = {
+        "scenario": "50ms-2k-no-details",
+        "database": "sqlite",
+        "n": 2000,
+        "workers": 16,
+        "flags": "--no-dataset-details",
+        "tool": result(8.0),
+        "dlt": result(10.0),
+    }
+    header, _, line = table([row]).splitlines()
+    cells = dict(zip(header.split("|"), line.split("|"), strict=True))
+    assert cells[" dlt s "].strip() == "10.0"
+    assert cells[" dlt batches/s "].strip() == "200.0"
+    assert cells[" tool vs dlt (batches/s) "].strip() == "1.25×"
+
+    # Without the other contenders, their cells are empty and the rest stay in their columns.
+    assert all(cells[name].strip() == "" for name in (" naive s ", " speed-up (batches/s) "))
+    assert all(cells[name].strip() == "" for name in (" rerun s ",))
+
+    row["dlt"] = result(10.0, loaded=1999)
+    _, _, line = table([row]).splitlines()
+    cells = dict(zip(header.split("|"), line.split("|"), strict=True))
+    assert cells[" dlt batches/s "].strip() == "200.0 (loaded 1,999 of 2,000)"
