@@ -160,8 +160,8 @@ def _changes_view() -> View:
             "NULL otherwise.",
             "status": "Its status now.",
             "new_responses": "Its responses the run stored for the first time.",
-            "changed_responses": "Its responses, stored before, that the run found changed or "
-            "removed.",
+            "changed_responses": "Its responses, stored before, whose content the run found "
+            "changed (a response gone upstream is marked removed, not counted here).",
             "new_submissions": "Submissions to its studies the run stored for the first time.",
             "submission_status_moves": "Submissions to its studies whose status the run saw "
             "change (a review: AWAITING REVIEW to APPROVED).",
