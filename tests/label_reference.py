@@ -124,14 +124,33 @@ def consensus(instruction: Instruction) -> dict[str, tuple]:
     """task -> (consensus, votes, answers, is_tie), by counting; none for free text."""
     if instruction.level is None:
         return {}
-    result = {}
-    for task, given in instruction.tasks.items():
-        counts = Counter(instruction.label(v) for _, v in given)
-        top = max(counts.values())
-        winners = [label for label, n in counts.items() if n == top]
-        tie = len(winners) > 1
-        result[task] = (None if tie else winners[0], top, len(given), tie)
-    return result
+    return {
+        task: majority([instruction.label(v) for _, v in given])
+        for task, given in instruction.tasks.items()
+    }
+
+
+def majority(labels: list[str]) -> tuple[str | None, int, int, bool]:
+    """(consensus, votes, answers, is_tie) of ``labels``, by counting."""
+    counts = Counter(labels)
+    top = max(counts.values())
+    winners = [label for label, n in counts.items() if n == top]
+    tie = len(winners) > 1
+    return (None if tie else winners[0], top, len(labels), tie)
+
+
+def stored_consensus(rows: Iterable[dict]) -> dict[tuple[str, str, str], tuple]:
+    """v_consensus_labels' rows keyed as the reference's: (batch, instruction, task) ->
+    (consensus, votes, answers, is_tie)."""
+    return {
+        (r["batch_id"], r["instruction_id"], r["task_id"]): (
+            r["consensus"],
+            r["votes"],
+            r["answers"],
+            bool(r["is_tie"]),
+        )
+        for r in rows
+    }
 
 
 def annotators(instructions: Iterable[Instruction]) -> dict[str, tuple[int, int, int]]:

@@ -274,15 +274,7 @@ def test_the_demos_consensus_equals_a_reference_from_the_served_responses(demo, 
         ).items()
         for task, value in reference.consensus(instruction).items()
     }
-    stored = {
-        (r["batch_id"], r["instruction_id"], r["task_id"]): (
-            r["consensus"],
-            r["votes"],
-            r["answers"],
-            bool(r["is_tie"]),
-        )
-        for r in view_rows(directory, "v_consensus_labels")
-    }
+    stored = reference.stored_consensus(view_rows(directory, "v_consensus_labels"))
 
     assert stored == expected
     assert any(tie for *_, tie in expected.values())  # ties said as ties

@@ -79,14 +79,7 @@ def reference_consensus(records: list[dict]) -> dict[tuple[str, str], tuple]:
         value = item["response"]["answer"][0]["value"]
         shown = value if isinstance(value, str) else str(value)
         values[item["response"]["instruction_id"], item["task_id"]].append(shown)
-    result = {}
-    for key, labels in values.items():
-        counts = Counter(labels)
-        top = max(counts.values())
-        winners = [label for label, count in counts.items() if count == top]
-        tie = len(winners) > 1
-        result[key] = (None if tie else winners[0], top, len(labels), tie)
-    return result
+    return {key: reference.majority(labels) for key, labels in values.items()}
 
 
 def reference_annotators(records: list[dict]) -> dict[str, tuple[int, int, int]]:
@@ -151,15 +144,7 @@ def test_consensus_and_annotators_equal_a_reference(
     database_url, api, ids_file, batches, published
 ):
     sync(api, database_url, ids_file)
-    stored = {
-        (r["batch_id"], r["instruction_id"], r["task_id"]): (
-            r["consensus"],
-            r["votes"],
-            r["answers"],
-            bool(r["is_tie"]),
-        )
-        for r in read_view(database_url, "v_consensus_labels")
-    }
+    stored = reference.stored_consensus(read_view(database_url, "v_consensus_labels"))
     expected = {
         (batch_id, instruction, task): value
         for batch_id, records in published.items()
@@ -170,10 +155,10 @@ def test_consensus_and_annotators_equal_a_reference(
     per_batch = read_table(database_url, "annotator_agreement")
     overall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for batch_id, records in published.items():
-        reference = reference_annotators(records)
+        expected_annotators = reference_annotators(records)
         for row in (r for r in per_batch if r["batch_id"] == batch_id):
             overall[row["participant_id"]]  # every annotator has a row
-        for participant, counts in reference.items():
+        for participant, counts in expected_annotators.items():
             rows = [
                 r
                 for r in per_batch

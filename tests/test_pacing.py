@@ -352,14 +352,19 @@ def answer(pacer: Pacer, clock: FakeClock, count: int, *, refused_every: int) ->
             pacer.accepted(ticket)
 
 
-def test_a_share_that_slowing_down_does_not_lower_is_not_ours(clock):
-    pacer = pacer_on(clock)  # 20 answers over one second, then a 429: the pace is cut
+def cut_after_a_second_of_answers(pacer: Pacer, clock: FakeClock) -> float:
+    """20 answers over one second, then a 429: the pace is cut; the rate it is cut to."""
     for _ in range(20):
         ticket = pacer.acquire()
         clock.now += 0.05
         pacer.accepted(ticket)
     pacer.refused(pacer.acquire())
-    first_cut = pacer.rate
+    return pacer.rate
+
+
+def test_a_share_that_slowing_down_does_not_lower_is_not_ours(clock):
+    pacer = pacer_on(clock)
+    first_cut = cut_after_a_second_of_answers(pacer, clock)
     answer(pacer, clock, 40, refused_every=10)  # 10% at the lower rate: one step lower again
     assert pacer.rate == pytest.approx(first_cut * DECREASE)
     answer(pacer, clock, 40, refused_every=10)  # 10% there too: someone else's 429s
@@ -369,12 +374,7 @@ def test_a_share_that_slowing_down_does_not_lower_is_not_ours(clock):
 
 def test_a_share_that_falls_when_slowing_down_is_a_limit(clock):
     pacer = pacer_on(clock)
-    for _ in range(20):
-        ticket = pacer.acquire()
-        clock.now += 0.05
-        pacer.accepted(ticket)
-    pacer.refused(pacer.acquire())
-    first_cut = pacer.rate
+    first_cut = cut_after_a_second_of_answers(pacer, clock)
     answer(pacer, clock, 40, refused_every=5)  # 20%: still over the limit
     lower = pacer.rate
     assert lower == pytest.approx(first_cut * 0.8)  # down to about what got through
