@@ -65,11 +65,10 @@ class PacingStopped(Exception):
 
 @dataclass(frozen=True)
 class Ticket:
-    """A slot to send at: when it was given, at which pace, and under which rate setting."""
+    """A slot to send at: when it was given, and under which rate setting."""
 
     sent_at: float
     issued_at: float
-    paced: bool
     generation: int
 
 
@@ -302,7 +301,7 @@ class Pacer:
             if rate is not None:
                 slot = max(slot, self._next_slot)
                 self._next_slot = slot + 1.0 / rate
-            return Ticket(slot, now, self._rate is not None, self._generation)
+            return Ticket(slot, now, self._generation)
 
     def confirm(self, ticket: Ticket) -> bool:
         """Use a reserved slot, once its time has come; False if the rate changed meanwhile
