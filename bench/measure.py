@@ -35,9 +35,31 @@ def count_statements() -> Counter:
     return counts
 
 
+def time_label_quality() -> dict:
+    """Filled in as the run goes: the seconds of the label-quality phase that follows the
+    responses (its own code, issue 25), and the peak RSS before it began."""
+    import etl.run.runner as runner
+
+    phases: dict = {}
+    assess = runner.assess_changed_batches
+
+    def timed(*args, **kwargs):
+        phases["peak_rss_mb_before_label_quality"] = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )
+        started = time.perf_counter()
+        try:
+            return assess(*args, **kwargs)
+        finally:
+            phases["label_quality_seconds"] = time.perf_counter() - started
+
+    runner.assess_changed_batches = timed
+    return phases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("contender", choices=["tool", "naive", "dlt"])
+    parser.add_argument("contender", choices=["tool", "naive", "naive-responses", "dlt"])
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--database-url", required=True)
@@ -56,6 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     statements = count_statements()
+    phases = time_label_quality() if args.responses else {}
     started = time.perf_counter()
     if args.contender == "tool":
         from etl.config import Settings, normalize_database_url
@@ -98,14 +121,13 @@ def main() -> None:
         counts = {"loaded": loaded}
     else:
         sys.path.insert(0, str(Path(__file__).parent))
-        from naive_export import naive_export
+        from naive_export import naive_export, naive_export_responses
 
         from etl.config import normalize_database_url
 
+        export = naive_export if args.contender == "naive" else naive_export_responses
         ids = Path(args.ids).read_text().split()
-        loaded = naive_export(
-            args.api_url, args.token, normalize_database_url(args.database_url), ids
-        )
+        loaded = export(args.api_url, args.token, normalize_database_url(args.database_url), ids)
         counts = {"loaded": loaded}
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -118,6 +140,7 @@ def main() -> None:
                 "cpu_seconds": own.ru_utime + own.ru_stime,
                 "counts": counts,
                 "statements": dict(statements),
+                **phases,
             }
         )
     )

@@ -49,3 +49,48 @@ def naive_export(api_url: str, token: str, database_url: str, batch_ids: list[st
             frame.to_sql(table, connection, if_exists="append", index=False, chunksize=1000)
     engine.dispose()
     return len(records)
+
+
+def naive_export_responses(
+    api_url: str, token: str, database_url: str, batch_ids: list[str]
+) -> int:
+    """Each batch's responses the same way: the whole body with ``response.json()``,
+    ``json_normalize`` into a responses frame and, from each record's answer list, an
+    answers frame, both written with ``to_sql`` after deleting what the batch held."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    engine = create_engine(database_url)
+    loaded = 0
+    for batch_id in batch_ids:
+        url = f"{api_url}/api/v1/data-collection/batches/{batch_id}/responses"
+        response = session.get(url, timeout=300)
+        while response.status_code == 429:
+            time.sleep(1)
+            response = session.get(url, timeout=300)
+        response.raise_for_status()
+        records = response.json()["results"]
+        responses = pd.json_normalize(records, sep="_")
+        # Lists (the answer, metadata's) cannot be bound as SQL values: JSON text.
+        responses = responses.map(
+            lambda value: json.dumps(value) if isinstance(value, list) else value
+        )
+        answers = pd.json_normalize(
+            records, record_path=["response", "answer"], meta=["id"], meta_prefix="response_"
+        )
+        with engine.begin() as connection:
+            for table, frame in (
+                ("naive_responses", responses),
+                ("naive_response_answers", answers),
+            ):
+                if inspect(connection).has_table(table):
+                    key = "batch_id" if table == "naive_responses" else "response_id"
+                    ids = [batch_id] if key == "batch_id" else list(responses["id"])
+                    delete = text(f"DELETE FROM {table} WHERE {key} IN :ids").bindparams(  # noqa: S608
+                        bindparam("ids", expanding=True)
+                    )
+                    for start in range(0, len(ids), 1000):
+                        connection.execute(delete, {"ids": ids[start : start + 1000]})
+                frame.to_sql(table, connection, if_exists="append", index=False, chunksize=1000)
+        loaded += len(records)
+    engine.dispose()
+    return loaded

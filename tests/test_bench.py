@@ -7,6 +7,7 @@ DataFrame.to_sql cannot bind, and bench/run.py printed "naive failed" instead of
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from etl.imitation.server import FakeProlificAPI, sample_batches
 from conftest import TOKEN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from naive_export import naive_export  # noqa: E402
+from naive_export import naive_export, naive_export_responses  # noqa: E402
 
 
 def test_the_hand_written_export_loads_every_batch(sqlite_url):
@@ -38,6 +39,29 @@ def test_the_hand_written_export_loads_every_batch(sqlite_url):
             batch["name"],
             batch["status"],
         )
+
+
+def test_the_hand_written_responses_export_loads_both_tables(sqlite_url):
+    # bench/responses_speed.py's baseline (issue 22): every response and every answer value.
+    from etl.imitation.server import iter_sample_responses
+
+    batches = sample_batches(1, seed=22, datasets=1)
+    records = list(iter_sample_responses(batches[0]["id"], 30, seed=22))
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.put_responses(batches[0]["id"], records)
+        loaded = naive_export_responses(api.url, TOKEN, sqlite_url, [batches[0]["id"]])
+
+    assert loaded == 30
+    engine = create_engine(sqlite_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, participant_id FROM naive_responses"))
+        stored = {row.id: row.participant_id for row in rows}
+        answers = Counter(
+            connection.execute(text("SELECT response_id FROM naive_response_answers")).scalars()
+        )
+    engine.dispose()
+    assert stored == {r["id"]: r["participant_id"] for r in records}
+    assert answers == {r["id"]: len(r["response"]["answer"]) for r in records}
 
 
 def test_the_settled_benchmark_downloads_no_responses_the_second_night():

@@ -22,6 +22,7 @@ from etl.imitation.server import (
     responses_key,
     sample_batches,
 )
+from etl.store.responses import SeenIds
 from etl.store.views import (
     v_batch_participants,
     v_batch_progress,
@@ -681,3 +682,24 @@ def test_a_batch_removed_upstream_takes_its_responses_out_of_the_views(database_
     # Kept in the table, not deleted, and not marked one by one: the batch's mark says it.
     stored = [r for r in read_table(database_url, "responses") if r["batch_id"] == deleted["id"]]
     assert len(stored) == 6 and {r["removed_upstream_at"] for r in stored} == {None}
+
+
+def test_the_ids_seen_tell_a_response_id_however_it_is_spelled():
+    # SeenIds reads a UUID's 16 bytes without uuid.UUID (issue 22): the same ids stay the same.
+    seen = SeenIds()
+    seen.add("0b8d1e50-57b7-4574-96fa-a0e529953f64")
+    seen.add("not-a-uuid")
+    seen.add("0b8d1e50-57b7-4574-96fa-a0e52995 f64")  # not a UUID: kept as text
+
+    for spelling in (
+        "0B8D1E50-57B7-4574-96FA-A0E529953F64",
+        "{0b8d1e50-57b7-4574-96fa-a0e529953f64}",
+        "0b8d1e5057b7457496faa0e529953f64",
+        "urn:uuid:0b8d1e50-57b7-4574-96fa-a0e529953f64",
+        "not-a-uuid",
+        "0b8d1e50-57b7-4574-96fa-a0e52995 f64",
+    ):
+        assert spelling in seen
+    for other in ("0b8d1e50-57b7-4574-96fa-a0e529953f65", "NOT-A-UUID", "0b8d1e50"):
+        assert other not in seen
+    assert len(seen) == 3

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
 
 from etl.errors import InvalidPayloadError, InvalidResponseError
-from etl.imitation.server import sample_batches
-from etl.source.validate import parse_batch
+from etl.imitation.server import iter_sample_responses, sample_batches
+from etl.source.validate import ResponseListing, parse_batch
 
 
 @pytest.fixture
@@ -226,3 +228,44 @@ def test_the_message_about_a_non_json_body_does_not_quote_it(raw):
         parse_batch("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", raw)
     assert "5f2c9a81" not in str(caught.value)
     assert "Token" not in str(caught.value)
+
+
+def _read_responses(records: list[dict]) -> list:
+    batch_id = records[0]["batch_id"]
+    body = json.dumps({"results": records, "meta": {"count": len(records)}}).encode()
+    return list(ResponseListing(io.BytesIO(body), batch_id=batch_id).items())
+
+
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        (lambda r: r.update(metadata={"note": "bad\x00"}), r"metadata.note"),
+        (lambda r: r.update(metadata={"k\x00": 1}), r"metadata"),
+        (
+            lambda r: r["response"].update(answer=[{"value": "ok"}, {"value": "a\x00"}]),
+            r"answer\[1\]",
+        ),
+        (lambda r: r["response"].update(answer=[{"x": ["\x00"]}]), r"answer\[0\].x\[0\]"),
+    ],
+)
+def test_a_nul_anywhere_in_a_response_fails_it_naming_where(change, where):
+    # The reader skips the walk through every value when the record's text has no NUL.
+    records = list(iter_sample_responses("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", 3, seed=2))
+    change(records[1])
+
+    first, failed, last = _read_responses(records)
+
+    assert str(first.id) == records[0]["id"] and str(last.id) == records[2]["id"]
+    assert isinstance(failed, InvalidPayloadError)
+    assert failed.response_id == records[1]["id"]
+    assert re.search(rf"field 'response\.{where}|field '{where}", failed.message), failed.message
+    assert "contains a NUL character" in failed.message
+
+
+def test_a_backslash_before_u0000_in_a_text_is_no_nul():
+    records = list(iter_sample_responses("0b7c1f36-9d2a-4e5b-8c61-3f0e2d4a5b6c", 1, seed=2))
+    records[0]["metadata"] = {"path": "C:\\u0000"}  # a backslash, then the letters u0000
+
+    (response,) = _read_responses(records)
+
+    assert response.metadata == {"path": "C:\\u0000"}

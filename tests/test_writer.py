@@ -28,7 +28,7 @@ from etl.kinds import (
     Kind,
 )
 from etl.kinds.batch import Batch, flatten_batch
-from etl.kinds.columns import TEXT_MAX_BYTES
+from etl.kinds.columns import TEXT_MAX_BYTES, metadata
 from etl.kinds.dataset_details import DatasetDetails, flatten_dataset
 from etl.kinds.response import TaskResponse, flatten_response
 from etl.kinds.study import Study, flatten_study
@@ -486,3 +486,37 @@ def test_removal_marks_are_set_and_cleared(engine, case):
     writer.write(engine, kind, [listed(2)], 3, T3)  # listed again: back
 
     assert own_row(engine, kind, gone)[kind.removal.column] is None
+
+
+def test_the_rows_handed_to_the_driver_are_stored_as_sqlalchemy_would_store_them(
+    engine, case, monkeypatch
+):
+    # Issue 22: execute_many converts each value itself and hands the driver the rows as they
+    # are; the tables must come out exactly as through SQLAlchemy's own executemany.
+    def stored(through_sqlalchemy: bool) -> dict[str, list[str]]:
+        if through_sqlalchemy:
+            monkeypatch.setattr(
+                writer,
+                "execute_many",
+                lambda connection, statement, rows: connection.execute(statement, rows),
+            )
+        with engine.connect() as connection:
+            connection.begin()
+            writer.write_in(connection, case.kind, [case.make(n) for n in (1, 2, 3)], 2, T2)
+            writer.write_in(connection, case.kind, [case.change(1), case.make(2)], 3, T3)
+            rows = {name: _raw_rows(connection, name) for name in case.tables}
+            connection.rollback()
+        monkeypatch.undo()
+        return rows
+
+    handed_over = stored(through_sqlalchemy=False)
+
+    assert handed_over == stored(through_sqlalchemy=True)
+    assert len(handed_over[case.kind.table.name]) == 3
+
+
+def _raw_rows(connection, name: str) -> list[str]:
+    """A table's rows as the driver reads them back, less a counter no rollback resets."""
+    table = metadata.tables[name]
+    columns = ", ".join(c.name for c in table.c if c is not table.autoincrement_column)
+    return sorted(map(repr, connection.exec_driver_sql(f"SELECT {columns} FROM {name}")))

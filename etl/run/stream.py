@@ -86,7 +86,7 @@ def load_stream(
             key = kind.key(item)
             if key is not None:
                 repeat = key in taken
-                if not (repeat or isinstance(item, ItemError)):
+                if taken is not seen and not (repeat or isinstance(item, ItemError)):
                     taken.add(key)
                 seen.add(key)
                 if repeat and (item := kind.repeated(item)) is None:

@@ -26,7 +26,7 @@ from ..errors import InvalidPayloadError, InvalidResponseError, ItemError
 from ..kinds import numbers
 from ..kinds.batch import Batch, Dataset, TaskDetails
 from ..kinds.dataset_details import DatasetDetails, DatasetImport
-from ..kinds.response import ResponseBlock, TaskResponse
+from ..kinds.response import NUL_FREE, ResponseBlock, TaskResponse
 from ..kinds.workspace import Workspace, WorkspaceList
 
 _ERRORS_SHOWN = 3
@@ -184,9 +184,10 @@ class ResponseListing(_Results):
     def _item(self, index: int, item: Any) -> TaskResponse | ItemError:
         response_id = item.get("id") if isinstance(item, dict) else None
         shown = response_id if isinstance(response_id, str) else f"[{index}]"
+        text = numbers.dumps_for_validation(item)  # ASCII: a NUL in it reads \u0000
         try:
             response = TaskResponse.model_validate_json(
-                numbers.dumps_for_validation(item), strict=True
+                text, strict=True, context=None if "\\u0000" in text else NUL_FREE
             )
         except ValidationError as exc:
             field, message = _describe_validation_error(exc)

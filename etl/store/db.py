@@ -142,6 +142,9 @@ def _postgres_utc(dbapi_connection, _record) -> None:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
+    # 8 MiB of pages instead of 2: a chunk of responses (random keys) touches thousands of
+    # index pages, and with the default each was read again and spilled mid-transaction.
+    cursor.execute("PRAGMA cache_size = -8192")
     cursor.close()
 
 

@@ -55,6 +55,14 @@ class SeenIds:
 
     @staticmethod
     def _key(response_id: str) -> bytes | str:
+        digits = response_id.replace("-", "")
+        if len(digits) == 32:  # most are UUIDs: read without uuid.UUID's many checks
+            try:
+                packed = bytes.fromhex(digits)
+            except ValueError:
+                packed = b""
+            if len(packed) == 16:  # (fromhex skips spaces)
+                return packed
         try:
             return uuid.UUID(response_id).bytes
         except ValueError:
