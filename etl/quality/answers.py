@@ -46,7 +46,7 @@ Label = str | float | tuple[str, ...]
 """What is compared: a choice's text, a number, or a multiple selection's sorted texts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an instruction may hold 200,000 of them
 class Value:
     """One value of an answer, as ``response_answers`` holds it."""
 
@@ -67,7 +67,7 @@ class Value:
         return json.dumps(self.boolean if self.boolean is not None else self.number)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """One participant's answer to one instruction of one task."""
 

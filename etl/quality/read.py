@@ -78,9 +78,10 @@ def annotators_for_batches(
 
 def instruction_answers(
     connection: Connection, batch_id: str
-) -> Iterator[tuple[str, list[Answer]]]:
+) -> Iterator[tuple[str, Iterator[Answer]]]:
     """The answers of a batch's responses still at Prolific, one instruction at a time
-    (sorted by instruction_id). A response with no answer value comes with no values."""
+    (sorted by instruction_id), each instruction's read as it is iterated (before the next
+    instruction is asked for). A response with no answer value comes with no values."""
     statement = (
         select(
             responses.c.instruction_id,
@@ -106,12 +107,13 @@ def instruction_answers(
     )
     rows = connection.execution_options(yield_per=CHUNK_ROWS).execute(statement).mappings()
     for instruction_id, instruction_rows in groupby(rows, key=itemgetter("instruction_id")):
+        # Lazily: the caller keeps only the answers that count (one per task and annotator).
         yield (
             instruction_id,
-            [
+            (
                 _answer(list(response_rows))
                 for _, response_rows in groupby(instruction_rows, key=itemgetter("response_id"))
-            ],
+            ),
         )
 
 

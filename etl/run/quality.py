@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict
 from typing import Any
 
@@ -70,17 +73,50 @@ def assess_batch(ledger: Ledger, batch_id: str) -> None:
     read one instruction at a time)."""
     engine = ledger.engine
     excluded = excluded_submissions(engine, batch_id)
-    rows: dict[Any, list[dict[str, Any]]] = {
-        label_agreement: [],
-        consensus_labels: [],
-        annotator_agreement: [],
-    }
-    with database_errors(WRITES_STOPPED), engine.connect() as connection:
-        for quality in quality_for_batches(connection, [batch_id], excluded):
-            rows[label_agreement].append(asdict(quality.agreement))
-            rows[consensus_labels] += [_consensus(row) for row in quality.consensus]
-            rows[annotator_agreement] += [asdict(row) for row in quality.annotators]
-    replace_batch_quality(engine, batch_id, rows, ledger.run_id, utcnow())
+    with ExitStack() as spools:
+        # A row per task and instruction: 200,000 answers make tens of thousands of them, so
+        # they wait on disk, not in memory, until the batch's rows are replaced at once.
+        rows = {table: spools.enter_context(RowSpool()) for table in QUALITY_ROWS}
+        with database_errors(WRITES_STOPPED), engine.connect() as connection:
+            for quality in quality_for_batches(connection, [batch_id], excluded):
+                rows[label_agreement].add([asdict(quality.agreement)])
+                rows[consensus_labels].add([_consensus(row) for row in quality.consensus])
+                rows[annotator_agreement].add([asdict(row) for row in quality.annotators])
+        replace_batch_quality(
+            engine,
+            batch_id,
+            {t: spool.rows() for t, spool in rows.items()},
+            ledger.run_id,
+            utcnow(),
+        )
+
+
+QUALITY_ROWS = (label_agreement, consensus_labels, annotator_agreement)
+
+
+class RowSpool:
+    """Rows written to a temporary file a list at a time, read back in the same order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+
+    def __enter__(self) -> RowSpool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._file.close()
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        self._file.seek(0)
+        while True:
+            try:
+                yield from pickle.load(self._file)
+            except EOFError:
+                return
 
 
 def _consensus(row: Any) -> dict[str, Any]:
