@@ -99,9 +99,25 @@ def load_all_responses(
     ``on_whole`` is told of each batch whose responses were all read and loaded,
     ``on_changed`` of each whose stored responses changed (inserted, updated, removed)."""
     with _collector_passing_over_what_lives_now():
-        _load_batches_responses(
-            extractor, ledger, lock, batch_ids, group, check_stop, on_whole, on_changed
-        )
+        for start in range(0, len(batch_ids), group):
+            downloads = extractor.submit(
+                batch_ids[start : start + group], work=extractor.download_responses
+            )()
+            with closing_downloads(downloads):
+                check_stop()
+                for outcome, _seconds in downloads:
+                    if isinstance(outcome, ItemError):
+                        ledger.fail([Failure.from_item_error(outcome)])
+                        continue
+                    try:
+                        whole, changed = _load_responses(outcome, ledger, lock, check_stop)
+                    finally:
+                        outcome.source.close()
+                    if whole and on_whole is not None:
+                        on_whole(outcome.batch_id)
+                    if changed and on_changed is not None:
+                        on_changed(outcome.batch_id)
+                    check_stop()
 
 
 @contextmanager
@@ -114,37 +130,6 @@ def _collector_passing_over_what_lives_now() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _load_batches_responses(
-    extractor: Extractor,
-    ledger: Ledger,
-    lock: RunLock,
-    batch_ids: Sequence[str],
-    group: int,
-    check_stop: Callable[[], None],
-    on_whole: Callable[[str], None] | None,
-    on_changed: Callable[[str], None] | None,
-) -> None:
-    for start in range(0, len(batch_ids), group):
-        downloads = extractor.submit(
-            batch_ids[start : start + group], work=extractor.download_responses
-        )()
-        with closing_downloads(downloads):
-            check_stop()
-            for outcome, _seconds in downloads:
-                if isinstance(outcome, ItemError):
-                    ledger.fail([Failure.from_item_error(outcome)])
-                    continue
-                try:
-                    whole, changed = _load_responses(outcome, ledger, lock, check_stop)
-                finally:
-                    outcome.source.close()
-                if whole and on_whole is not None:
-                    on_whole(outcome.batch_id)
-                if changed and on_changed is not None:
-                    on_changed(outcome.batch_id)
-                check_stop()
 
 
 def _load_responses(
