@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,7 +145,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     # 8 MiB of pages instead of 2: a chunk of responses (random keys) touches thousands of
     # index pages, and with the default each was read again and spilled mid-transaction.
-    cursor.execute("PRAGMA cache_size = -8192")
+    try:
+        cursor.execute("PRAGMA cache_size = -8192")
+    except sqlite3.DatabaseError:
+        pass  # not a database file: reading the schema says so, as it says of a damaged one
     cursor.close()
 
 
