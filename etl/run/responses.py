@@ -110,7 +110,8 @@ def load_all_responses(
 class ResponsesAhead:
     """The responses of each chunk of batches, asked for as soon as the chunk is written
     (through the same workers and pace, behind the batches already asked for), so that they
-    download while batches still arrive; loaded as ``window`` batches' downloads wait, and
+    download while batches still arrive: ``group`` batches' downloads at a time, at most two
+    groups ahead of the one being loaded (their answers wait spooled, so this bounds them),
     the rest once the batches are all written (``finish``). For a run whose due batches are
     known as they are written: without --submissions (with it, the studies say which
     batches' responses can no longer change, ``responses_due``)."""
@@ -121,37 +122,41 @@ class ResponsesAhead:
         ledger: Ledger,
         lock: RunLock,
         *,
-        window: int,
+        group: int,
         check_stop: Callable[[], None],
         on_whole: Callable[[str], None] | None = None,
         on_changed: Callable[[str], None] | None = None,
     ) -> None:
         self.extractor = extractor
-        self.window = window
+        self.group = group
         self._loader = _Downloads(ledger, lock, check_stop, on_whole, on_changed)
-        self._asked: deque[tuple[Submitted, int]] = deque()
-        self._waiting = 0  # batches asked for, not loaded yet
+        self._due: deque[str] = deque()  # written, not asked for yet
+        self._asked: deque[Submitted] = deque()  # asked for, not loaded yet
 
     def batches_loaded(self, batch_ids: Sequence[str]) -> None:
-        """A chunk of batches is written: ask for their responses; load the oldest downloads
-        while more than ``window`` batches' wait (their spooled answers are bounded so)."""
-        if batch_ids:
-            extractor = self.extractor
-            submitted = extractor.submit(list(batch_ids), work=extractor.download_responses)
-            self._asked.append((submitted, len(batch_ids)))
-            self._waiting += len(batch_ids)
-        while self._waiting > self.window:
-            self._load_oldest()
+        """A chunk of batches is written: ask for their responses as far as two groups
+        ahead allow, loading the oldest group when they are full."""
+        self._due.extend(batch_ids)
+        self._ask()
+        while len(self._due) >= self.group and len(self._asked) >= GROUPS_AHEAD:
+            self._loader.load(self._asked.popleft())
+            self._ask()
 
     def finish(self) -> None:
         """The batches are all written: load every download still to come."""
+        self._ask()
         while self._asked:
-            self._load_oldest()
+            self._loader.load(self._asked.popleft())
+            self._ask()
 
-    def _load_oldest(self) -> None:
-        submitted, count = self._asked.popleft()
-        self._waiting -= count
-        self._loader.load(submitted)
+    def _ask(self) -> None:
+        extractor = self.extractor
+        while self._due and len(self._asked) < GROUPS_AHEAD:
+            group = [self._due.popleft() for _ in range(min(self.group, len(self._due)))]
+            self._asked.append(extractor.submit(group, work=extractor.download_responses))
+
+
+GROUPS_AHEAD = 2
 
 
 class _Downloads:

@@ -104,7 +104,7 @@ class Run:
                 extractor,
                 ledger,
                 self.lock,
-                window=2 * options.concurrency,
+                group=options.concurrency,
                 check_stop=self.check_stop,
                 on_whole=self._responses_loaded,
                 on_changed=changed.add,
