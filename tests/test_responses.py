@@ -126,6 +126,33 @@ def test_500_batches_load_every_response_and_answer_field_by_field(database_url,
     ]
 
 
+def test_responses_download_while_the_batches_still_arrive(database_url, tmp_path):
+    # Issue 22: without --submissions every batch written is due for its responses, so they
+    # are asked for as each chunk is written, through the same workers, not after the last.
+    batches = sample_batches(40, seed=22, datasets=10)
+    records = []
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        for number, batch in enumerate(batches):
+            batch_records = list(iter_sample_responses(batch["id"], number % 4, seed=22))
+            api.put_responses(batch["id"], batch_records)
+            records += batch_records
+        ids = write_ids(tmp_path, batches)
+        result = sync(
+            api, database_url, ids, "--responses", "--no-dataset-details", "--chunk-size", "5",
+            "--concurrency", "2",
+        )  # fmt: skip
+
+        assert result.exit_code == 0, result.output
+        served = [seen.kind for seen in sorted(api.requests, key=lambda seen: seen.at)]
+    last_batch = max(index for index, kind in enumerate(served) if kind == "batch")
+    assert "responses" in served[:last_batch], "no batch's responses before the last batch"
+    assert (served.count("batch"), served.count("responses")) == (40, 40)
+    assert stored_responses(database_url) == expected_responses(records)
+    assert read_table(database_url, "response_answers") == expected_answers(records)
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["responses_inserted"]) == ("succeeded", len(records))
+
+
 def test_responses_are_off_unless_asked_for(sqlite_url, api, ids_file, batches):
     api.put_responses(batches[0]["id"], list(iter_sample_responses(batches[0]["id"], 3)))
     assert sync(api, sqlite_url, ids_file).exit_code == 0

@@ -1,18 +1,20 @@
 """The responses' phase: every batch this run stored, its responses read through the streaming
-load loop, a few batches' downloads ahead; a response gone from a whole answer is marked
-removed upstream."""
+load loop, a few batches' downloads ahead (or, without --submissions, asked for as the batches
+are written: ``ResponsesAhead``); a response gone from a whole answer is marked removed
+upstream."""
 
 from __future__ import annotations
 
 import gc
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..errors import DuplicateResponseError, ItemError, TruncatedResponsesError
 from ..rows import ResponseRows
-from ..source.extract import Extractor
+from ..source.extract import Extractor, Submitted
 from ..source.flatten import flatten_response
 from ..source.validate import ResponseListing
 from ..store.lock import RunLock
@@ -98,26 +100,101 @@ def load_all_responses(
     """Load the responses of ``batch_ids``, ``group`` batches' downloads at a time;
     ``on_whole`` is told of each batch whose responses were all read and loaded,
     ``on_changed`` of each whose stored responses changed (inserted, updated, removed)."""
-    with _collector_passing_over_what_lives_now():
-        for start in range(0, len(batch_ids), group):
-            downloads = extractor.submit(
-                batch_ids[start : start + group], work=extractor.download_responses
-            )()
-            with closing_downloads(downloads):
-                check_stop()
-                for outcome, _seconds in downloads:
-                    if isinstance(outcome, ItemError):
-                        ledger.fail([Failure.from_item_error(outcome)])
-                        continue
-                    try:
-                        whole, changed = _load_responses(outcome, ledger, lock, check_stop)
-                    finally:
-                        outcome.source.close()
-                    if whole and on_whole is not None:
-                        on_whole(outcome.batch_id)
-                    if changed and on_changed is not None:
-                        on_changed(outcome.batch_id)
-                    check_stop()
+    loader = _Downloads(ledger, lock, check_stop, on_whole, on_changed)
+    for start in range(0, len(batch_ids), group):
+        loader.load(
+            extractor.submit(batch_ids[start : start + group], work=extractor.download_responses)
+        )
+
+
+class ResponsesAhead:
+    """The responses of each chunk of batches, asked for as soon as the chunk is written
+    (through the same workers and pace, behind the batches already asked for), so that they
+    download while batches still arrive: ``group`` batches' downloads at a time, at most two
+    groups ahead of the one being loaded (their answers wait spooled, so this bounds them),
+    the rest once the batches are all written (``finish``). For a run whose due batches are
+    known as they are written: without --submissions (with it, the studies say which
+    batches' responses can no longer change, ``responses_due``)."""
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        ledger: Ledger,
+        lock: RunLock,
+        *,
+        group: int,
+        check_stop: Callable[[], None],
+        on_whole: Callable[[str], None] | None = None,
+        on_changed: Callable[[str], None] | None = None,
+    ) -> None:
+        self.extractor = extractor
+        self.group = group
+        self._loader = _Downloads(ledger, lock, check_stop, on_whole, on_changed)
+        self._due: deque[str] = deque()  # written, not asked for yet
+        self._asked: deque[Submitted] = deque()  # asked for, not loaded yet
+
+    def batches_loaded(self, batch_ids: Sequence[str]) -> None:
+        """A chunk of batches is written: ask for their responses as far as two groups
+        ahead allow, loading the oldest group when they are full."""
+        self._due.extend(batch_ids)
+        self._ask()
+        while len(self._due) >= self.group and len(self._asked) >= GROUPS_AHEAD:
+            self._loader.load(self._asked.popleft())
+            self._ask()
+
+    def finish(self) -> None:
+        """The batches are all written: load every download still to come."""
+        self._ask()
+        while self._asked:
+            self._loader.load(self._asked.popleft())
+            self._ask()
+
+    def _ask(self) -> None:
+        extractor = self.extractor
+        while self._due and len(self._asked) < GROUPS_AHEAD:
+            group = [self._due.popleft() for _ in range(min(self.group, len(self._due)))]
+            self._asked.append(extractor.submit(group, work=extractor.download_responses))
+
+
+GROUPS_AHEAD = 2
+
+
+class _Downloads:
+    """Loads the downloads of one submission of batches' responses, in order."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        lock: RunLock,
+        check_stop: Callable[[], None],
+        on_whole: Callable[[str], None] | None,
+        on_changed: Callable[[str], None] | None,
+    ) -> None:
+        self.ledger = ledger
+        self.lock = lock
+        self.check_stop = check_stop
+        self.on_whole = on_whole
+        self.on_changed = on_changed
+
+    def load(self, submitted: Submitted) -> None:
+        downloads = submitted()
+        with closing_downloads(downloads), _collector_passing_over_what_lives_now():
+            self.check_stop()
+            for outcome, _seconds in downloads:
+                if isinstance(outcome, ItemError):
+                    self.ledger.fail([Failure.from_item_error(outcome)])
+                    continue
+                try:
+                    whole, changed = _load_responses(
+                        outcome, self.ledger, self.lock, self.check_stop
+                    )
+                finally:
+                    outcome.source.close()
+                if whole and self.on_whole is not None:
+                    self.on_whole(outcome.batch_id)
+                if changed and self.on_changed is not None:
+                    self.on_changed(outcome.batch_id)
+                self.check_stop()
 
 
 @contextmanager

@@ -4,11 +4,13 @@ end is booked (succeeded, partial, aborted, failed) before the caller hears of i
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
 from ..config import Settings
 from ..errors import ApiUnreachableError, DatabaseUnavailableError, TokenRejectedError
+from ..rows import BatchRows
 from ..source.extract import Extractor
 from ..store.lock import RunLock
 from ..store.runlog import Failure, utcnow
@@ -18,7 +20,7 @@ from .datasets import DatasetDetailsPhase
 from .ledger import FailedFast, Ledger
 from .options import SyncOptions
 from .quality import assess_changed_batches
-from .responses import load_all_responses
+from .responses import ResponsesAhead, load_all_responses
 from .sources import Sources
 from .studies import StudiesPhase, responses_due
 from .workspaces import WorkspacesPhase
@@ -92,12 +94,22 @@ class Run:
         writer = BatchWriter(ledger, self.lock)
         chunk_size = options.chunk_size
         changed: set[str] = set()  # batches whose answers changed: their label quality is due
-        details = None
+        details = ahead = None
         if options.dataset_details and not options.dry_run:
             details = DatasetDetailsPhase(
                 extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
             )
-            writer.on_loaded = details.batches_loaded  # asked for as their batches are written
+        if options.responses and not options.dry_run and not options.submissions:
+            ahead = ResponsesAhead(
+                extractor,
+                ledger,
+                self.lock,
+                group=options.concurrency,
+                check_stop=self.check_stop,
+                on_whole=self._responses_loaded,
+                on_changed=changed.add,
+            )
+        writer.on_loaded = _asking_ahead(details, ahead)  # as their batches are written
         try:
             listed: set[str] = set()
             if sources.discovers:
@@ -121,7 +133,9 @@ class Run:
                     check_stop=self.check_stop,
                     on_changed=changed.add,
                 ).run(writer.loaded_ids)
-            if options.responses and not options.dry_run:
+            if ahead is not None:
+                ahead.finish()
+            elif options.responses and not options.dry_run:
                 load_all_responses(
                     extractor,
                     ledger,
@@ -129,11 +143,10 @@ class Run:
                     responses_due(ledger, options, writer.loaded_ids),
                     group=options.concurrency,
                     check_stop=self.check_stop,
-                    on_whole=lambda batch_id: note_responses_loaded(
-                        ledger.engine, batch_id, ledger.run_id, utcnow()
-                    ),
+                    on_whole=self._responses_loaded,
                     on_changed=changed.add,
                 )
+            if options.responses and not options.dry_run:
                 self.check_stop()
                 assess_changed_batches(ledger, self.lock, changed, writer.loaded_ids)
             if (down := extractor.never_reached_api()) is not None:
@@ -146,6 +159,9 @@ class Run:
             retries = extractor.retries
             ledger.retries = lambda: retries
 
+    def _responses_loaded(self, batch_id: str) -> None:
+        note_responses_loaded(self.ledger.engine, batch_id, self.ledger.run_id, utcnow())
+
     def check_stop(self) -> None:
         """Raise what ends the run now: a worker's run-level error, or the caller's stop."""
         extractor = self.extractor
@@ -153,3 +169,19 @@ class Run:
             raise extractor.stop_reason
         if self.stop.is_set():
             raise Stopped
+
+
+def _asking_ahead(
+    details: DatasetDetailsPhase | None, ahead: ResponsesAhead | None
+) -> Callable[[Sequence[BatchRows]], None] | None:
+    """What a written chunk of batches sets off: its datasets' details, its responses."""
+    if details is None and ahead is None:
+        return None
+
+    def batches_loaded(loaded: Sequence[BatchRows]) -> None:
+        if details is not None:
+            details.batches_loaded(loaded)
+        if ahead is not None:
+            ahead.batches_loaded([rows.batch_id for rows in loaded])
+
+    return batches_loaded
