@@ -38,7 +38,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 DECREASE = 0.85
 INCREASE_PER_REQUEST = 0.001
@@ -70,11 +69,6 @@ class Ticket:
     sent_at: float
     issued_at: float
     generation: int
-
-
-class Phase(Enum):
-    CLIMB = "climb"  # the rate rises; a share of 429s above the baseline cuts it
-    MEASURE = "measure"  # the rate holds after a cut: what share does a lower rate get?
 
 
 @dataclass
@@ -118,9 +112,10 @@ class Judge:
     """Tells the 429s this client's pace causes from those it does not, by their share."""
 
     def __init__(self) -> None:
-        self.phase = Phase.CLIMB
         self.window: deque[bool] = deque(maxlen=WINDOW_ANSWERS)
         self.baselines: deque[Sample] = deque(maxlen=BASELINES_KEPT)
+        # Held after a cut (what share does the lower rate get?); None while climbing (the
+        # rate rises, and a share of 429s above the baseline cuts it).
         self.sample: Sample | None = None
         self.previous: Sample | None = None  # the episode's last sample at a lower rate
         self.trigger = math.inf  # the rate at the episode's first cut
@@ -171,13 +166,11 @@ class Judge:
     def above_baseline(self, sample: Sample) -> bool:
         return clearly_above(sample.refused, sample.answers, self.baseline, self.baseline_answers)
 
-    def hold(self, phase: Phase, rate: float) -> None:
-        self.phase = phase
+    def hold(self, rate: float) -> None:
         self.sample = Sample(rate)
         self.window.clear()
 
     def climb(self) -> None:
-        self.phase = Phase.CLIMB
         self.sample = self.previous = None
         self.trigger = math.inf
         self.shut_out = False
@@ -343,14 +336,13 @@ class Pacer:
         if not self.adaptive or ticket.issued_at < self._last_change:
             return
         judge = self._judge
-        if judge.phase is Phase.CLIMB:
+        sample = judge.sample
+        if sample is None:
             if judge.climbing_refusal_is_ours(refused, paced=self._pace_holds_back()):
                 self._start_episode(now)
             elif not refused:
                 self._climb(now)
             return
-        sample = judge.sample
-        assert sample is not None
         sample.add(refused)
         flooded = sample.answers >= FLOOD_ANSWERS and sample.share > FLOOD
         if flooded:
@@ -374,7 +366,7 @@ class Pacer:
         self._fast_until = estimate if self._rate is not None else judge.trigger
         self._set_rate(estimate * DECREASE, now)
         judge.previous = None
-        judge.hold(Phase.MEASURE, self._rate or estimate)
+        judge.hold(self._rate or estimate)
 
     def _flooded(self, sample: Sample, now: float) -> None:
         """Most requests refused at a held rate: never noise, go down at once, to about what
@@ -385,7 +377,7 @@ class Pacer:
             self._set_rate(self._got_through(sample) * DECREASE, now)
         else:  # nothing got through: say nothing of a limit, step down a long way
             self._set_rate(sample.rate * FLOOD_FLOOR * DECREASE, now)
-        self._judge.hold(Phase.MEASURE, self._rate or sample.rate)
+        self._judge.hold(self._rate or sample.rate)
 
     def _got_through(self, sample: Sample) -> float:
         """The rate a sample's accepted requests came at, refusals the API makes anyway
@@ -402,7 +394,7 @@ class Pacer:
             # Refused more than the baseline explains, and less than one step up: go on down.
             judge.previous = sample
             self._set_rate(sample.rate * min(DECREASE, 1.0 - sample.share), now)
-            judge.hold(Phase.MEASURE, self._rate or sample.rate)
+            judge.hold(self._rate or sample.rate)
             return
         if above:
             # Slowing down did not lower the share: the 429s are not this client's doing.
