@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 
 from etl.cli import main
+from etl.config import normalize_database_url
 from etl.imitation.server import (
     FakeProlificAPI,
     Fault,
@@ -22,6 +23,7 @@ from etl.imitation.server import (
     responses_key,
     sample_batches,
 )
+from etl.run import responses as run_responses
 from etl.store.responses import SeenIds
 from etl.store.views import (
     v_batch_participants,
@@ -332,6 +334,76 @@ def test_a_response_that_fails_validation_is_recorded_with_its_id_and_field(
     )
     assert failure["message"].startswith(f"response {bad['id']}: field 'participant_id'")
     assert stored_responses(database_url) == expected_responses(records[:3] + records[4:])
+
+
+_REFUSE_ONE_ANSWER = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON response_answers "
+        "WHEN NEW.value_text = 'refuse me' BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.value_text = 'refuse me' THEN RAISE EXCEPTION 'refused by a trigger' "
+        "USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON response_answers "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+    ],
+    "mysql": [
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON response_answers FOR EACH ROW BEGIN "
+        "IF NEW.value_text = 'refuse me' THEN SIGNAL SQLSTATE '23000' "
+        "SET MESSAGE_TEXT = 'refused by a trigger', MYSQL_ERRNO = 1062; END IF; END"
+    ],
+}
+
+
+def test_a_response_the_database_refuses_fails_alone_and_the_chunks_around_it_stay(
+    database_url, api, ids_file, batches, monkeypatch
+):
+    # Chunks of 4 in transactions of 12 on SQLite (several chunks share one there): the
+    # refused response is in the third chunk of the first transaction.
+    monkeypatch.setattr(run_responses._BatchResponses, "chunk_size", 4)
+    monkeypatch.setattr(run_responses, "SQLITE_RESPONSES_PER_TRANSACTION", 12)
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 20, seed=3))
+    refused = records[9]
+    refused["response"] = {
+        "instruction_id": "instr-0",
+        "type": "free_text",
+        "answer": [{"value": "refuse me"}],
+    }
+    assert sync(api, database_url, ids_file).exit_code == 0  # the tables, for the trigger
+    engine = create_engine(normalize_database_url(database_url))
+    with engine.begin() as connection:
+        for statement in _REFUSE_ONE_ANSWER[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    api.put_responses(batch_id, records)
+
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 1, result.output
+    assert "responses: 19 inserted, 0 updated, 0 unchanged" in result.stdout
+    (failure,) = failure_rows(database_url)
+    assert (failure["batch_id"], failure["response_id"], failure["stage"]) == (
+        batch_id,
+        refused["id"],
+        "responses",
+    )
+    assert "database refused the rows" in failure["message"]
+    assert "refused by a trigger" in failure["message"]
+    kept = [r for r in records if r is not refused]
+    assert stored_responses(database_url) == expected_responses(kept)
+    assert read_table(database_url, "response_answers") == expected_answers(kept)
+    assert read_table(database_url, "etl_runs")[-1]["status"] == "partial"
+
+    with engine.begin() as connection:
+        on_table = " ON response_answers" if engine.dialect.name == "postgresql" else ""
+        connection.exec_driver_sql("DROP TRIGGER refuse_one" + on_table)
+    engine.dispose()
+    result = sync(api, database_url, ids_file, "--responses")
+
+    assert result.exit_code == 0, result.output
+    assert "responses: 1 inserted, 0 updated, 19 unchanged" in result.stdout
+    assert stored_responses(database_url) == expected_responses(records)
 
 
 def test_a_response_whose_id_is_not_a_uuid_is_recorded_without_failing_the_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
@@ -44,3 +44,19 @@ def insert_ignoring_duplicates(table: Table, dialect: Dialect) -> Insert:
             (postgresql if name == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
         )
     raise NotImplementedError(f"no insert-or-ignore for database dialect {name!r}")
+
+
+def begin_with_savepoints(connection: Connection) -> None:
+    """Begin a transaction on ``connection`` in which savepoints nest.
+
+    Python's sqlite3 driver sends BEGIN only before the first INSERT, UPDATE or DELETE, so a
+    SAVEPOINT sent first would open the transaction itself, and releasing it would commit:
+    BEGIN is sent here at once (SQLAlchemy's documented workaround does the same for every
+    transaction).
+    """
+    connection.begin()
+    if (
+        connection.dialect.name == "sqlite"
+        and not connection.connection.dbapi_connection.in_transaction
+    ):
+        connection.exec_driver_sql("BEGIN")

@@ -70,14 +70,18 @@ class SeenIds:
 
 
 def load_responses(
-    engine: Engine, chunk: Sequence[ResponseRows], run_id: int, now: datetime
+    into: Engine | writer.Transaction, chunk: Sequence[ResponseRows], run_id: int, now: datetime
 ) -> ResponseOutcome:
-    """Upsert ``chunk`` in one transaction; should the database refuse a row, again one
-    response per transaction, so that only the refused ones fail.
+    """Upsert ``chunk`` in one transaction (or a savepoint of the open one ``into``); should the
+    database refuse a row, again one response per transaction (savepoint), so that only the
+    refused ones fail.
 
     Raises DatabaseUnavailableError when the database as a whole stops taking writes.
     """
-    outcome = writer.write(engine, RESPONSE, chunk, run_id, now)
+    if isinstance(into, writer.Transaction):
+        outcome = into.write(RESPONSE, chunk, run_id, now)
+    else:
+        outcome = writer.write(into, RESPONSE, chunk, run_id, now)
     return ResponseOutcome(
         inserted=len(outcome.inserted),
         updated=len(outcome.updated),

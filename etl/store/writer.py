@@ -17,7 +17,8 @@ alone is the one refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,14 +34,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.sql.dml import Insert
 
 from ..errors import ItemError, RowsRefusedError
 from ..kinds.columns import TEXT_MAX_BYTES
 from ..kinds.kind import Kind
 from .db import database_errors, first_line, is_alive
-from .dialects import insert_ignoring_duplicates, upsert
+from .dialects import begin_with_savepoints, insert_ignoring_duplicates, upsert
 
 
 @dataclass
@@ -120,35 +121,130 @@ def _write(
     now: datetime,
     committed: LoadOutcome,
     before_commit: Committing | None,
+    unit: Callable[[], AbstractContextManager[Connection]] | None = None,
+    alive: Callable[[], bool] | None = None,
 ) -> LoadOutcome:
+    """``items`` in one ``unit`` (a transaction of its own, or a savepoint of an open one),
+    falling back to one per item should the database refuse a row."""
     try:
-        with engine.begin() as connection:
+        with (unit or engine.begin)() as connection:
             outcome = write_in(connection, kind, items, run_id, now)
             if before_commit is not None:
                 before_commit(connection, committed.merged(outcome))
             return outcome
     except ROW_ERRORS as exc:
-        raise_if_database_wide(engine, exc)
+        raise_if_database_wide(engine, exc, alive)
         if len(items) == 1:
             return LoadOutcome(failed=[_refused(kind, items[0], exc)])
     outcome = LoadOutcome()
     for item in items:
         outcome.merge(
-            _write(engine, kind, [item], run_id, now, committed.merged(outcome), before_commit)
+            _write(
+                engine,
+                kind,
+                [item],
+                run_id,
+                now,
+                committed.merged(outcome),
+                before_commit,
+                unit,
+                alive,
+            )
         )
     return outcome
 
 
-def raise_if_database_wide(engine: Engine, exc: Exception) -> None:
+class Transaction:
+    """Chunks written in one transaction held open until ``commit``, each chunk in a savepoint
+    so that a refused row fails its item alone, as ``write`` does with a transaction per chunk.
+
+    For SQLite, whose commits cost the most: each one writes every page the transaction
+    dirtied twice (journal, then file), and a chunk of random keys dirties a page of every
+    index. Writes through another connection wait until ``commit`` (SQLite has one writer):
+    what else the caller records waits for it too.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def write(self, kind: Kind, items: Sequence[Any], run_id: int, now: datetime) -> LoadOutcome:
+        """Like ``write``, inside the open transaction (begun if none is)."""
+        connection = self._open()
+        unique = list({kind.key_of(item): item for item in items}.values())
+        fitting, outcome = _set_apart_oversize(kind, unique)
+        if fitting:
+            outcome.merge(
+                _write(
+                    self.engine,
+                    kind,
+                    fitting,
+                    run_id,
+                    now,
+                    LoadOutcome(),
+                    None,
+                    unit=lambda: _savepoint(connection),
+                    alive=lambda: _answers(connection),
+                )
+            )
+        return outcome
+
+    def commit(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                with database_errors(WRITES_STOPPED):
+                    connection.commit()
+            finally:
+                connection.close()
+
+    def roll_back(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()  # the pool rolls back what it did not commit
+
+    def _open(self) -> Connection:
+        if self._connection is None:
+            connection = self.engine.connect()
+            try:
+                with database_errors(WRITES_STOPPED):
+                    begin_with_savepoints(connection)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+
+@contextmanager
+def _savepoint(connection: Connection) -> Iterator[Connection]:
+    with connection.begin_nested():
+        yield connection
+
+
+def _answers(connection: Connection) -> bool:
+    """Whether the open transaction's connection still answers (asked on it: another
+    connection would wait for the transaction's lock)."""
+    try:
+        connection.execute(select(1))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def raise_if_database_wide(
+    engine: Engine, exc: Exception, alive: Callable[[], bool] | None = None
+) -> None:
     """Raise DatabaseUnavailableError unless ``exc`` can be the fault of the rows written.
 
     A constraint or data error can, and so can a dropped connection (a row over MariaDB's
-    max_allowed_packet), but only while the database still answers.
+    max_allowed_packet), but only while the database still answers (``alive``; by default,
+    on a new connection).
     """
     if not isinstance(exc, DBAPIError):
         return
     rows_at_fault = exc.connection_invalidated or isinstance(exc, _ITEM_LEVEL_DB_ERRORS)
-    if not (rows_at_fault and is_alive(engine)):
+    if not (rows_at_fault and (alive or (lambda: is_alive(engine)))()):
         with database_errors(WRITES_STOPPED):
             raise exc
 
@@ -346,6 +442,7 @@ def execute_many(connection: Connection, statement: Insert, rows: Sequence[dict[
         for name in names
     ]
     try:
+        plan = [(n, e, _once_if_shared(n, p, rows)) for n, e, p in plan]
         if compiled.positional:
             parameters: list = [
                 tuple(row[n] if p is None else p(row[n]) for n, _e, p in plan) for row in rows
@@ -358,6 +455,20 @@ def execute_many(connection: Connection, statement: Insert, rows: Sequence[dict[
         connection.execute(statement, rows)
         return
     connection.exec_driver_sql(compiled.string, parameters)
+
+
+def _once_if_shared(
+    name: str, processor: Callable[[Any], Any] | None, rows: Sequence[dict[str, Any]]
+) -> Callable[[Any], Any] | None:
+    """``processor``, or when every row holds the very same value (the run's timestamps), a
+    function answering that value converted once."""
+    if processor is None:
+        return None
+    shared = rows[0][name]
+    if any(row[name] is not shared for row in rows):
+        return processor
+    converted = processor(shared)
+    return lambda _value: converted
 
 
 def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
