@@ -21,7 +21,9 @@ from test_agreement import KRIPPENDORFF_2011, WIKIPEDIA
 from etl.cli import main
 from etl.imitation.server import FakeProlificAPI
 from etl.imitation.study_samples import SampleStudies
+from etl.quality.read import instruction_answers as read_answers
 from etl.reporting.labels import export_labels
+from etl.store.db import connect
 from etl.store.views import VIEWS_BY_NAME
 
 from conftest import TOKEN
@@ -294,6 +296,29 @@ def test_labels_read_the_answers_through_a_streaming_cursor(
     assert tasks == 12 and lines == expected_labels(database_url, first)
     streaming = {"sqlite": "Cursor", "postgresql": "ServerCursor", "mysql": "SSCursor"}
     assert read == [(True, streaming[engine.dialect.name])]
+
+
+def test_reading_the_answers_on_sqlite_holds_the_default_page_cache_and_restores_it(
+    sqlite_url, api, ids_file, batches, published
+):
+    # The run's connections keep 8 MiB of pages for the writes; the label-quality read (a
+    # sort over a batch's answers) holds SQLite's default 2 MB, then gives 8 MiB back.
+    sync(api, sqlite_url, ids_file)
+    engine = connect(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            cache = "PRAGMA cache_size"
+            before = connection.exec_driver_sql(cache).scalar()
+            during = []
+            answers = 0
+            for _instruction, instruction_answers in read_answers(connection, batches[0]["id"]):
+                during.append(connection.exec_driver_sql(cache).scalar())
+                answers += sum(1 for _ in instruction_answers)
+            after = connection.exec_driver_sql(cache).scalar()
+    finally:
+        engine.dispose()
+    assert answers > 0
+    assert (before, set(during), after) == (-8192, {-2000}, -8192)
 
 
 def test_labels_min_support_keeps_confident_labels_and_csv_has_a_row_per_instruction(

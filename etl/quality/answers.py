@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 NOMINAL = "nominal"
@@ -103,9 +103,14 @@ class Prepared:
 def prepare(answers: Iterable[Answer], excluded_submissions: frozenset[str]) -> Prepared:
     """Leave out the answers of excluded submissions (later: rejected and returned ones)
     and answers with no value, and keep one answer per task and participant: the latest
-    (by created_at, then response_id), the others counted as superseded."""
-    latest: dict[tuple[str, str], Answer] = {}
+    (by created_at, then response_id), the others counted as superseded. The answers kept
+    keep only what is compared (their submission, time and response id are left out: an
+    instruction may hold 200,000 of them)."""
+    latest: dict[tuple[str, str], tuple[tuple, Answer]] = {}
     excluded = superseded = 0
+    # One object for each response type and each set of values, not one per answer: an
+    # instruction's answers repeat a few choices.
+    shared: dict[object, object] = {}
     for answer in answers:
         if answer.submission_id is not None and answer.submission_id in excluded_submissions:
             excluded += 1
@@ -113,15 +118,16 @@ def prepare(answers: Iterable[Answer], excluded_submissions: frozenset[str]) -> 
         values = tuple(value for value in answer.values if not value.is_empty)
         if not values:
             continue
-        if values != answer.values:
-            answer = replace(answer, values=values)
         key = (answer.task_id, answer.participant_id)
+        order = _order(answer)
         if key in latest:
             superseded += 1
-            if _order(answer) < _order(latest[key]):
+            if order < latest[key][0]:
                 continue
-        latest[key] = answer
-    return Prepared(tuple(latest.values()), excluded, superseded)
+        values = shared.setdefault(values, values)
+        response_type = shared.setdefault(answer.response_type, answer.response_type)
+        latest[key] = (order, Answer(*key, values, response_type))
+    return Prepared(tuple(answer for _, answer in latest.values()), excluded, superseded)
 
 
 def _order(answer: Answer) -> tuple[bool, datetime | None, str]:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
+from itertools import islice
 from typing import Any
 
 from ..quality import quality_for_batches
@@ -80,8 +81,8 @@ def assess_batch(ledger: Ledger, batch_id: str) -> None:
         with database_errors(WRITES_STOPPED), engine.connect() as connection:
             for quality in quality_for_batches(connection, [batch_id], excluded):
                 rows[label_agreement].add([asdict(quality.agreement)])
-                rows[consensus_labels].add([_consensus(row) for row in quality.consensus])
-                rows[annotator_agreement].add([asdict(row) for row in quality.annotators])
+                rows[consensus_labels].add(_consensus(row) for row in quality.consensus)
+                rows[annotator_agreement].add(asdict(row) for row in quality.annotators)
         replace_batch_quality(
             engine,
             batch_id,
@@ -106,9 +107,11 @@ class RowSpool:
     def __exit__(self, *exc_info: object) -> None:
         self._file.close()
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Write ``rows`` (made as they are asked for) a thousand at a time."""
+        rows = iter(rows)
+        while part := list(islice(rows, 1000)):
+            pickle.dump(part, self._file, protocol=pickle.HIGHEST_PROTOCOL)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         self._file.seek(0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -60,3 +61,19 @@ def begin_with_savepoints(connection: Connection) -> None:
         and not connection.connection.dbapi_connection.in_transaction
     ):
         connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def page_cache(connection: Connection, kib: int) -> Iterator[None]:
+    """SQLite's page cache of ``connection`` at ``kib`` KiB for the block, as it was after;
+    nothing on the other databases."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-int(kib)}")
+    try:
+        yield
+    finally:
+        if not connection.closed:  # (a reader abandoned after its connection closed)
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
