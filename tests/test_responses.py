@@ -23,6 +23,7 @@ from etl.imitation.server import (
     responses_key,
     sample_batches,
 )
+from etl.imitation.study_samples import SampleStudies
 from etl.run import responses as run_responses
 from etl.store.responses import SeenIds
 from etl.store.views import (
@@ -149,6 +150,40 @@ def test_responses_download_while_the_batches_still_arrive(database_url, tmp_pat
     last_batch = max(index for index, kind in enumerate(served) if kind == "batch")
     assert "responses" in served[:last_batch], "no batch's responses before the last batch"
     assert (served.count("batch"), served.count("responses")) == (40, 40)
+    assert stored_responses(database_url) == expected_responses(records)
+    assert read_table(database_url, "response_answers") == expected_answers(records)
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["responses_inserted"]) == ("succeeded", len(records))
+
+
+def test_with_submissions_responses_wait_for_the_studies_then_download_ahead(
+    database_url, tmp_path
+):
+    # With --submissions the studies say whose responses can still change, and responses
+    # read before the studies would count as older than that night's change of them (read
+    # again the next night): none is asked for before the studies, then two groups ahead.
+    batches = sample_batches(30, seed=23, datasets=10)
+    sample = SampleStudies(batches, seed=23, submissions=(1, 2), decoys=False)
+    records = []
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        for number, batch in enumerate(batches):
+            batch_records = list(iter_sample_responses(batch["id"], number % 3 + 1, seed=23))
+            sample.answer(batch["id"], batch_records)
+            api.put_responses(batch["id"], batch_records)
+            records += batch_records
+        api.put_studies(sample)
+        ids = write_ids(tmp_path, batches)
+        result = sync(
+            api, database_url, ids, "--responses", "--submissions", "--no-dataset-details",
+            "--chunk-size", "5", "--concurrency", "2",
+        )  # fmt: skip
+
+        assert result.exit_code == 0, result.output
+        served = [seen.kind for seen in sorted(api.requests, key=lambda seen: seen.at)]
+    first_responses = served.index("responses")
+    assert "responses" not in served[: served.index("studies")]
+    assert "submissions" in served[:first_responses]
+    assert served.count("responses") == 30
     assert stored_responses(database_url) == expected_responses(records)
     assert read_table(database_url, "response_answers") == expected_answers(records)
     (run,) = read_table(database_url, "etl_runs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -13,14 +14,14 @@ from ..errors import ApiUnreachableError, DatabaseUnavailableError, TokenRejecte
 from ..rows import BatchRows
 from ..source.extract import Extractor
 from ..store.lock import RunLock
-from ..store.runlog import Failure, utcnow
+from ..store.runlog import Failure
 from ..store.settled import note_responses_loaded
 from .batches import BatchWriter, load_id_file_batches
 from .datasets import DatasetDetailsPhase
 from .ledger import FailedFast, Ledger
 from .options import SyncOptions
 from .quality import assess_changed_batches
-from .responses import ResponsesAhead, load_all_responses
+from .responses import ResponsesAhead
 from .sources import Sources
 from .studies import StudiesPhase, responses_due
 from .workspaces import WorkspacesPhase
@@ -99,7 +100,7 @@ class Run:
             details = DatasetDetailsPhase(
                 extractor, ledger, self.lock, chunk_size=chunk_size, check_stop=self.check_stop
             )
-        if options.responses and not options.dry_run and not options.submissions:
+        if options.responses and not options.dry_run:
             ahead = ResponsesAhead(
                 extractor,
                 ledger,
@@ -108,6 +109,7 @@ class Run:
                 check_stop=self.check_stop,
                 on_whole=self._responses_loaded,
                 on_changed=changed.add,
+                wait_for_studies=options.submissions,
             )
         writer.on_loaded = _asking_ahead(details, ahead)  # as their batches are written
         try:
@@ -134,18 +136,7 @@ class Run:
                     on_changed=changed.add,
                 ).run(writer.loaded_ids)
             if ahead is not None:
-                ahead.finish()
-            elif options.responses and not options.dry_run:
-                load_all_responses(
-                    extractor,
-                    ledger,
-                    self.lock,
-                    responses_due(ledger, options, writer.loaded_ids),
-                    group=options.concurrency,
-                    check_stop=self.check_stop,
-                    on_whole=self._responses_loaded,
-                    on_changed=changed.add,
-                )
+                ahead.finish(responses_due(ledger, options, ahead.waiting))
             if options.responses and not options.dry_run:
                 self.check_stop()
                 assess_changed_batches(ledger, self.lock, changed, writer.loaded_ids)
@@ -159,8 +150,11 @@ class Run:
             retries = extractor.retries
             ledger.retries = lambda: retries
 
-    def _responses_loaded(self, batch_id: str) -> None:
-        note_responses_loaded(self.ledger.engine, batch_id, self.ledger.run_id, utcnow())
+    def _responses_loaded(self, batch_id: str, asked_at: datetime) -> None:
+        # Stamped with when they were asked for, not loaded: with --submissions they may be
+        # asked for before this run's studies are, and what changed upstream in between
+        # must not count as read.
+        note_responses_loaded(self.ledger.engine, batch_id, self.ledger.run_id, asked_at)
 
     def check_stop(self) -> None:
         """Raise what ends the run now: a worker's run-level error, or the caller's stop."""

@@ -252,10 +252,10 @@ def _of_study(rows: StudyRows) -> dict[str, Any]:
 
 
 def responses_due(ledger: Ledger, options: SyncOptions, batch_ids: Sequence[str]) -> list[str]:
-    """The batches whose responses this run downloads: all of them, but with --submissions
-    (and without --full-refresh) those whose responses can no longer change
+    """Of ``batch_ids``, those whose responses this run downloads: all of them, but with
+    --submissions (and without --full-refresh) those whose responses can no longer change
     (``etl.store.settled``), which are counted and said."""
-    if not options.submissions or options.full_refresh:
+    if not options.submissions or options.full_refresh or not batch_ids:
         return list(batch_ids)
     settled = settled_batches(ledger.engine, list(batch_ids))
     ledger.result.responses_skipped = len(settled)

@@ -57,7 +57,8 @@ batch_responses_loaded = Table(
 
 
 def note_responses_loaded(engine: Engine, batch_id: str, run_id: int, now: datetime) -> None:
-    """Record that ``batch_id``'s responses were just loaded whole."""
+    """Record that ``batch_id``'s responses were loaded whole, as the API had them at ``now``
+    (when they were asked for: a change upstream after it is not in them)."""
     stamp(
         engine, batch_responses_loaded, {"batch_id": batch_id, "loaded_at": now, "run_id": run_id}
     )
