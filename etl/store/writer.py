@@ -1,5 +1,6 @@
 """How any kind of thing is written (``etl.kinds`` declares each one): compared with what is
-stored, only what is new or changed written, a chunk in one transaction.
+stored, only what is new or changed written, a chunk in one transaction (or, through a
+``Transaction``, in a savepoint of one held open over several chunks).
 
 A chunk is written with set-based statements (one SELECT, executemany upserts). Should the
 database refuse any row, the chunk is rolled back and written again one item per transaction,
@@ -92,11 +93,16 @@ def write(
     the database stops answering or refuses writes as a whole (read-only, disk full, locked,
     permissions), as opposed to refusing one item's rows.
     """
-    unique = list({kind.key_of(item): item for item in items}.values())
-    fitting, outcome = _set_apart_oversize(kind, unique)
+    fitting, outcome = _unique_and_fitting(kind, items)
     if fitting:
         outcome.merge(_write(engine, kind, fitting, run_id, now, LoadOutcome(), before_commit))
     return outcome
+
+
+def _unique_and_fitting(kind: Kind, items: Sequence[Any]) -> tuple[list[Any], LoadOutcome]:
+    """The last version of each item whose text values all fit, and an outcome failing the
+    others."""
+    return _set_apart_oversize(kind, list({kind.key_of(item): item for item in items}.values()))
 
 
 def preview(engine: Engine | None, kind: Kind, items: Sequence[Any]) -> LoadOutcome:
@@ -171,8 +177,7 @@ class Transaction:
     def write(self, kind: Kind, items: Sequence[Any], run_id: int, now: datetime) -> LoadOutcome:
         """Like ``write``, inside the open transaction (begun if none is)."""
         connection = self._open()
-        unique = list({kind.key_of(item): item for item in items}.values())
-        fitting, outcome = _set_apart_oversize(kind, unique)
+        fitting, outcome = _unique_and_fitting(kind, items)
         if fitting:
             outcome.merge(
                 _write(
