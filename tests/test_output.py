@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from etl.cli import main
 from etl.config import Settings
-from etl.imitation.server import Fault, dataset_key
+from etl.imitation.server import Fault, dataset_key, iter_sample_responses
 from etl.job import Progress, sync
 
 from conftest import TOKEN
@@ -256,6 +256,27 @@ def test_default_text_output_shows_no_run_events(run_sync, sqlite_url, ids_file)
     ]
     assert lines[0] == f"prolific-etl: run 2 started: 12 batch ids from {ids_file}"
     assert len(lines) == 13 and all(line.endswith(" unchanged") for line in lines[1:])
+
+
+def test_on_progress_tells_a_batchs_outcome_once_whatever_fails_after_it(
+    api, batches, ids_file, database_url
+):
+    # A response of a stored batch that fails is the run's failure, not a second outcome of
+    # the batch: the counts stayed past the total before.
+    batch_id = batches[2]["id"]
+    records = list(iter_sample_responses(batch_id, 3))
+    records[1]["participant_id"] = 42
+    api.put_responses(batch_id, records)
+    settings = Settings(api_token=TOKEN, api_url=api.url, database_url=database_url)
+    seen: list[Progress] = []
+
+    result = sync(settings, str(ids_file), responses=True, on_progress=seen.append)
+
+    assert (result.status, result.failed, result.responses_inserted) == ("partial", 1, 2)
+    outcomes = [p for p in seen if p.outcome != "fetched"]
+    assert Counter(p.batch_id for p in outcomes) == Counter(b["id"] for b in batches)
+    last = seen[-1]
+    assert (last.done, last.total, last.inserted, last.failed) == (12, 12, 12, 0)
 
 
 def test_quiet_and_verbose_together_are_a_usage_error(tmp_path):

@@ -61,6 +61,7 @@ class Ledger:
         self.started = time.monotonic() if started is None else started
         self.total = result.ids_read  # batches the progress counts to; listings add theirs
         self._tally = dict.fromkeys(OUTCOMES, 0)
+        self._with_outcome: set[str] = set()
         self._fetched = 0
         # Seconds each batch spent being fetched and validated, until its outcome is logged.
         self.durations: dict[str, float] = {}
@@ -223,7 +224,11 @@ class Ledger:
         self._tell(batch_id, "fetched")
 
     def outcome(self, batch_id: str, outcome: str) -> None:
-        """A batch's outcome is known: one of OUTCOMES."""
+        """A batch's outcome is known: one of OUTCOMES. Told once: what fails after it (its
+        responses, datasets, studies) is a failure of the run, not another outcome of it."""
+        if batch_id in self._with_outcome:
+            return
+        self._with_outcome.add(batch_id)
         self._tally[outcome] += 1
         self._tell(batch_id, outcome)
 
