@@ -15,15 +15,13 @@ from pathlib import Path
 import label_reference as reference
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from test_agreement import KRIPPENDORFF_2011, WIKIPEDIA
 
 from etl.cli import main
 from etl.imitation.server import FakeProlificAPI
 from etl.imitation.study_samples import SampleStudies
-from etl.quality.read import instruction_answers as read_answers
 from etl.reporting.labels import export_labels
-from etl.store.db import connect
 from etl.store.views import VIEWS_BY_NAME
 
 from conftest import TOKEN
@@ -298,27 +296,30 @@ def test_labels_read_the_answers_through_a_streaming_cursor(
     assert read == [(True, streaming[engine.dialect.name])]
 
 
-def test_reading_the_answers_on_sqlite_holds_the_default_page_cache_and_restores_it(
-    sqlite_url, api, ids_file, batches, published
+def test_the_label_quality_read_on_sqlite_holds_the_default_page_cache_then_restores_it(
+    sqlite_url, api, ids_file, batches, published, monkeypatch
 ):
     # The run's connections keep 8 MiB of pages for the writes; the label-quality read (a
     # sort over a batch's answers) holds SQLite's default 2 MB, then gives 8 MiB back.
-    sync(api, sqlite_url, ids_file)
-    engine = connect(sqlite_url)
+    told: list[tuple[str, int]] = []
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def note(connection, _cursor, statement, _parameters, _context, _executemany):
+        if statement.startswith("PRAGMA cache_size =") or "response_answers.value_text" in (
+            statement
+        ):
+            told.append((statement.split(" FROM")[0][:40], id(connection)))
+
     try:
-        with engine.connect() as connection:
-            cache = "PRAGMA cache_size"
-            before = connection.exec_driver_sql(cache).scalar()
-            during = []
-            answers = 0
-            for _instruction, instruction_answers in read_answers(connection, batches[0]["id"]):
-                during.append(connection.exec_driver_sql(cache).scalar())
-                answers += sum(1 for _ in instruction_answers)
-            after = connection.exec_driver_sql(cache).scalar()
+        sync(api, sqlite_url, ids_file)
     finally:
-        engine.dispose()
-    assert answers > 0
-    assert (before, set(during), after) == (-8192, {-2000}, -8192)
+        event.remove(Engine, "before_cursor_execute", note)
+    reads = [i for i, (statement, _) in enumerate(told) if statement.startswith("SELECT")]
+    assert len(reads) == len(published)  # one read per batch answered, between two pragmas
+    for read in reads:
+        (small, _), (_, reader), (back, connection) = told[read - 1 : read + 2]
+        assert (small, back) == ("PRAGMA cache_size = -2000", "PRAGMA cache_size = -8192")
+        assert connection == reader
 
 
 def test_labels_min_support_keeps_confident_labels_and_csv_has_a_row_per_instruction(

@@ -181,8 +181,7 @@ def test_with_submissions_responses_wait_for_the_studies_then_download_ahead(
         assert result.exit_code == 0, result.output
         served = [seen.kind for seen in sorted(api.requests, key=lambda seen: seen.at)]
     first_responses = served.index("responses")
-    assert "responses" not in served[: served.index("studies")]
-    assert "submissions" in served[:first_responses]
+    assert {"studies", "submissions"} & set(served[first_responses:]) == set()
     assert served.count("responses") == 30
     assert stored_responses(database_url) == expected_responses(records)
     assert read_table(database_url, "response_answers") == expected_answers(records)
@@ -439,6 +438,31 @@ def test_a_response_the_database_refuses_fails_alone_and_the_chunks_around_it_st
     assert result.exit_code == 0, result.output
     assert "responses: 1 inserted, 0 updated, 19 unchanged" in result.stdout
     assert stored_responses(database_url) == expected_responses(records)
+
+
+def test_fail_fast_stops_at_the_chunk_of_the_first_invalid_response(
+    database_url, api, ids_file, batches, monkeypatch
+):
+    # On SQLite chunks share a transaction, their failures recorded once it commits: a chunk
+    # with a failure commits at once, so --fail-fast stops there, not chunks later.
+    monkeypatch.setattr(run_responses._BatchResponses, "chunk_size", 4)
+    monkeypatch.setattr(run_responses, "SQLITE_RESPONSES_PER_TRANSACTION", 12)
+    batch_id = batches[0]["id"]
+    records = list(iter_sample_responses(batch_id, 20, seed=4))
+    records[5]["participant_id"] = 42
+
+    api.put_responses(batch_id, records)
+    result = sync(api, database_url, ids_file, "--responses", "--fail-fast")
+
+    assert result.exit_code == 1, result.output
+    (failure,) = failure_rows(database_url)
+    assert (failure["response_id"], failure["field"]) == (
+        records[5]["id"],
+        "results[5].participant_id",
+    )
+    assert stored_responses(database_url) == expected_responses(records[:5] + records[6:8])
+    (run,) = read_table(database_url, "etl_runs")
+    assert (run["status"], run["responses_inserted"]) == ("partial", 7)
 
 
 def test_a_response_whose_id_is_not_a_uuid_is_recorded_without_failing_the_run(

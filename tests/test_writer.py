@@ -353,6 +353,26 @@ def test_new_items_are_inserted_whole(engine, case):
         [],
         [],
     )
+    assert_stored_whole(engine, case, items)
+
+
+def test_chunks_in_an_open_transaction_are_unseen_until_it_commits(engine, case):
+    # On SQLite the responses' chunks share a transaction, a savepoint each: Python's sqlite3
+    # would let the first savepoint open the transaction, and its release commit it.
+    items = [case.make(n) for n in (1, 2)]
+    before = tables(engine, case)
+    held = writer.OpenTransaction(engine)
+
+    outcomes = [held.write(case.kind, [item], 2, T2) for item in items]
+
+    assert [outcome.inserted for outcome in outcomes] == [[case.kind.key_of(i)] for i in items]
+    assert tables(engine, case) == before
+    held.commit()
+    assert_stored_whole(engine, case, items)
+
+
+def assert_stored_whole(engine, case: Case, items: list) -> None:
+    """Each of ``items`` stored as new in run 2 at T2, its own row and its children."""
     for item in items:
         expected = expected_row(case, item, first=(T2, 2), changed=(T2, 2))
         stored = own_row(engine, case.kind, case.kind.key_of(item))

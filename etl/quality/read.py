@@ -14,7 +14,6 @@ from operator import itemgetter
 
 from sqlalchemy import Connection, select
 
-from ..store.dialects import page_cache
 from ..store.schema import response_answers, responses
 from .agreement import AgreementRow
 from .answers import Answer, Value
@@ -23,10 +22,6 @@ from .consensus import AnnotatorRow, ConsensusRow, annotators_overall
 
 CHUNK_ROWS = 1000
 """Rows fetched from the database at a time."""
-
-READ_CACHE_KIB = 2000
-"""SQLite's page cache while the answers are read (its default), which is also what its sort
-of them holds in memory before it spills to a temporary file."""
 
 
 def quality_for_batches(
@@ -110,19 +105,16 @@ def instruction_answers(
         .where(responses.c.batch_id == batch_id.lower(), responses.c.removed_upstream_at.is_(None))
         .order_by(responses.c.instruction_id, responses.c.response_id, response_answers.c.position)
     )
-    # The answers are what the reader keeps; the sort over the batch's rows needs no more
-    # than SQLite's default page cache (the writes' larger one would stay filled after).
-    with page_cache(connection, READ_CACHE_KIB):
-        rows = connection.execution_options(yield_per=CHUNK_ROWS).execute(statement).mappings()
-        for instruction_id, instruction_rows in groupby(rows, key=itemgetter("instruction_id")):
-            # Lazily: the caller keeps only the answers that count (one per task and annotator).
-            yield (
-                instruction_id,
-                (
-                    _answer(list(response_rows))
-                    for _, response_rows in groupby(instruction_rows, key=itemgetter("response_id"))
-                ),
-            )
+    rows = connection.execution_options(yield_per=CHUNK_ROWS).execute(statement).mappings()
+    for instruction_id, instruction_rows in groupby(rows, key=itemgetter("instruction_id")):
+        # Lazily: the caller keeps only the answers that count (one per task and annotator).
+        yield (
+            instruction_id,
+            (
+                _answer(list(response_rows))
+                for _, response_rows in groupby(instruction_rows, key=itemgetter("response_id"))
+            ),
+        )
 
 
 def _answer(rows: list) -> Answer:

@@ -23,6 +23,7 @@ from typing import Any
 from ..quality import quality_for_batches
 from ..quality.answers import Label
 from ..store.db import database_errors
+from ..store.dialects import page_cache
 from ..store.label_quality import (
     annotator_agreement,
     batches_never_assessed,
@@ -78,7 +79,11 @@ def assess_batch(ledger: Ledger, batch_id: str) -> None:
         # A row per task and instruction: 200,000 answers make tens of thousands of them, so
         # they wait on disk, not in memory, until the batch's rows are replaced at once.
         rows = {table: spools.enter_context(RowSpool()) for table in QUALITY_ROWS}
-        with database_errors(WRITES_STOPPED), engine.connect() as connection:
+        with (
+            database_errors(WRITES_STOPPED),
+            engine.connect() as connection,
+            page_cache(connection, READ_CACHE_KIB),
+        ):
             for quality in quality_for_batches(connection, [batch_id], excluded):
                 rows[label_agreement].add([asdict(quality.agreement)])
                 rows[consensus_labels].add(_consensus(row) for row in quality.consensus)
@@ -93,6 +98,11 @@ def assess_batch(ledger: Ledger, batch_id: str) -> None:
 
 
 QUALITY_ROWS = (label_agreement, consensus_labels, annotator_agreement)
+
+READ_CACHE_KIB = 2000
+"""SQLite's page cache while a batch's answers are read (its default, where the run's writes
+keep 8 MiB): the answers are what this phase holds, and the cache also bounds SQLite's sort of
+them in memory before it spills to a temporary file."""
 
 
 class RowSpool:

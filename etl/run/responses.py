@@ -25,8 +25,8 @@ from ..source.validate import ResponseListing
 from ..store.lock import RunLock
 from ..store.responses import ResponseOutcome, SeenIds, load_responses, mark_removed_responses
 from ..store.runlog import Failure, utcnow
-from ..store.writer import Transaction
-from .ledger import Ledger
+from ..store.writer import OpenTransaction
+from .ledger import FailedFast, Ledger
 from .stream import Listed, load_stream
 from .workspaces import closing_downloads
 
@@ -41,7 +41,9 @@ RESPONSE_CHUNK = 2500
 # twice (journal, file): chunks share a transaction (a savepoint each), so that a page is
 # written once for several chunks. 200,000 responses: SQLite's own time 15.6 s with a commit
 # per chunk, 10.0 s with one per four (BENCHMARKS.md). Not on PostgreSQL and MySQL/MariaDB,
-# where commits are cheap and a dropped connection would lose the chunks before it.
+# where commits are cheap and a dropped connection (MariaDB drops it for a row over
+# max_allowed_packet) would lose the chunks before it: there each chunk is its own
+# transaction, as before.
 SQLITE_RESPONSES_PER_TRANSACTION = 4 * RESPONSE_CHUNK
 
 
@@ -51,7 +53,7 @@ class _BatchResponses:
 
     On SQLite several chunks share a transaction; what they did (the counts, the failures,
     which are written through another connection) is recorded once it is committed
-    (``commit``)."""
+    (``commit``), at once when a chunk had a failure (--fail-fast stops there)."""
 
     chunk_size = RESPONSE_CHUNK
 
@@ -62,10 +64,8 @@ class _BatchResponses:
         self.outcome = ResponseOutcome()
         self.failures = 0  # responses that failed validation or loading
         engine = ledger.engine
-        self._transaction = Transaction(engine)
-        self._per_transaction = (
-            SQLITE_RESPONSES_PER_TRANSACTION if engine.dialect.name == "sqlite" else 0
-        )
+        self._transaction = OpenTransaction(engine) if engine.dialect.name == "sqlite" else None
+        self._per_transaction = SQLITE_RESPONSES_PER_TRANSACTION if self._transaction else 0
         self._uncommitted = ResponseOutcome()
         self._uncommitted_failures: list[ItemError] = []
         self._in_transaction = 0
@@ -91,22 +91,24 @@ class _BatchResponses:
         self._uncommitted_failures += [item for item in chunk if isinstance(item, ItemError)]
         if rows:
             self.lock.verify()
-            loaded = load_responses(self._transaction, rows, self.ledger.run_id, utcnow())
+            into = self._transaction or self.ledger.engine
+            loaded = load_responses(into, rows, self.ledger.run_id, utcnow())
             self._uncommitted_failures += loaded.failed or ()
             loaded.failed = None
             self._uncommitted.merge(loaded)
             self._in_transaction += len(rows)
-        if self._in_transaction >= self._per_transaction:
+        if self._uncommitted_failures or self._in_transaction >= self._per_transaction:
             self.commit()
 
     def commit(self) -> None:
         """Commit what the chunks wrote, and record it: counted as written (a stop mid-batch
         keeps it), its failures recorded."""
-        try:
-            self._transaction.commit()
-        except BaseException:
-            self.roll_back()
-            raise
+        if self._transaction is not None:
+            try:
+                self._transaction.commit()
+            except BaseException:
+                self.roll_back()
+                raise
         written, self._uncommitted = self._uncommitted, ResponseOutcome()
         failed, self._uncommitted_failures = self._uncommitted_failures, []
         self._in_transaction = 0
@@ -124,8 +126,9 @@ class _BatchResponses:
         self.ledger.fail(failures)
 
     def roll_back(self) -> None:
-        """Give up what the open transaction holds (the database failed it)."""
-        self._transaction.roll_back()
+        """Give up what the open transaction holds: its writes, their counts and failures."""
+        if self._transaction is not None:
+            self._transaction.roll_back()
         self._uncommitted = ResponseOutcome()
         self._uncommitted_failures = []
         self._in_transaction = 0
@@ -281,8 +284,9 @@ def _load_responses(
         responses.roll_back()
         raise
     except BaseException:
-        # A stop (or --fail-fast) ends the run here: every chunk written is whole, keep them.
-        with suppress(DatabaseUnavailableError):
+        # A stop ends the run here: every chunk written is whole, keep them (what the commit
+        # itself raises must not hide why the run stops).
+        with suppress(DatabaseUnavailableError, FailedFast):
             responses.commit()
         raise
     responses.commit()

@@ -151,9 +151,8 @@ class Run:
             ledger.retries = lambda: retries
 
     def _responses_loaded(self, batch_id: str, asked_at: datetime) -> None:
-        # Stamped with when they were asked for, not loaded: with --submissions they may be
-        # asked for before this run's studies are, and what changed upstream in between
-        # must not count as read.
+        # Stamped with when they were asked for, not loaded: what they hold is at least that
+        # recent, and a change upstream after it is not in them.
         note_responses_loaded(self.ledger.engine, batch_id, self.ledger.run_id, asked_at)
 
     def check_stop(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 
 
@@ -65,15 +66,17 @@ def begin_with_savepoints(connection: Connection) -> None:
 
 @contextmanager
 def page_cache(connection: Connection, kib: int) -> Iterator[None]:
-    """SQLite's page cache of ``connection`` at ``kib`` KiB for the block, as it was after;
-    nothing on the other databases."""
+    """SQLite's page cache of ``connection`` at ``kib`` KiB for the block, then back to what it
+    was; nothing on the other databases."""
     if connection.dialect.name != "sqlite":
         yield
         return
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar())
     connection.exec_driver_sql(f"PRAGMA cache_size = {-int(kib)}")
     try:
         yield
-    finally:
-        if not connection.closed:  # (a reader abandoned after its connection closed)
-            connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+    except BaseException:
+        with suppress(SQLAlchemyError):  # (the connection may be why the block failed)
+            connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
+        raise
+    connection.exec_driver_sql(f"PRAGMA cache_size = {before}")

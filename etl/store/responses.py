@@ -70,7 +70,7 @@ class SeenIds:
 
 
 def load_responses(
-    into: Engine | writer.Transaction, chunk: Sequence[ResponseRows], run_id: int, now: datetime
+    into: Engine | writer.OpenTransaction, chunk: Sequence[ResponseRows], run_id: int, now: datetime
 ) -> ResponseOutcome:
     """Upsert ``chunk`` in one transaction (or a savepoint of the open one ``into``); should the
     database refuse a row, again one response per transaction (savepoint), so that only the
@@ -78,7 +78,7 @@ def load_responses(
 
     Raises DatabaseUnavailableError when the database as a whole stops taking writes.
     """
-    if isinstance(into, writer.Transaction):
+    if isinstance(into, writer.OpenTransaction):
         outcome = into.write(RESPONSE, chunk, run_id, now)
     else:
         outcome = writer.write(into, RESPONSE, chunk, run_id, now)

@@ -1,6 +1,6 @@
 """How any kind of thing is written (``etl.kinds`` declares each one): compared with what is
 stored, only what is new or changed written, a chunk in one transaction (or, through a
-``Transaction``, in a savepoint of one held open over several chunks).
+``OpenTransaction``, in a savepoint of one held open over several chunks).
 
 A chunk is written with set-based statements (one SELECT, executemany upserts). Should the
 database refuse any row, the chunk is rolled back and written again one item per transaction,
@@ -160,7 +160,7 @@ def _write(
     return outcome
 
 
-class Transaction:
+class OpenTransaction:
     """Chunks written in one transaction held open until ``commit``, each chunk in a savepoint
     so that a refused row fails its item alone, as ``write`` does with a transaction per chunk.
 
@@ -189,7 +189,7 @@ class Transaction:
                     LoadOutcome(),
                     None,
                     unit=lambda: _savepoint(connection),
-                    alive=lambda: _answers(connection),
+                    alive=lambda: _connection_answers(connection),
                 )
             )
         return outcome
@@ -227,7 +227,7 @@ def _savepoint(connection: Connection) -> Iterator[Connection]:
         yield connection
 
 
-def _answers(connection: Connection) -> bool:
+def _connection_answers(connection: Connection) -> bool:
     """Whether the open transaction's connection still answers (asked on it: another
     connection would wait for the transaction's lock)."""
     try:
