@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py                              # every scenario (about 25 min)
     .venv/bin/python bench/run.py --scenarios limit-20,200ms   # some of them
+    .venv/bin/python bench/run.py --scenarios limit-20 --databases postgresql
 
 Each scenario starts `prolific-etl fake-api` in its own process with a latency and, for the
 ``limit-*`` ones, an implicit rate limit (a token bucket holding one second's worth, 429
@@ -24,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -293,8 +294,15 @@ def main() -> None:
         action="store_true",
         help="also run the dlt pipeline where a scenario has dlt sizes (needs the bench-dlt extra)",
     )
+    parser.add_argument(
+        "--databases",
+        help="run the chosen scenarios on these (sqlite, postgresql) instead of their own",
+    )
     args = parser.parse_args()
     chosen = [SCENARIOS[name] for name in args.scenarios.split(",")]
+    if args.databases:
+        databases = tuple(args.databases.split(","))
+        chosen = [replace(scenario, databases=databases) for scenario in chosen]
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         for scenario in chosen:

@@ -39,8 +39,9 @@ RESPONSE_CHUNK = 2500
 
 # Responses per transaction on SQLite, whose commit writes each page the transaction dirtied
 # twice (journal, file): chunks share a transaction (a savepoint each), so that a page is
-# written once for several chunks. 200,000 responses: SQLite's own time 15.6 s with a commit
-# per chunk, 10.0 s with one per four (BENCHMARKS.md). Not on PostgreSQL and MySQL/MariaDB,
+# written once for several chunks. 200,000 responses into our tables by sqlite3 alone: 16.5-17.5
+# s with a commit per chunk, 12.1-12.9 s with one per four; in the job 2-4 s of a 35-40 s phase
+# (BENCHMARKS.md, session 8). Not on PostgreSQL and MySQL/MariaDB,
 # where commits are cheap and a dropped connection (MariaDB drops it for a row over
 # max_allowed_packet) would lose the chunks before it: there each chunk is its own
 # transaction, as before.
