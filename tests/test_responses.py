@@ -390,13 +390,17 @@ _REFUSE_ONE_ANSWER = {
 }
 
 
-def test_a_response_the_database_refuses_fails_alone_and_the_chunks_around_it_stay(
-    database_url, api, ids_file, batches, monkeypatch
-):
-    # Chunks of 4 in transactions of 12 on SQLite (several chunks share one there): the
-    # refused response is in the third chunk of the first transaction.
+@pytest.fixture
+def small_chunks(monkeypatch) -> None:
+    """Responses in chunks of 4, on SQLite three chunks a transaction (several share one)."""
     monkeypatch.setattr(run_responses._BatchResponses, "chunk_size", 4)
     monkeypatch.setattr(run_responses, "SQLITE_RESPONSES_PER_TRANSACTION", 12)
+
+
+def test_a_response_the_database_refuses_fails_alone_and_the_chunks_around_it_stay(
+    database_url, api, ids_file, batches, small_chunks
+):
+    # The refused response is in the third chunk of the first transaction on SQLite.
     batch_id = batches[0]["id"]
     records = list(iter_sample_responses(batch_id, 20, seed=3))
     refused = records[9]
@@ -441,12 +445,10 @@ def test_a_response_the_database_refuses_fails_alone_and_the_chunks_around_it_st
 
 
 def test_fail_fast_stops_at_the_chunk_of_the_first_invalid_response(
-    database_url, api, ids_file, batches, monkeypatch
+    database_url, api, ids_file, batches, small_chunks
 ):
     # On SQLite chunks share a transaction, their failures recorded once it commits: a chunk
     # with a failure commits at once, so --fail-fast stops there, not chunks later.
-    monkeypatch.setattr(run_responses._BatchResponses, "chunk_size", 4)
-    monkeypatch.setattr(run_responses, "SQLITE_RESPONSES_PER_TRANSACTION", 12)
     batch_id = batches[0]["id"]
     records = list(iter_sample_responses(batch_id, 20, seed=4))
     records[5]["participant_id"] = 42
