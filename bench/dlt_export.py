@@ -14,9 +14,10 @@ tests need.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 TABLE = "batches"
 
@@ -58,10 +59,8 @@ def dlt_export(
         pipeline = dlt.pipeline(
             pipeline_name="prolific_batches",
             pipelines_dir=pipelines_dir,
-            # "main" keeps the tables in the SQLite file the URL names (another dataset name
-            # is a second file, ATTACHed); on PostgreSQL it is a schema of that name.
             destination=dlt.destinations.sqlalchemy(credentials=database_url),
-            dataset_name="main",
+            dataset_name=_dataset_name(database_url),
         )
         pipeline.run([batch_ids_resource, batches])
 
@@ -70,3 +69,14 @@ def dlt_export(
         loaded = connection.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar_one()  # noqa: S608
     engine.dispose()
     return loaded
+
+
+def _dataset_name(database_url: str) -> str:
+    """Where dlt's tables go: "main" keeps them in the SQLite file the URL names (another name
+    is a second file, ATTACHed); on PostgreSQL a dataset is a schema, the one the URL's
+    search_path names (bench/run.py's fresh schema), else public."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return "main"
+    found = re.search(r"search_path=(\w+)", str(url.query.get("options", "")))
+    return found.group(1) if found else "public"

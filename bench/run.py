@@ -179,6 +179,8 @@ class FreshDatabase:
         else:
             with self.admin.connect() as connection:
                 connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+                # dlt's staging dataset for a merge is a schema of its own beside it.
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}_staging" CASCADE'))
             self.admin.dispose()
 
 
