@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..errors import ConfigError, DatabaseUnavailableError, MissingSchemaError
 from ..kinds import numbers
@@ -125,8 +125,17 @@ def is_alive(engine: Engine) -> bool:
     """Whether the database still answers; tells a refused row from a lost connection."""
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            return answers(connection)
     except DBAPIError:
+        return False
+
+
+def answers(connection: Connection) -> bool:
+    """Whether ``connection`` still answers (a held transaction's own: another connection
+    would wait for its lock on SQLite)."""
+    try:
+        connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
         return False
     return True
 

@@ -35,13 +35,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.sql.dml import Insert
 
 from ..errors import ItemError, RowsRefusedError
 from ..kinds.columns import TEXT_MAX_BYTES
 from ..kinds.kind import Kind
-from .db import database_errors, first_line, is_alive
+from .db import answers, database_errors, first_line, is_alive
 from .dialects import begin_with_savepoints, insert_ignoring_duplicates, upsert
 
 
@@ -189,7 +189,7 @@ class OpenTransaction:
                     LoadOutcome(),
                     None,
                     unit=lambda: _savepoint(connection),
-                    alive=lambda: _connection_answers(connection),
+                    alive=lambda: answers(connection),
                 )
             )
         return outcome
@@ -225,16 +225,6 @@ class OpenTransaction:
 def _savepoint(connection: Connection) -> Iterator[Connection]:
     with connection.begin_nested():
         yield connection
-
-
-def _connection_answers(connection: Connection) -> bool:
-    """Whether the open transaction's connection still answers (asked on it: another
-    connection would wait for the transaction's lock)."""
-    try:
-        connection.execute(select(1))
-    except SQLAlchemyError:
-        return False
-    return True
 
 
 def raise_if_database_wide(
