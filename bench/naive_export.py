@@ -21,12 +21,7 @@ def naive_export(api_url: str, token: str, database_url: str, batch_ids: list[st
     records = []
     for batch_id in batch_ids:
         url = f"{api_url}/api/v1/data-collection/batches/{batch_id}"
-        response = session.get(url, timeout=30)
-        while response.status_code == 429:
-            time.sleep(1)
-            response = session.get(url, timeout=30)
-        response.raise_for_status()
-        records.append(response.json())
+        records.append(_get(session, url, timeout=30).json())
 
     batches = pd.json_normalize(records, sep="_").drop(columns=["datasets"])
     # Nested lists (batch_items) cannot be bound as SQL values: stored as JSON text, as such a
@@ -63,12 +58,7 @@ def naive_export_responses(
     loaded = 0
     for batch_id in batch_ids:
         url = f"{api_url}/api/v1/data-collection/batches/{batch_id}/responses"
-        response = session.get(url, timeout=300)
-        while response.status_code == 429:
-            time.sleep(1)
-            response = session.get(url, timeout=300)
-        response.raise_for_status()
-        records = response.json()["results"]
+        records = _get(session, url, timeout=300).json()["results"]
         responses = pd.json_normalize(records, sep="_")
         # Lists (the answer, metadata's) cannot be bound as SQL values: JSON text.
         responses = responses.map(
@@ -94,3 +84,13 @@ def naive_export_responses(
         loaded += len(records)
     engine.dispose()
     return loaded
+
+
+def _get(session: requests.Session, url: str, *, timeout: float) -> requests.Response:
+    """GET ``url``; told 429, sleep a second and ask again, as such scripts do."""
+    response = session.get(url, timeout=timeout)
+    while response.status_code == 429:
+        time.sleep(1)
+        response = session.get(url, timeout=timeout)
+    response.raise_for_status()
+    return response
