@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+STARTED = time.perf_counter()  # about when the interpreter was ready (--timeline)
+
 _TARGET = re.compile(
     r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|SELECT\b.*?\bFROM)\s+[`\"]?(\w+)",
     re.IGNORECASE | re.DOTALL,
@@ -33,6 +35,26 @@ def count_statements() -> Counter:
         counts[f"{verb} {match.group(1) if match else '?'}"] += 1
 
     return counts
+
+
+def record_timeline() -> dict:
+    """Filled in as the run goes (--timeline): when, in seconds since this script began, the
+    first request was sent and the last answer came back, and how many requests there were."""
+    import requests
+
+    timeline: dict = {"requests_sent": 0}
+    send = requests.Session.send
+
+    def timed_send(self, request, **kwargs):
+        timeline.setdefault("first_request_s", time.perf_counter() - STARTED)
+        timeline["requests_sent"] += 1
+        try:
+            return send(self, request, **kwargs)
+        finally:
+            timeline["last_answer_s"] = time.perf_counter() - STARTED
+
+    requests.Session.send = timed_send
+    return timeline
 
 
 def time_label_quality() -> dict:
@@ -59,7 +81,7 @@ def time_label_quality() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("contender", choices=["tool", "naive", "naive-responses", "dlt"])
+    parser.add_argument("contender", choices=["tool", "naive", "naive-responses", "dlt", "bare"])
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--database-url", required=True)
@@ -75,8 +97,14 @@ def main() -> None:
         action="store_false",
         help="the tool leaves out the datasets' details (on by default, as in the tool)",
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also say when the first request went out and the last answer came back",
+    )
     args = parser.parse_args()
 
+    timeline = record_timeline() if args.timeline else {}
     statements = count_statements()
     phases = time_label_quality() if args.responses else {}
     started = time.perf_counter()
@@ -103,6 +131,13 @@ def main() -> None:
         )
         counts = result.counts()
         loaded = result.inserted + result.updated + result.unchanged
+    elif args.contender == "bare":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bare_fetch import bare_fetch
+
+        ids = Path(args.ids).read_text().split()
+        loaded = bare_fetch(args.api_url, args.token, ids, workers=args.concurrency or 16)
+        counts = {"loaded": loaded}
     elif args.contender == "dlt":
         sys.path.insert(0, str(Path(__file__).parent))
         from dlt_export import dlt_export
@@ -141,6 +176,7 @@ def main() -> None:
                 "counts": counts,
                 "statements": dict(statements),
                 **phases,
+                **timeline,
             }
         )
     )

@@ -18,6 +18,7 @@ from etl.imitation.server import FakeProlificAPI, sample_batches
 from conftest import TOKEN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from bare_fetch import bare_fetch  # noqa: E402
 from naive_export import naive_export, naive_export_responses  # noqa: E402
 
 
@@ -39,6 +40,19 @@ def test_the_hand_written_export_loads_every_batch(sqlite_url):
             batch["name"],
             batch["status"],
         )
+
+
+def test_the_bare_client_fetches_every_batch_once():
+    # bench/ceiling.py's yardstick: what the machine gives threads that only fetch.
+    batches = sample_batches(25, seed=9, datasets=4)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        fetched = bare_fetch(api.url, TOKEN, [b["id"] for b in batches], workers=4)
+        seen = api.requests_of("batch")
+
+    assert fetched == 25
+    assert sorted(request.batch_id for request in seen) == sorted(b["id"] for b in batches)
+    assert all(request.authorized for request in seen)
+    assert len({request.client_port for request in seen}) <= 4  # kept alive, one per worker
 
 
 def test_the_hand_written_responses_export_loads_both_tables(sqlite_url):
