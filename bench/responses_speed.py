@@ -15,6 +15,11 @@ process on a fresh database (a SQLite file, or a new PostgreSQL schema):
   batch (**rerun**), counting the writes to both tables (none is the goal);
 - **hand-written**: `requests` + `pandas.json_normalize` + `DataFrame.to_sql`
   (`bench/naive_export.py`), on SQLite;
+- **sqlite3 alone** (SQLite): the rows the tool stored, written again by `sqlite3`'s
+  executemany into a fresh database with the same schema, as the tool writes them (chunks in
+  savepoints, a commit every four, foreign keys on, the same upsert) with none of the tool's
+  Python: the floor under the tool's responses phase while the tables keep their keys and
+  indexes;
 - **SIGTERM**: the `prolific-etl sync --responses` command, sent SIGTERM once a quarter of the
   responses are stored: seconds from the signal to the process's exit, the run's status in
   `etl_runs`, and whether the next run leaves both tables exactly as the uninterrupted run did.
@@ -29,6 +34,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,8 @@ from run import FreshDatabase  # noqa: E402
 
 from etl.config import normalize_database_url  # noqa: E402
 from etl.imitation.server import generated_ids  # noqa: E402
+from etl.run.responses import RESPONSE_CHUNK, SQLITE_RESPONSES_PER_TRANSACTION  # noqa: E402
+from etl.store.schema import metadata  # noqa: E402
 
 TOKEN = "bench-token"
 _WRITES = ("INSERT responses", "UPDATE responses", "DELETE responses")
@@ -90,6 +98,56 @@ def tables_digest(database_url: str) -> dict:
                 counts[table] += 1
     engine.dispose()
     return {"counts": counts, "sha256": digest.hexdigest()}
+
+
+def sqlite_alone(database_url: str, scratch: Path) -> float:
+    """Seconds sqlite3 takes to write the responses and answers the tool stored at
+    ``database_url`` (a SQLite file) into a fresh database with the tool's schema, written as
+    the tool writes them but with none of its Python (see the module)."""
+    source = database_url.removeprefix("sqlite:///")
+    target = scratch / "sqlite_alone.db"
+    engine = create_engine(f"sqlite:///{target}")
+    metadata.create_all(engine)
+    engine.dispose()
+    connection = sqlite3.connect(target, isolation_level=None)
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA cache_size = -8192")  # the tool's (etl/store/db.py)
+    connection.execute("ATTACH ? AS tool", (source,))
+    for parent in ("etl_runs", "batches"):
+        connection.execute(f"INSERT INTO {parent} SELECT * FROM tool.{parent}")  # noqa: S608
+    cursor = connection.execute("SELECT * FROM tool.responses ORDER BY rowid")  # as they came
+    columns = [column[0] for column in cursor.description]
+    responses = cursor.fetchall()
+    answers: dict[str, list[tuple]] = {}
+    for answer in connection.execute("SELECT * FROM tool.response_answers"):
+        answers.setdefault(answer[0], []).append(answer)
+    answer_width = len(next(iter(answers.values()))[0]) if answers else 0
+    connection.execute("DETACH tool")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "response_id")
+    upsert = (
+        f"INSERT INTO responses ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608
+        f"ON CONFLICT (response_id) DO UPDATE SET {updates}"
+    )
+    insert_answers = f"INSERT INTO response_answers VALUES ({', '.join('?' * answer_width)})"  # noqa: S608
+    started = time.perf_counter()
+    for first in range(0, len(responses), SQLITE_RESPONSES_PER_TRANSACTION):
+        connection.execute("BEGIN")
+        last = min(first + SQLITE_RESPONSES_PER_TRANSACTION, len(responses))
+        for start in range(first, last, RESPONSE_CHUNK):
+            chunk = responses[start : min(start + RESPONSE_CHUNK, last)]
+            connection.execute("SAVEPOINT chunk")
+            connection.executemany(upsert, chunk)
+            connection.executemany(
+                insert_answers, [a for response in chunk for a in answers.get(response[0], ())]
+            )
+            connection.execute("RELEASE chunk")
+        connection.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    stored = connection.execute("SELECT count(*) FROM responses").fetchone()[0]
+    connection.close()
+    target.unlink()
+    assert stored == len(responses), (stored, len(responses))
+    return seconds
 
 
 def stored_count(database_url: str) -> int:
@@ -161,8 +219,11 @@ def run_size(size: int, databases: list[str], scratch: Path, with_sigterm: bool)
             tool = measure("tool", api_url, database.url, ids)
             expected = tables_digest(database.url)
             rerun = measure("tool", api_url, database.url, ids)
+            alone = sqlite_alone(database.url, scratch) if kind == "sqlite" else None
             database.drop()
             row = {"size": size, "database": kind, "tool": tool, "rerun": rerun}
+            if alone is not None:
+                row["sqlite_alone_seconds"] = alone
             row.update(naive=naive, stored=expected)
             if with_sigterm:
                 database = FreshDatabase(kind, scratch)
@@ -185,9 +246,10 @@ def print_tables(rows: list[dict]) -> None:
         "| responses | database | tool s (responses phase + label quality) | rows/s | "
         "peak RSS MB (before label quality / whole run) | hand-written s | "
         "hand-written peak RSS MB | tool speed ÷ hand-written (whole run / without label "
-        "quality) | × SQLite time | rerun s | rerun writes (responses / answers) |"
+        "quality) | × SQLite time | rerun s | rerun writes (responses / answers) | "
+        "sqlite3 alone s (÷ hand-written s) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     sqlite = {r["size"]: r["tool"] for r in rows if r["database"] == "sqlite"}
     for row in rows:
         tool, naive, rerun = row["tool"], row["naive"], row["rerun"]
@@ -207,7 +269,8 @@ def print_tables(rows: list[dict]) -> None:
             f"{naive['seconds'] / tool['seconds']:.2f}× / {naive['seconds'] / loading:.2f}× | "
             f"{tool['seconds'] / versus['seconds']:.2f}× / "
             f"{loading / responses_seconds(versus):.2f}× | {rerun['seconds']:.1f} | "
-            f"{writes} / {child_writes} ({rerun['counts']['responses_unchanged']:,} unchanged) |"
+            f"{writes} / {child_writes} ({rerun['counts']['responses_unchanged']:,} unchanged) | "
+            f"{_alone(row)} |"
         )
     stopped = [row for row in rows if "sigterm" in row]
     if not stopped:
@@ -226,6 +289,13 @@ def print_tables(rows: list[dict]) -> None:
             f"{s['stored_at_exit']:,} | {s['next_run_exit_code']} | "
             f"{'yes' if s['next_run_exact'] else 'NO'} |"
         )
+
+
+def _alone(row: dict) -> str:
+    if "sqlite_alone_seconds" not in row:
+        return ""
+    alone = row["sqlite_alone_seconds"]
+    return f"{alone:.1f} ({alone / row['naive']['seconds']:.2f}×)"
 
 
 def main() -> None:
