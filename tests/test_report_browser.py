@@ -164,6 +164,12 @@ def test_label_quality_draws_its_chart_and_tables_at_phone_width(demo):
         page.click("#agreement-batches-folded > summary")
         batches = _cells(page, "agreement-batches") + _cells(page, "agreement-batches-more")
         annotators = _cells(page, "annotators")
+        # Who disagrees, by how much and whether they were approved: read without scrolling.
+        right_edges = page.eval_on_selector(
+            "#annotators",
+            "t => Object.fromEntries([...t.tHead.rows[0].cells].map("
+            "c => [c.innerText.trim(), c.getBoundingClientRect().right]))",
+        )
         width = page.evaluate("document.documentElement.scrollWidth")
     agreement = read_view(url, VIEWS_BY_NAME["v_agreement"], "batch_id")
     alphas: dict[str, list[float]] = {}
@@ -183,6 +189,10 @@ def test_label_quality_draws_its_chart_and_tables_at_phone_width(demo):
     )
     assert [row[0] for row in annotators] == [r["participant_id"] for r in ranked[:ANNOTATORS]]
     assert annotators[0][0] == SampleWorld(30).crowd.careless
+    assert (
+        max(right_edges[name] for name in ("participant", "agreement", "approval rate"))
+        <= (PHONE["width"])
+    )
     assert width <= PHONE["width"]
 
 

@@ -358,8 +358,8 @@ def test_label_quality_per_batch_low_instructions_and_annotators(history):
         if alpha < 0.667
     ]
     assert body_rows(page, "annotators") == [
-        ["careless", "2", "30", "10", "33%", "–"],
-        ["careful", "1", "40", "31", "78%", "–"],
+        ["careless", "33%", "–", "10", "30", "2"],
+        ["careful", "78%", "–", "31", "40", "1"],
     ]
     assert html.count('<svg class="chart"') == charts_before + 1
     assert 'aria-label="Krippendorff&#39;s alpha per batch' in html
