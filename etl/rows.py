@@ -32,6 +32,11 @@ RUN_COUNTS = (
     "responses_inserted",
     "responses_updated",
     "responses_unchanged",
+    "studies_written",
+    "studies_unchanged",
+    "submissions_written",
+    "submissions_unchanged",
+    "responses_skipped",
 )
 
 __all__ = [

@@ -67,6 +67,11 @@ def test_library_and_cli_write_the_same_tables(
         "responses_inserted": 0,
         "responses_updated": 0,
         "responses_unchanged": 0,
+        "studies_written": 0,
+        "studies_unchanged": 0,
+        "submissions_written": 0,
+        "submissions_unchanged": 0,
+        "responses_skipped": 0,
     }
     assert sorted(
         ((f.error_kind, f.batch_id, f.line_number) for f in result.failures), key=str

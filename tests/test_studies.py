@@ -15,6 +15,7 @@ from etl.imitation.server import FakeProlificAPI, Fault, sample_batches
 from etl.imitation.studies import submissions_key
 from etl.imitation.study_samples import SampleStudies, study_cost, submission_counts
 from etl.kinds.study import BATCH_METHOD
+from etl.store.schema import STUDY_RUN_COUNTS
 
 from conftest import TOKEN
 from support import failure_rows, parse_time, read_table
@@ -309,3 +310,52 @@ def test_settled_batches_responses_are_not_downloaded_again(database_url, tmp_pa
         api.put_studies(sample)
         assert night()[0] == {open_batch, sample.studies[other]["data_collection_id"]}
         assert night()[0] == set()
+
+
+def test_each_runs_row_counts_the_studies_and_submissions_it_wrote_and_left(database_url, tmp_path):
+    from etl.imitation.server import iter_sample_responses
+
+    batches = sample_batches(6, seed=31)
+    sample = SampleStudies(batches, seed=31, submissions=(1, 4), decoys=False)
+    ids = write_ids(tmp_path, batches)
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        for batch in batches:
+            records = list(iter_sample_responses(batch["id"], 3, seed=2))
+            sample.answer(batch["id"], records)
+            api.put_responses(batch["id"], records)
+        sample.complete_all()
+        api.put_studies(sample)
+        studies = [row["study_id"] for row in expected_studies(sample, {b["id"] for b in batches})]
+        submissions = len(expected_submissions(sample, studies))
+
+        def night() -> dict:
+            result = sync(api, database_url, ids, "--responses", "--submissions")
+            assert result.exit_code == 0, result.output
+            run = read_table(database_url, "etl_runs")[-1]
+            return {name: run[name] for name in STUDY_RUN_COUNTS}
+
+        assert night() == {
+            "studies_written": len(studies),
+            "studies_unchanged": 0,
+            "submissions_written": submissions,
+            "submissions_unchanged": 0,
+            "responses_skipped": 0,
+        }
+        assert night() == {
+            "studies_written": 0,
+            "studies_unchanged": len(studies),
+            "submissions_written": 0,
+            "submissions_unchanged": submissions,
+            "responses_skipped": len(batches),
+        }
+        reviewed = sample.submissions[studies[0]][0]
+        # A late review: the submission changes, and its batch's responses are due again.
+        reviewed["status"] = "APPROVED" if reviewed["status"] == "REJECTED" else "REJECTED"
+        api.put_studies(sample)
+        assert night() == {
+            "studies_written": 0,
+            "studies_unchanged": len(studies),
+            "submissions_written": 1,
+            "submissions_unchanged": submissions - 1,
+            "responses_skipped": len(batches) - 1,
+        }

@@ -48,6 +48,11 @@ class RunRecord:
     responses_inserted: int
     responses_updated: int
     responses_unchanged: int
+    studies_written: int
+    studies_unchanged: int
+    submissions_written: int
+    submissions_unchanged: int
+    responses_skipped: int
     error_message: str | None
     tool_version: str
     id_source: str | None
@@ -314,6 +319,12 @@ def run_details_text(details: RunDetails, now: datetime) -> str:
             f"{run.responses_inserted} inserted, {run.responses_updated} updated, "
             f"{run.responses_unchanged} unchanged",
         ),
+        ("studies", f"{run.studies_written} written, {run.studies_unchanged} unchanged"),
+        (
+            "submissions",
+            f"{run.submissions_written} written, {run.submissions_unchanged} unchanged",
+        ),
+        ("responses skipped", f"{run.responses_skipped} batches (settled)"),
         ("version", run.tool_version),
         ("id source", run.id_source or "-"),
         ("error", run.error_message or "-"),

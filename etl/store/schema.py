@@ -48,6 +48,22 @@ from ..kinds.workspace import WORKSPACE_CONTENT_COLUMNS, workspaces
 from .label_quality import annotator_agreement, consensus_labels, label_agreement
 from .settled import batch_responses_loaded
 
+# What sync --submissions did, counted in the run's row beside the batches and responses.
+STUDY_RUN_COUNTS = {
+    "studies_written": "Studies stored for the first time or changed upstream (sync "
+    "--submissions).",
+    "studies_unchanged": "Studies fetched again and found as stored.",
+    "submissions_written": "Submissions stored for the first time or changed upstream.",
+    "submissions_unchanged": "Submissions fetched again and found as stored.",
+    "responses_skipped": "Batches whose responses were not downloaded: their studies are "
+    "complete and their responses were loaded whole since (sync --responses --submissions).",
+}
+FAILURE_STAGES = (
+    "input (an ID line), listing (the workspaces, a workspace's batch listing), fetch, "
+    "validate, load, dataset (a dataset's details), responses, studies (a workspace's "
+    "projects and studies, a study), submissions or costs (a study's)."
+)
+
 etl_runs = Table(
     "etl_runs",
     metadata,
@@ -133,6 +149,10 @@ etl_runs = Table(
         server_default="0",
         comment="Known responses whose content did not change.",
     ),
+    *(
+        Column(name, Integer, nullable=False, default=0, server_default="0", comment=comment)
+        for name, comment in STUDY_RUN_COUNTS.items()
+    ),
     Column(
         "retries",
         Integer,
@@ -185,8 +205,7 @@ etl_failures = Table(
         "stage",
         String(16),
         nullable=False,
-        comment="input, listing (a workspace's batch listing), fetch, validate, load or dataset "
-        "(a dataset's details).",
+        comment=FAILURE_STAGES,
     ),
     Column("http_status", Integer, comment="HTTP status of the last response, when there was one."),
     Column(

@@ -15,6 +15,11 @@ CREATE TABLE etl_runs (
 	responses_inserted INTEGER DEFAULT '0' NOT NULL, 
 	responses_updated INTEGER DEFAULT '0' NOT NULL, 
 	responses_unchanged INTEGER DEFAULT '0' NOT NULL, 
+	studies_written INTEGER DEFAULT '0' NOT NULL, 
+	studies_unchanged INTEGER DEFAULT '0' NOT NULL, 
+	submissions_written INTEGER DEFAULT '0' NOT NULL, 
+	submissions_unchanged INTEGER DEFAULT '0' NOT NULL, 
+	responses_skipped INTEGER DEFAULT '0' NOT NULL, 
 	retries INTEGER NOT NULL, 
 	tool_version VARCHAR(32) NOT NULL, 
 	id_source TEXT, 
@@ -52,6 +57,16 @@ COMMENT ON COLUMN etl_runs.responses_inserted IS 'Responses seen for the first t
 COMMENT ON COLUMN etl_runs.responses_updated IS 'Known responses whose content changed.';
 
 COMMENT ON COLUMN etl_runs.responses_unchanged IS 'Known responses whose content did not change.';
+
+COMMENT ON COLUMN etl_runs.studies_written IS 'Studies stored for the first time or changed upstream (sync --submissions).';
+
+COMMENT ON COLUMN etl_runs.studies_unchanged IS 'Studies fetched again and found as stored.';
+
+COMMENT ON COLUMN etl_runs.submissions_written IS 'Submissions stored for the first time or changed upstream.';
+
+COMMENT ON COLUMN etl_runs.submissions_unchanged IS 'Submissions fetched again and found as stored.';
+
+COMMENT ON COLUMN etl_runs.responses_skipped IS 'Batches whose responses were not downloaded: their studies are complete and their responses were loaded whole since (sync --responses --submissions).';
 
 COMMENT ON COLUMN etl_runs.retries IS 'Requests retried after a 429, 5xx, timeout or dropped connection.';
 
@@ -234,7 +249,7 @@ COMMENT ON COLUMN etl_failures.input_line IS 'The bad ID line, as read (shortene
 
 COMMENT ON COLUMN etl_failures.line_number IS 'Line number of the bad ID line.';
 
-COMMENT ON COLUMN etl_failures.stage IS 'input, listing (a workspace''s batch listing), fetch, validate, load or dataset (a dataset''s details).';
+COMMENT ON COLUMN etl_failures.stage IS 'input (an ID line), listing (the workspaces, a workspace''s batch listing), fetch, validate, load, dataset (a dataset''s details), responses, studies (a workspace''s projects and studies, a study), submissions or costs (a study''s).';
 
 COMMENT ON COLUMN etl_failures.http_status IS 'HTTP status of the last response, when there was one.';
 
