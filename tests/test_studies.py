@@ -5,6 +5,7 @@ demographics only when asked, and a listing's failures kept to its study."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -359,3 +360,10 @@ def test_each_runs_row_counts_the_studies_and_submissions_it_wrote_and_left(data
             "submissions_unchanged": submissions - 1,
             "responses_skipped": len(batches) - 1,
         }
+    shown = CliRunner().invoke(main, ["runs", "show", "3"], env={"DATABASE_URL": database_url})
+    assert shown.exit_code == 0, shown.output
+    pairs = (re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in shown.output.splitlines())
+    fields = {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+    assert fields["studies"] == f"0 written, {len(studies)} unchanged"
+    assert fields["submissions"] == f"1 written, {submissions - 1} unchanged"
+    assert fields["responses skipped"] == f"{len(batches) - 1} batches (settled)"
