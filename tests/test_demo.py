@@ -321,7 +321,7 @@ def test_the_demos_report_names_the_careless_annotator_first_with_an_approval_ra
 
     annotators = body_rows(page, "annotators")
     assert annotators[0][0] == world.crowd.careless
-    for participant, batches, compared, agreed, agreement, approval in annotators:
+    for participant, agreement, approval, agreed, compared, batches in annotators:
         row = quality[participant]
         assert (batches, compared, agreed) == tuple(
             str(row[name]) for name in ("batches", "compared", "agreed")
@@ -329,5 +329,5 @@ def test_the_demos_report_names_the_careless_annotator_first_with_an_approval_ra
         assert agreement == f"{100 * row['agreed'] / row['compared']:.0f}%"
         rate = row["approval_rate"]
         assert approval == ("–" if rate is None else f"{100 * rate:.0f}%")
-    assert any(approval != "–" for *_, approval in annotators)
+    assert any(approval != "–" for _, _, approval, *_ in annotators)
     assert body_rows(page, "agreement-batches") and body_rows(page, "low-agreement")
