@@ -19,7 +19,7 @@ from ..errors import ItemError, TruncatedListingError
 from ..kinds.study import StudyRows, flatten_study
 from ..kinds.study_cost import flatten_cost
 from ..kinds.submission import flatten_submission
-from ..source.extract import Extractor
+from ..source.extract import Extractor, Submitted
 from ..source.studies import Paged, StudiesSource
 from ..store.lock import RunLock
 from ..store.runlog import Failure, utcnow
@@ -97,12 +97,26 @@ class StudiesPhase:
         stored = self._store_studies(found)
         for project_id, workspace_id, paged in listings:
             self._close_listing(project_id, workspace_id, paged)
-        for start in range(0, len(stored), STUDY_GROUP):
-            group = stored[start : start + STUDY_GROUP]
-            parts = self._gather(group, self._study_parts, _of_study)
-            for rows, submissions, cost in parts:
+        self._load_parts(stored)
+
+    def _load_parts(self, stored: list[StudyRows]) -> None:
+        """Each stored study's submissions and cost, a group at a time; the next group's are
+        asked for before this one's are written, so that the workers fetch while the
+        database writes (two groups' answers held at most)."""
+        groups = [
+            stored[start : start + STUDY_GROUP] for start in range(0, len(stored), STUDY_GROUP)
+        ]
+        if not groups:
+            return
+        asked = self._ask(groups[0], self._study_parts, _of_study)
+        for following in [*groups[1:], None]:
+            ahead = self._ask(following, self._study_parts, _of_study) if following else None
+            for rows, submissions, cost in self._results(asked):
                 self._load_submissions(rows, submissions)
                 self._load_cost(rows, cost)
+            if ahead is None:
+                return
+            asked = ahead
 
     # --- fetching ----------------------------------------------------------------------------
 
@@ -113,12 +127,23 @@ class StudiesPhase:
         where: Callable[[Any], dict[str, Any]],
     ) -> list[Any]:
         """``fetch`` each key concurrently; the results, in order, the failures recorded."""
-        if not keys:
-            return []
+        return self._results(self._ask(keys, fetch, where)) if keys else []
+
+    def _ask(
+        self,
+        keys: Sequence[Any],
+        fetch: Callable[[Any], Any],
+        where: Callable[[Any], dict[str, Any]],
+    ) -> Submitted:
+        """``fetch`` each key on the workers, behind what was asked before."""
         extractor = self.extractor
-        fetched = extractor.submit(
+        return extractor.submit(
             keys, work=lambda key: extractor.guarded(lambda: fetch(key), **where(key))
-        )()
+        )
+
+    def _results(self, asked: Submitted) -> list[Any]:
+        """What ``asked`` fetched, in order, once all of it came; its failures recorded."""
+        fetched = asked()
         self.check_stop()
         results = []
         for outcome, _seconds in fetched:
