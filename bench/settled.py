@@ -28,7 +28,6 @@ sys.path.insert(0, str(REPO))
 from etl.config import Settings  # noqa: E402
 from etl.imitation.server import (  # noqa: E402
     FakeProlificAPI,
-    iter_sample_responses,
     sample_batches,
 )
 from etl.imitation.study_samples import SampleStudies  # noqa: E402
@@ -66,10 +65,7 @@ def main() -> None:
     ids = [batch["id"] for batch in batches]
     sample = SampleStudies(batches, seed=24, submissions=(0, 1), decoys=False)
     with FakeProlificAPI(batches, token=TOKEN, record_requests=True) as api:
-        for batch in batches:
-            records = list(iter_sample_responses(batch["id"], args.responses, seed=1))
-            sample.answer(batch["id"], records)
-            api.put_responses(batch["id"], records)
+        api.put_answered_responses(sample, batches, args.responses)
         sample.complete_all()
         api.put_studies(sample)
         nights = {}

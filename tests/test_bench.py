@@ -82,17 +82,13 @@ def test_the_settled_benchmark_downloads_no_responses_the_second_night():
     # Issue 24: bench/settled.py measures it over 1,000 batches; this is the same with 30.
     from settled import night
 
-    from etl.imitation.server import iter_sample_responses
     from etl.imitation.study_samples import SampleStudies
 
     batches = sample_batches(30, seed=24, datasets=8)
     ids = [batch["id"] for batch in batches]
     sample = SampleStudies(batches, seed=24, submissions=(0, 2), decoys=False)
     with FakeProlificAPI(batches, token="bench-token") as api:
-        for batch in batches:
-            records = list(iter_sample_responses(batch["id"], 5, seed=1))
-            sample.answer(batch["id"], records)
-            api.put_responses(batch["id"], records)
+        api.put_answered_responses(sample, batches, 5)
         sample.complete_all()
         api.put_studies(sample)
         import tempfile

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, event
 
 from etl.cli import main
 from etl.imitation.server import FakeProlificAPI, Fault, sample_batches
@@ -273,16 +274,11 @@ def test_a_cut_short_listing_and_a_failing_page_are_that_studys_failures(
 
 
 def test_settled_batches_responses_are_not_downloaded_again(database_url, tmp_path):
-    from etl.imitation.server import iter_sample_responses
-
     batches = sample_batches(8, seed=11)
     sample = SampleStudies(batches, seed=11, submissions=(1, 3), decoys=False)
     ids = write_ids(tmp_path, batches)
     with FakeProlificAPI(batches, token=TOKEN) as api:
-        for batch in batches:
-            records = list(iter_sample_responses(batch["id"], 4, seed=1))
-            sample.answer(batch["id"], records)
-            api.put_responses(batch["id"], records)
+        api.put_answered_responses(sample, batches, 4)
         sample.complete_all()
         still_open = next(iter(sample.submissions))  # one batch keeps an open submission
         sample.submissions[still_open][0]["status"] = "AWAITING REVIEW"
@@ -314,16 +310,11 @@ def test_settled_batches_responses_are_not_downloaded_again(database_url, tmp_pa
 
 
 def test_each_runs_row_counts_the_studies_and_submissions_it_wrote_and_left(database_url, tmp_path):
-    from etl.imitation.server import iter_sample_responses
-
     batches = sample_batches(6, seed=31)
     sample = SampleStudies(batches, seed=31, submissions=(1, 4), decoys=False)
     ids = write_ids(tmp_path, batches)
     with FakeProlificAPI(batches, token=TOKEN) as api:
-        for batch in batches:
-            records = list(iter_sample_responses(batch["id"], 3, seed=2))
-            sample.answer(batch["id"], records)
-            api.put_responses(batch["id"], records)
+        api.put_answered_responses(sample, batches, 3, seed=2)
         sample.complete_all()
         api.put_studies(sample)
         studies = [row["study_id"] for row in expected_studies(sample, {b["id"] for b in batches})]
@@ -367,3 +358,37 @@ def test_each_runs_row_counts_the_studies_and_submissions_it_wrote_and_left(data
     assert fields["studies"] == f"0 written, {len(studies)} unchanged"
     assert fields["submissions"] == f"1 written, {submissions - 1} unchanged"
     assert fields["responses skipped"] == f"{len(batches) - 1} batches (settled)"
+
+
+def test_the_next_studies_submissions_are_fetched_while_these_are_written(sqlite_url, tmp_path):
+    # Studies' submissions and costs go a group at a time (STUDY_GROUP): the workers fetch
+    # the next group while the database writes this one. Each write is slowed a little here
+    # so that the overlap cannot be missed.
+    from etl.run.studies import STUDY_GROUP
+
+    batches = sample_batches(2 * STUDY_GROUP, seed=32)
+    sample = SampleStudies(batches, seed=32, submissions=(1, 2), decoys=False)
+    ids = write_ids(tmp_path, batches)
+    writes: list[float] = []
+
+    def slow_write(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SUBMISSIONS "):
+            writes.append(time.monotonic())
+            time.sleep(0.005)
+
+    with FakeProlificAPI(batches, token=TOKEN) as api:
+        api.put_studies(sample)
+        event.listen(Engine, "before_cursor_execute", slow_write)
+        try:
+            result = sync(api, sqlite_url, ids, "--submissions")
+        finally:
+            event.remove(Engine, "before_cursor_execute", slow_write)
+        asked = sorted(
+            seen.at for seen in api.requests if seen.path.split("?")[0].endswith("/submissions/")
+        )
+
+    assert result.exit_code == 0, result.output
+    studies = len(read_table(sqlite_url, "studies"))
+    assert studies > STUDY_GROUP and len(asked) == studies == len(writes)
+    # The second group's first request went out before the first group's last write.
+    assert asked[STUDY_GROUP] < writes[STUDY_GROUP - 1]

@@ -22,6 +22,7 @@ from ..source.client import (
     SUBMISSION_COUNTS_PATH,
     SUBMISSIONS_PATH,
 )
+from .samples import iter_sample_responses
 from .served import ServedState
 from .study_samples import SampleStudies, study_cost, submission_counts
 
@@ -68,6 +69,17 @@ class StudiesServed:
         """Serve ``sample`` as it stands (a copy: the test may move it on meanwhile)."""
         with self._state.lock:
             self._state.studies = sample.copy()
+
+    def put_answered_responses(
+        self, sample: SampleStudies, batches: list[dict[str, Any]], per_batch: int, *, seed: int = 1
+    ) -> None:
+        """Serve ``per_batch`` made-up responses for each of ``batches``, every submission
+        they name made a submission to the batch's first study in ``sample``
+        (``SampleStudies.answer``); ``put_studies`` serves the studies."""
+        for batch in batches:
+            records = list(iter_sample_responses(batch["id"], per_batch, seed=seed))
+            sample.answer(batch["id"], records)
+            self.put_responses(batch["id"], records)
 
     def set_listed_count(self, key: str, count: int | None) -> None:
         """Make the meta.count of a listing (``studies_key(p)`` or ``submissions_key(s)``) say
