@@ -216,3 +216,23 @@ def run_sync(api: FakeProlificAPI):
         )
 
     return run
+
+
+# The longest files first. scripts/test hands whole files to its two workers (--dist loadfile)
+# in the order they were collected, and a long file handed out last keeps one worker busy
+# while the other has nothing left: test_studies.py, alphabetically near the end, ran alone
+# for the last four minutes of a 14-minute run. Each file's own order is kept.
+LONGEST_FIRST = (
+    "test_studies.py",
+    "test_responses.py",
+    "test_discovery.py",
+    "test_stops.py",
+    "test_writer.py",
+    "test_install.py",
+    "test_crash_and_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    place = {name: number for number, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: place.get(item.path.name, len(place)))
