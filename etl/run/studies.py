@@ -106,17 +106,14 @@ class StudiesPhase:
         groups = [
             stored[start : start + STUDY_GROUP] for start in range(0, len(stored), STUDY_GROUP)
         ]
-        if not groups:
-            return
-        asked = self._ask(groups[0], self._study_parts, _of_study)
-        for following in [*groups[1:], None]:
-            ahead = self._ask(following, self._study_parts, _of_study) if following else None
-            for rows, submissions, cost in self._results(asked):
-                self._load_submissions(rows, submissions)
-                self._load_cost(rows, cost)
-            if ahead is None:
-                return
-            asked = ahead
+        previous: Submitted | None = None
+        for group in [*groups, []]:  # (the empty one is there to write the last group)
+            asked = self._ask(group, self._study_parts, _of_study) if group else None
+            if previous is not None:
+                for rows, submissions, cost in self._results(previous):
+                    self._load_submissions(rows, submissions)
+                    self._load_cost(rows, cost)
+            previous = asked
 
     # --- fetching ----------------------------------------------------------------------------
 
